@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Set up and run the project with nothing but Python 3.11 and pip.
+
+    python3 dev.py app     # create .venv, install pinned requirements, streamlit run app.py
+    python3 dev.py test    # the same set-up, then the whole test suite (pytest)
+
+The virtual environment is rebuilt only when requirements*.txt change.  Browser and
+export tests need Debian's Chromium and poppler-utils: as root with apt-get available
+they are installed here; otherwise the command stops and says what to install.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+REQS = [ROOT / "requirements.txt", ROOT / "requirements-lock.txt"]
+DEBIAN_PACKAGES = {"chromium": "/usr/bin/chromium", "poppler-utils": "/usr/bin/pdftoppm"}
+
+
+def say(msg: str) -> None:
+    print(f"[dev] {msg}", flush=True)
+
+
+def setup_venv() -> None:
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in REQS)).hexdigest()
+    stamp = VENV / ".requirements-sha256"
+    if stamp.exists() and stamp.read_text() == digest and PY.exists():
+        return
+    if not PY.exists():
+        say(f"creating virtual environment {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    say("installing pinned requirements (first time: a few minutes)")
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "-r", str(REQS[0]), "-c", str(REQS[1])], check=True)
+    stamp.write_text(digest)
+
+
+def ensure_debian_packages() -> None:
+    missing = [pkg for pkg, path in DEBIAN_PACKAGES.items() if not Path(path).exists()]
+    if not missing:
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        say(f"installing Debian packages: {' '.join(missing)}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+        return
+    sys.exit(f"[dev] missing {', '.join(missing)}: install them (Debian: sudo apt-get install {' '.join(missing)}) "
+             "for the browser and export tests")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"app", "test", "setup"}:
+        print(__doc__)
+        return 2
+    os.chdir(ROOT)
+    setup_venv()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if argv[0] == "setup":
+        return 0
+    if argv[0] == "app":
+        return subprocess.call([str(BIN / "streamlit"), "run", "app.py", *argv[1:]], env=env)
+    ensure_debian_packages()
+    return subprocess.call([str(PY), "-m", "pytest", *argv[1:]], env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

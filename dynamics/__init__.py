@@ -1,0 +1,14 @@
+"""Optimization dynamics: optimizers, cautious masks (arXiv 2411.16085), cautious weight
+decay (arXiv 2510.12402), Hamiltonians and roll-outs.  float64 is enabled on import;
+pass ``dtype="float32"`` in a Setup for single precision."""
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+from dynamics.caution import cautious, cautious_direction, compensation_alpha, mask_phi  # noqa: E402
+from dynamics.config import Hyper, Setup, make_hyper  # noqa: E402
+from dynamics.decay import weight_decay  # noqa: E402
+from dynamics.rollout import Trajectory, loss_rises, make_optimizer, rollout  # noqa: E402
+
+__all__ = ["Hyper", "Setup", "Trajectory", "cautious", "cautious_direction", "compensation_alpha",
+           "loss_rises", "make_hyper", "make_optimizer", "mask_phi", "rollout", "weight_decay"]

@@ -1,0 +1,5 @@
+import sys
+
+from dynamics.cli import main
+
+sys.exit(main())

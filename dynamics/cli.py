@@ -1,0 +1,190 @@
+"""``python -m dynamics``: the command line.  Each subcommand lives in its own module
+(``dynamics/commands/*.py``) exposing ``register(subparsers)``; the options shared by
+every subcommand that runs an optimizer are defined here once.
+
+Bad input exits with status 2 and one line on stderr naming the option and the
+allowed values; no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+import numpy as np
+
+from dynamics.config import COMPENSATIONS, DECAY_MODES, DTYPES, MASKS, OPTIMIZERS, Setup, make_hyper
+from toys import TOYS, get_toy
+
+PROG = "python -m dynamics"
+
+
+class UsageError(Exception):
+    """A bad command-line value: printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block) and exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 (argparse API)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+BETA2_DEFAULTS = {"adam": 0.999, "lion": 0.99}
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options that choose a toy, an optimizer and its settings."""
+    g = p.add_argument_group("objective")
+    g.add_argument("--toy", default="quad-repo", metavar="NAME",
+                   help=f"objective (default quad-repo); one of: {', '.join(TOYS)}")
+    g.add_argument("--toy-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a toy parameter, repeatable (quadratics: h1, h2, kappa (sets h2 = kappa*h1), "
+                        "angle in radians, cx, cy; rosenbrock: a, b; ...)")
+    g.add_argument("--start", metavar="X,Y", help="start point w_0 (default: the toy's)")
+    o = p.add_argument_group("optimizer (w_{t+1} = w_t - lr * u_t)")
+    o.add_argument("--optimizer", default="gdm", choices=OPTIMIZERS,
+                   help="gd; gdm = undampened heavy ball s = beta s + g, u = s; nesterov: u = g + beta s; "
+                        "adam; lion (default gdm)")
+    o.add_argument("--dampening", action="store_true", help="gdm with s = beta s + (1-beta) g")
+    o.add_argument("--lr", type=float, default=0.01, help="step size eps > 0 (default 0.01)")
+    o.add_argument("--beta", type=float, default=0.9,
+                   help="momentum in [0, 1): gdm/nesterov beta, adam/lion b1 (default 0.9)")
+    o.add_argument("--beta2", type=float, default=None,
+                   help="adam/lion b2 in [0, 1) (default 0.999 for adam, 0.99 for lion)")
+    o.add_argument("--adam-eps", type=float, default=1e-8, help="adam's e in m/(sqrt(v)+e) (default 1e-8)")
+    c = p.add_argument_group("caution (arXiv 2411.16085)")
+    c.add_argument("--cautious", action="store_true", help="apply the cautious mask: u <- alpha phi(u*g) u")
+    c.add_argument("--mask", default="elementwise", choices=MASKS,
+                   help="elementwise: 1[u_i g_i > 0]; elementwise-ge: >= 0; inner: 1[u.g >= 0]; "
+                        "threshold: 1[g.u >= -(mu lr/2)|u|^2]; smooth: sigmoid(u_i g_i / tau) (default elementwise)")
+    c.add_argument("--compensation", default="mean", choices=COMPENSATIONS,
+                   help="none: alpha = 1; mean: 1/max(mean phi, 1e-3); count: d/(nnz phi + 1) (default mean)")
+    c.add_argument("--tau", type=float, default=1e-3, help="smooth-mask temperature > 0 (default 1e-3)")
+    c.add_argument("--mu", type=float, default=1.0, help="threshold-mask smoothness constant >= 0 (default 1)")
+    d = p.add_argument_group("weight decay (arXiv 2510.12402)")
+    d.add_argument("--weight-decay-mode", default="none", choices=DECAY_MODES,
+                   help="none; decoupled: u += wd w; cautious: u += wd 1[u w >= 0] w (default none)")
+    d.add_argument("--wd", type=float, default=0.0, help="weight-decay strength lambda >= 0 (default 0)")
+    r = p.add_argument_group("run")
+    r.add_argument("--steps", type=int, default=1000, help="number of steps T >= 1 (default 1000)")
+    r.add_argument("--dtype", default="float64", choices=DTYPES, help="floating point precision (default float64)")
+    r.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+
+
+def _check(cond: bool, option: str, message: str) -> None:
+    if not cond:
+        raise UsageError(f"argument {option}: {message}")
+
+
+def _parse_toy_params(toy, items: list[str]) -> dict[str, float]:
+    allowed = sorted(toy.defaults) + (["kappa"] if "h1" in toy.defaults else [])
+    allowed_text = ", ".join(allowed) or f"none for {toy.name}"
+    params: dict[str, float] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        _check(bool(sep), "--toy-param", f"expected KEY=VALUE, got {item!r} (keys: {allowed_text})")
+        key = key.strip()
+        _check(key in allowed, "--toy-param", f"unknown key {key!r} for toy {toy.name} (allowed: {allowed_text})")
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"argument --toy-param: {key} needs a number, got {text!r}") from None
+        _check(math.isfinite(value), "--toy-param", f"{key} must be finite, got {text!r}")
+        params[key] = value
+    if "kappa" in params:
+        kappa = params.pop("kappa")
+        _check(kappa > 0, "--toy-param", f"kappa must be > 0, got {kappa:g}")
+        params["h2"] = kappa * params.get("h1", toy.defaults["h1"])
+    return toy.params(params)
+
+
+def _parse_start(text: str | None, toy) -> tuple[float, float]:
+    if text is None:
+        return tuple(toy.start)
+    parts = text.split(",")
+    try:
+        values = tuple(float(x) for x in parts)
+    except ValueError:
+        values = ()
+    _check(len(values) == 2 and all(math.isfinite(v) for v in values), "--start",
+           f"expected two finite numbers X,Y such as -1.2,1; got {text!r}")
+    return values
+
+
+def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
+    """Validate the run options and return every resolved setting as a plain dict
+    (the ``config`` of the JSON output): raises UsageError on bad input."""
+    _check(args.toy in TOYS, "--toy", f"unknown toy {args.toy!r} (allowed: {', '.join(TOYS)})")
+    toy = get_toy(args.toy)
+    toy_params = _parse_toy_params(toy, args.toy_param)
+    start = _parse_start(args.start, toy)
+    beta2 = BETA2_DEFAULTS.get(args.optimizer, 0.999) if args.beta2 is None else args.beta2
+    _check(math.isfinite(args.lr) and args.lr > 0, "--lr", f"must be a number > 0, got {args.lr:g}")
+    _check(0 <= args.beta < 1, "--beta", f"must be in [0, 1), got {args.beta:g}")
+    _check(0 <= beta2 < 1, "--beta2", f"must be in [0, 1), got {beta2:g}")
+    _check(args.adam_eps >= 0, "--adam-eps", f"must be >= 0, got {args.adam_eps:g}")
+    _check(math.isfinite(args.wd) and args.wd >= 0, "--wd", f"must be a number >= 0, got {args.wd:g}")
+    _check(args.tau > 0, "--tau", f"must be > 0, got {args.tau:g}")
+    _check(args.mu >= 0, "--mu", f"must be >= 0, got {args.mu:g}")
+    _check(args.steps >= 1, "--steps", f"must be an integer >= 1, got {args.steps}")
+    return dict(
+        toy=toy.name, toy_params=toy_params, start=list(start),
+        optimizer=args.optimizer, dampening=bool(args.dampening),
+        cautious=bool(args.cautious), mask=args.mask, compensation=args.compensation,
+        weight_decay_mode=args.weight_decay_mode, wd=args.wd,
+        lr=args.lr, beta=args.beta, beta2=beta2, adam_eps=args.adam_eps, tau=args.tau, mu=args.mu,
+        steps=args.steps, dtype=args.dtype,
+    )
+
+
+def setup_of(config: dict[str, Any]) -> Setup:
+    """The Setup (static choices) of a resolved config."""
+    return Setup(optimizer=config["optimizer"], dampening=config["dampening"], cautious=config["cautious"],
+                 mask=config["mask"], compensation=config["compensation"],
+                 decay=config["weight_decay_mode"], dtype=config["dtype"])
+
+
+def hyper_of(config: dict[str, Any]):
+    """The Hyper (numbers) of a resolved config."""
+    return make_hyper(config["dtype"], lr=config["lr"], beta=config["beta"], beta2=config["beta2"],
+                      adam_eps=config["adam_eps"], wd=config["wd"], tau=config["tau"], mu=config["mu"])
+
+
+def json_list(a) -> Any:
+    """A NumPy array as nested lists, non-finite values as null (JSON has no NaN)."""
+    arr = np.asarray(a, dtype=float)
+    obj = np.where(np.isfinite(arr), arr, np.nan).astype(object)
+    obj[~np.isfinite(arr)] = None
+    return obj.tolist()
+
+
+def print_json(payload: dict[str, Any]) -> None:
+    json.dump(payload, sys.stdout, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def build_parser() -> Parser:
+    from dynamics.commands import COMMANDS
+
+    parser = Parser(prog=PROG, description=(
+        "Optimization dynamics of GD, momentum, Adam, Lion and their cautious variants on 2-D toys. "
+        "Conventions: w_{t+1} = w_t - lr * u_t; momentum is undampened (s = beta s + g) unless --dampening."))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except UsageError as err:
+        sys.stderr.write(f"{PROG} {args.command}: error: {err}\n")
+        return 2

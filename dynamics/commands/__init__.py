@@ -1,0 +1,4 @@
+"""Subcommands of ``python -m dynamics``; each module has ``register(subparsers)``."""
+from dynamics.commands import run
+
+COMMANDS = [run]

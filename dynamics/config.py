@@ -1,0 +1,80 @@
+"""Run settings, split the JAX way.
+
+``Setup`` holds everything that changes the *program* (which optimizer, which mask,
+which decay mode): it is hashable and selects a compiled function.  ``Hyper`` holds
+every number (step size, momenta, decay strength, ...) as an array leaf, so a new
+value re-runs the same compiled function instead of recompiling it.
+
+Conventions (DESIGN.md Section 3): w_{t+1} = w_t - eps * u_t where u_t is the
+optimizer's direction; ``beta`` is the momentum of gdm/nesterov and b1 of adam/lion,
+``beta2`` is b2 of adam/lion.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+OPTIMIZERS = ("gd", "gdm", "nesterov", "adam", "lion")
+MASKS = ("elementwise", "elementwise-ge", "inner", "threshold", "smooth")
+COMPENSATIONS = ("none", "mean", "count")
+DECAY_MODES = ("none", "decoupled", "cautious")
+DTYPES = ("float64", "float32")
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """The structural choices of a run (static under jit).
+
+    optimizer: one of OPTIMIZERS.  dampening: gdm's s = beta s + (1-beta) g instead of
+    the undampened heavy ball s = beta s + g.  cautious: wrap the optimizer in the
+    cautious mask (arXiv 2411.16085) of kind ``mask`` with ``compensation``.
+    decay: weight-decay mode (arXiv 2510.12402).  dtype: float64 or float32.
+    """
+
+    optimizer: str = "gdm"
+    dampening: bool = False
+    cautious: bool = False
+    mask: str = "elementwise"
+    compensation: str = "mean"
+    decay: str = "none"
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        for field, allowed in (("optimizer", OPTIMIZERS), ("mask", MASKS),
+                               ("compensation", COMPENSATIONS), ("decay", DECAY_MODES),
+                               ("dtype", DTYPES)):
+            value = getattr(self, field)
+            if value not in allowed:
+                raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+class Hyper(NamedTuple):
+    """Numeric hyperparameters, each a scalar array (vmappable in sweeps).
+
+    lr: step size eps.  beta: momentum (b1 for adam/lion).  beta2: b2 of adam/lion.
+    adam_eps: Adam's e in m/(sqrt(v)+e).  wd: weight-decay strength lambda.
+    tau: temperature of the smooth mask sigmoid(x/tau).  mu: smoothness constant of
+    the threshold mask 1[g.u >= -(mu eps/2)|u|^2].
+    """
+
+    lr: jnp.ndarray
+    beta: jnp.ndarray
+    beta2: jnp.ndarray
+    adam_eps: jnp.ndarray
+    wd: jnp.ndarray
+    tau: jnp.ndarray
+    mu: jnp.ndarray
+
+
+HYPER_DEFAULTS = dict(lr=0.01, beta=0.9, beta2=0.999, adam_eps=1e-8, wd=0.0, tau=1e-3, mu=1.0)
+
+
+def make_hyper(dtype: str = "float64", **values: float) -> Hyper:
+    """A Hyper from keyword values (missing ones take HYPER_DEFAULTS)."""
+    unknown = set(values) - set(HYPER_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown hyperparameters {sorted(unknown)}; allowed: {', '.join(HYPER_DEFAULTS)}")
+    merged = {**HYPER_DEFAULTS, **values}
+    return Hyper(**{k: jnp.asarray(v, dtype=dtype) for k, v in merged.items()})

@@ -1,0 +1,1 @@
+"""Plotly figure builders: data in, go.Figure out.  Shared by the app and the command line."""
