@@ -21,6 +21,7 @@ MASKS = ("elementwise", "elementwise-ge", "inner", "threshold", "smooth")
 COMPENSATIONS = ("none", "mean", "count")
 DECAY_MODES = ("none", "decoupled", "cautious")
 DTYPES = ("float64", "float32")
+LION_SIGNS = ("hard", "smooth")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,12 @@ class Setup:
     the undampened heavy ball s = beta s + g.  cautious: wrap the optimizer in the
     cautious mask (arXiv 2411.16085) of kind ``mask`` with ``compensation``.
     decay: weight-decay mode (arXiv 2510.12402).  dtype: float64 or float32.
+    bias_correction: adam's bias-corrected m^ = m/(1-b1^t), v^ = v/(1-b2^t) (optax
+    scale_by_adam, the default); False steps with the raw moments m, v, which is the
+    semi-implicit Euler discretisation (h = 1) of adam's flow (DESIGN.md Section 6).
+    lion_sign: ``hard`` sign(c) or ``smooth`` tanh(c / sign_tau) in lion's direction;
+    the smooth sign is a flow option (a smooth right-hand side for adaptive ODE
+    solvers, dynamics.flows), not a discrete optimizer.
     """
 
     optimizer: str = "gdm"
@@ -40,11 +47,13 @@ class Setup:
     compensation: str = "mean"
     decay: str = "none"
     dtype: str = "float64"
+    bias_correction: bool = True
+    lion_sign: str = "hard"
 
     def __post_init__(self):
         for field, allowed in (("optimizer", OPTIMIZERS), ("mask", MASKS),
                                ("compensation", COMPENSATIONS), ("decay", DECAY_MODES),
-                               ("dtype", DTYPES)):
+                               ("dtype", DTYPES), ("lion_sign", LION_SIGNS)):
             value = getattr(self, field)
             if value not in allowed:
                 raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
@@ -56,7 +65,9 @@ class Hyper(NamedTuple):
     lr: step size eps.  beta: momentum (b1 for adam/lion).  beta2: b2 of adam/lion.
     adam_eps: Adam's e in m/(sqrt(v)+e).  wd: weight-decay strength lambda.
     tau: temperature of the smooth mask sigmoid(x/tau).  mu: smoothness constant of
-    the threshold mask 1[g.u >= -(mu eps/2)|u|^2].
+    the threshold mask 1[g.u >= -(mu eps/2)|u|^2].  sign_tau: temperature of lion's
+    smooth sign tanh(c/sign_tau) in the flow (Setup.lion_sign = "smooth"); it has a
+    default so that Hyper(...) written with the first seven fields still works.
     """
 
     lr: jnp.ndarray
@@ -66,9 +77,10 @@ class Hyper(NamedTuple):
     wd: jnp.ndarray
     tau: jnp.ndarray
     mu: jnp.ndarray
+    sign_tau: jnp.ndarray = 1e-3
 
 
-HYPER_DEFAULTS = dict(lr=0.01, beta=0.9, beta2=0.999, adam_eps=1e-8, wd=0.0, tau=1e-3, mu=1.0)
+HYPER_DEFAULTS = dict(lr=0.01, beta=0.9, beta2=0.999, adam_eps=1e-8, wd=0.0, tau=1e-3, mu=1.0, sign_tau=1e-3)
 
 
 def make_hyper(dtype: str = "float64", **values: float) -> Hyper:

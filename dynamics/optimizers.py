@@ -19,8 +19,11 @@ nesterov row is derived here: with s' = g - (1-beta) s and w' = -eps (g + beta s
 dH/dt = -eps |g|^2 - eps beta (1-beta) |s|^2 <= 0.  The dampened gdm row: with
 m' = (1-beta)(g - m), w' = -eps m, dH/dt = -eps |m|^2.  On discrete Adam iterates
 K is read with the bias-corrected moments m^, v^ (the ones that drive the step;
-zero before the first step).  optax.lion's default weight_decay is 1e-3; ours is 0
-and decay is a separate, explicit mode (dynamics.decay).
+zero before the first step), or with the raw m, v when Setup.bias_correction is False
+(``scale_by_raw_adam``, the h = 1 semi-implicit Euler step of adam's flow).
+optax.lion's default weight_decay is 1e-3; ours is 0 and decay is a separate,
+explicit mode (dynamics.decay).  The flows, their derivations of dH/dt (the lion one
+included) and the ODE solvers are in dynamics.flows and dynamics.solvers.
 """
 from __future__ import annotations
 
@@ -37,56 +40,118 @@ def _sum(tree, fn) -> jax.Array:
     return sum(jnp.sum(fn(x)) for x in jax.tree.leaves(tree))
 
 
+@jax.custom_jvp
+def _sqrt(v):
+    """sqrt(v) whose derivative is taken as 0 at v = 0 (instead of inf), so that
+    dK/dt of adam's K stays finite on coordinates where m = v = 0."""
+    return jnp.sqrt(v)
+
+
+@_sqrt.defjvp
+def _sqrt_jvp(primals, tangents):
+    (v,), (dv,) = primals, tangents
+    root = jnp.sqrt(v)
+    return root, jnp.where(v > 0, dv / (2 * jnp.where(v > 0, root, 1.0)), 0.0)
+
+
+def kinetic_of_moments(setup: Setup, m, v, hp: Hyper) -> jax.Array:
+    """K(m, v) of the table above, from the moments themselves (pytrees of arrays):
+    m is s (gdm, nesterov), the EMA m (dampened gdm, adam, lion) or ignored (gd); v is
+    adam's second moment, ignored otherwise.  Used both on optax states (through
+    ``kinetic_energy``) and on the ODE state (dynamics.flows): one formula each."""
+    name = setup.optimizer
+    if name == "gd":
+        return jnp.zeros((), hp.lr.dtype)
+    if name == "gdm" and setup.dampening:
+        return hp.lr / (2 * (1 - hp.beta)) * _sum(m, jnp.square)
+    if name == "gdm":
+        return hp.lr / 2 * _sum(m, jnp.square)
+    if name == "nesterov":
+        return hp.lr * hp.beta / 2 * _sum(m, jnp.square)
+    if name == "adam":
+        terms = [jnp.sum(mi**2 / (_sqrt(vi) + hp.adam_eps))
+                 for mi, vi in zip(jax.tree.leaves(m), jax.tree.leaves(v))]
+        return hp.lr / (2 * (1 - hp.beta)) * sum(terms)
+    if name == "lion":
+        return hp.lr * hp.beta / (1 - hp.beta2) * _sum(m, jnp.abs)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
 class BaseOptimizer(NamedTuple):
-    """transform(hp, dampening) -> direction GradientTransformation;
-    kinetic(state, hp, dampening) -> K, the Hamiltonian's kinetic term."""
+    """transform(hp, setup) -> direction GradientTransformation;
+    moments(state, hp, setup) -> (m, v), the moments K reads (see kinetic_of_moments)."""
 
-    transform: Callable[[Hyper, bool], optax.GradientTransformation]
-    kinetic: Callable[[optax.OptState, Hyper, bool], jax.Array]
+    transform: Callable[[Hyper, Setup], optax.GradientTransformation]
+    moments: Callable[[optax.OptState, Hyper, Setup], tuple]
 
 
-def _gdm_transform(hp: Hyper, dampening: bool) -> optax.GradientTransformation:
-    if dampening:
+def _gdm_transform(hp: Hyper, setup: Setup) -> optax.GradientTransformation:
+    if setup.dampening:
         return optax.ema(decay=hp.beta, debias=False)
     return optax.trace(decay=hp.beta)
 
 
-def _gdm_kinetic(state, hp: Hyper, dampening: bool) -> jax.Array:
-    if dampening:
-        return hp.lr / (2 * (1 - hp.beta)) * _sum(state.ema, jnp.square)
-    return hp.lr / 2 * _sum(state.trace, jnp.square)
+def _gdm_moments(state, hp: Hyper, setup: Setup):
+    return (state.ema if setup.dampening else state.trace), None
 
 
-def _adam_kinetic(state, hp: Hyper, dampening: bool) -> jax.Array:
+def scale_by_raw_adam(b1, b2, eps) -> optax.GradientTransformation:
+    """Adam without bias correction: m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2 from
+    m_0 = v_0 = 0, direction u = m / (sqrt(v) + e).  The state is optax's
+    ScaleByAdamState, so everything that reads scale_by_adam's state reads this one."""
+
+    def init_fn(params):
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return optax.ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=zeros, nu=zeros)
+
+    def update_fn(grads, state, params=None):
+        mu = optax.tree_utils.tree_update_moment(grads, state.mu, b1, 1)
+        nu = optax.tree_utils.tree_update_moment_per_elem_norm(grads, state.nu, b2, 2)
+        u = jax.tree.map(lambda m, v: m / (jnp.sqrt(v) + eps), mu, nu)
+        return u, optax.ScaleByAdamState(count=optax.safe_increment(state.count), mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _adam_transform(hp: Hyper, setup: Setup) -> optax.GradientTransformation:
+    if setup.bias_correction:
+        return optax.scale_by_adam(b1=hp.beta, b2=hp.beta2, eps=hp.adam_eps)
+    return scale_by_raw_adam(hp.beta, hp.beta2, hp.adam_eps)
+
+
+def _adam_moments(state, hp: Hyper, setup: Setup):
+    if not setup.bias_correction:
+        return state.mu, state.nu
     count = state.count.astype(hp.lr.dtype)
     started = state.count > 0
     c1 = jnp.where(started, 1 - hp.beta**count, 1.0)
     c2 = jnp.where(started, 1 - hp.beta2**count, 1.0)
-    terms = [jnp.sum((m / c1) ** 2 / (jnp.sqrt(v / c2) + hp.adam_eps))
-             for m, v in zip(jax.tree.leaves(state.mu), jax.tree.leaves(state.nu))]
-    return hp.lr / (2 * (1 - hp.beta)) * sum(terms)
+    return jax.tree.map(lambda m: m / c1, state.mu), jax.tree.map(lambda v: v / c2, state.nu)
+
+
+def _lion_transform(hp: Hyper, setup: Setup) -> optax.GradientTransformation:
+    if setup.lion_sign != "hard":
+        raise ValueError("the smooth sign tanh(c/sign_tau) is a flow option (dynamics.flows); "
+                         "the discrete lion uses sign(c)")
+    return optax.scale_by_lion(b1=hp.beta, b2=hp.beta2)
 
 
 BASE_OPTIMIZERS: dict[str, BaseOptimizer] = {
-    "gd": BaseOptimizer(lambda hp, d: optax.identity(), lambda s, hp, d: jnp.zeros((), hp.lr.dtype)),
-    "gdm": BaseOptimizer(_gdm_transform, _gdm_kinetic),
-    "nesterov": BaseOptimizer(
-        lambda hp, d: optax.trace(decay=hp.beta, nesterov=True),
-        lambda s, hp, d: hp.lr * hp.beta / 2 * _sum(s.trace, jnp.square)),
-    "adam": BaseOptimizer(
-        lambda hp, d: optax.scale_by_adam(b1=hp.beta, b2=hp.beta2, eps=hp.adam_eps),
-        _adam_kinetic),
-    "lion": BaseOptimizer(
-        lambda hp, d: optax.scale_by_lion(b1=hp.beta, b2=hp.beta2),
-        lambda s, hp, d: hp.lr * hp.beta / (1 - hp.beta2) * _sum(s.mu, jnp.abs)),
+    "gd": BaseOptimizer(lambda hp, setup: optax.identity(), lambda s, hp, setup: (None, None)),
+    "gdm": BaseOptimizer(_gdm_transform, _gdm_moments),
+    "nesterov": BaseOptimizer(lambda hp, setup: optax.trace(decay=hp.beta, nesterov=True),
+                              lambda s, hp, setup: (s.trace, None)),
+    "adam": BaseOptimizer(_adam_transform, _adam_moments),
+    "lion": BaseOptimizer(_lion_transform, lambda s, hp, setup: (s.mu, None)),
 }
 
 
 def base_transform(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
     """The direction transform u_t of ``setup.optimizer`` (no caution, no decay)."""
-    return BASE_OPTIMIZERS[setup.optimizer].transform(hp, setup.dampening)
+    return BASE_OPTIMIZERS[setup.optimizer].transform(hp, setup)
 
 
 def kinetic_energy(setup: Setup, base_state, hp: Hyper) -> jax.Array:
     """K(state) of the table above, so that H = L + K."""
-    return BASE_OPTIMIZERS[setup.optimizer].kinetic(base_state, hp, setup.dampening)
+    m, v = BASE_OPTIMIZERS[setup.optimizer].moments(base_state, hp, setup)
+    return kinetic_of_moments(setup, m, v, hp)

@@ -1,4 +1,4 @@
 """Subcommands of ``python -m dynamics``; each module has ``register(subparsers)``."""
-from dynamics.commands import run
+from dynamics.commands import run, sweep
 
-COMMANDS = [run]
+COMMANDS = [run, sweep]

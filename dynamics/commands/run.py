@@ -1,41 +1,142 @@
-"""``python -m dynamics run``: one trajectory, as a summary or as JSON."""
+"""``python -m dynamics run``: one trajectory, as a summary or as JSON.
+
+``--mode discrete`` (default) runs the optimizer's steps; ``--mode ode`` integrates its
+flow (dynamics.ode; DESIGN.md Section 6, time unit = one step, so ``--steps T`` is the
+time span) with ``--solver`` and ``--substeps`` N (N sub-steps per unit of time).
+"""
 from __future__ import annotations
+
+import dataclasses
+import math
 
 import numpy as np
 
-from dynamics.cli import add_run_options, hyper_of, json_list, print_json, resolve_run, setup_of
+from dynamics.cli import _check, add_run_options, hyper_of, json_list, print_json, resolve_run, setup_of
+from dynamics.config import LION_SIGNS
+from dynamics.flows import INITS
+from dynamics.ode import ADAPTIVE_DEFAULTS, integrate
 from dynamics.rollout import loss_rises, rollout
+from dynamics.solvers import ADAPTIVE_METHODS, SOLVERS
 from toys import get_toy
+
+MODES = ("discrete", "ode")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("run", help="run one optimizer on one toy",
+    p = sub.add_parser("run", help="run one optimizer (or integrate its flow) on one toy",
                        description="Run one optimizer on one toy. With --json, print one object with keys "
                                    "iterates, loss, hamiltonian, masked_fraction (step 0 first, steps+1 entries), "
-                                   "loss_rises (steps where L rose, and by how much), diverged, config.")
+                                   "loss_rises (steps where L rose, and by how much), diverged, config; "
+                                   "--mode ode adds time, dH_dt, dL_dt and solver_status.")
     add_run_options(p)
+    o = p.add_argument_group("ODE mode (the optimizer's flow; time unit = one step)")
+    o.add_argument("--mode", default="discrete", choices=MODES,
+                   help="discrete: the optimizer's steps; ode: integrate its flow over 0 <= t <= steps")
+    o.add_argument("--solver", default="rk4", choices=SOLVERS,
+                   help="euler; semi-implicit (state first, then w: the discrete optimizer at --substeps 1); "
+                        "rk4; adaptive (diffrax, for smooth right-hand sides) (default rk4)")
+    o.add_argument("--substeps", type=int, default=10,
+                   help="sub-steps per unit of time, h = 1/N (adaptive: first step 1/N) (default 10)")
+    o.add_argument("--init", default="auto", choices=INITS,
+                   help="initial moments: auto (adam m0 = g0, v0 = g0^2, others 0) or zeros (default auto)")
+    o.add_argument("--lion-sign", default="hard", choices=LION_SIGNS,
+                   help="lion's sign(c), or smooth tanh(c/sign-tau) (ODE mode only) (default hard)")
+    o.add_argument("--sign-tau", type=float, default=1e-3, help="smooth-sign temperature > 0 (default 1e-3)")
+    o.add_argument("--method", default=ADAPTIVE_DEFAULTS["method"], choices=tuple(ADAPTIVE_METHODS),
+                   help="adaptive Runge-Kutta pair (default tsit5)")
+    o.add_argument("--rtol", type=float, default=ADAPTIVE_DEFAULTS["rtol"],
+                   help="adaptive relative tolerance > 0 (default 1e-6)")
+    o.add_argument("--atol", type=float, default=ADAPTIVE_DEFAULTS["atol"],
+                   help="adaptive absolute tolerance > 0 (default 1e-9)")
+    o.add_argument("--dtmin", type=float, default=ADAPTIVE_DEFAULTS["dtmin"],
+                   help="adaptive minimum step > 0; smaller steps are forced through (default 1e-6)")
+    o.add_argument("--max-steps", type=int, default=ADAPTIVE_DEFAULTS["max_steps"],
+                   help="adaptive step budget >= 1; the solve stops there and says so (default 100000)")
+    p.add_argument("--no-bias-correction", action="store_true",
+                   help="adam with the raw moments m, v (the h = 1 semi-implicit step of its flow)")
     p.set_defaults(handler=handle)
 
 
-def handle(args) -> int:
+def _resolve(args) -> dict:
     config = resolve_run(args)
-    config["mode"] = "discrete"
-    traj = rollout(setup_of(config), get_toy(config["toy"]), hyper_of(config), config["steps"],
-                   start=config["start"], toy_params=config["toy_params"])
-    rise_steps, rise_sizes = loss_rises(traj.loss)
-    diverged = bool(not np.all(np.isfinite(traj.w)))
+    config["mode"] = args.mode
+    config["bias_correction"] = not args.no_bias_correction
+    config["lion_sign"] = args.lion_sign
+    _check(math.isfinite(args.sign_tau) and args.sign_tau > 0, "--sign-tau",
+           f"must be a number > 0, got {args.sign_tau:g}")
+    config["sign_tau"] = args.sign_tau
+    if args.mode == "discrete":
+        _check(args.lion_sign == "hard", "--lion-sign",
+               "smooth is a flow option (use --mode ode); allowed in discrete mode: hard")
+        return config
+    _check(args.substeps >= 1, "--substeps", f"must be an integer >= 1, got {args.substeps}")
+    _check(math.isfinite(args.rtol) and args.rtol > 0, "--rtol", f"must be a number > 0, got {args.rtol:g}")
+    _check(math.isfinite(args.atol) and args.atol > 0, "--atol", f"must be a number > 0, got {args.atol:g}")
+    _check(math.isfinite(args.dtmin) and 0 < args.dtmin < 1, "--dtmin",
+           f"must be a number in (0, 1), got {args.dtmin:g}")
+    _check(args.max_steps >= 1, "--max-steps", f"must be an integer >= 1, got {args.max_steps}")
+    config.update(solver=args.solver, substeps=args.substeps, init=args.init)
+    if args.solver == "adaptive":
+        config.update(method=args.method, rtol=args.rtol, atol=args.atol, dtmin=args.dtmin,
+                      max_steps=args.max_steps)
+    return config
+
+
+def _setup_hyper(config):
+    setup = dataclasses.replace(setup_of(config), bias_correction=config["bias_correction"],
+                                lion_sign=config["lion_sign"])
+    return setup, hyper_of(config)._replace(sign_tau=np.asarray(config["sign_tau"], dtype=config["dtype"]))
+
+
+def _run(config):
+    setup, hp = _setup_hyper(config)
+    toy = get_toy(config["toy"])
+    common = dict(start=config["start"], toy_params=config["toy_params"])
+    if config["mode"] == "discrete":
+        return rollout(setup, toy, hp, config["steps"], **common)
+    adaptive = {k: config[k] for k in ("method", "rtol", "atol", "dtmin", "max_steps") if k in config}
+    return integrate(setup, toy, hp, config["steps"], solver=config["solver"], substeps=config["substeps"],
+                     init=config["init"], **common, **adaptive)
+
+
+def handle(args) -> int:
+    config = _resolve(args)
+    traj = _run(config)
+    ode = config["mode"] == "ode"
+    reached = np.ones(len(traj.w), bool)
+    if ode and traj.status.stopped_early:
+        reached[int(traj.status.stopped_at) + 1:] = False
+    rise_steps, rise_sizes = loss_rises(traj.loss[reached])
+    diverged = bool(not np.all(np.isfinite(traj.w[reached])))
     if args.json:
-        print_json(dict(iterates=json_list(traj.w), loss=json_list(traj.loss),
-                        hamiltonian=json_list(traj.hamiltonian), masked_fraction=json_list(traj.masked_fraction),
-                        loss_rises=dict(steps=rise_steps.tolist(), sizes=json_list(rise_sizes)),
-                        diverged=diverged, config=config))
+        payload = dict(iterates=json_list(traj.w), loss=json_list(traj.loss),
+                       hamiltonian=json_list(traj.hamiltonian), masked_fraction=json_list(traj.masked_fraction),
+                       loss_rises=dict(steps=rise_steps.tolist(), sizes=json_list(rise_sizes)),
+                       diverged=diverged, config=config)
+        if ode:
+            payload.update(time=json_list(traj.time), dH_dt=json_list(traj.dH_dt), dL_dt=json_list(traj.dL_dt),
+                           solver_status=traj.status.as_dict())
+        print_json(payload)
         return 0
     name = ("C-" if config["cautious"] else "") + config["optimizer"].upper()
-    print(f"{name} on {config['toy']} for {config['steps']} steps (lr={config['lr']:g}, beta={config['beta']:g})")
-    print(f"  start {traj.w[0].tolist()}  ->  end {traj.w[-1].tolist()}")
-    print(f"  loss {traj.loss[0]:.6g} -> {traj.loss[-1]:.6g};  H {traj.hamiltonian[0]:.6g} -> {traj.hamiltonian[-1]:.6g}")
-    print(f"  loss rose at {len(rise_steps)} steps (largest rise {rise_sizes.max() if len(rise_sizes) else 0:.3g}); "
-          f"mean fraction masked {traj.masked_fraction[1:].mean():.3f}")
+    what = (f"flow, {config['solver']} solver, t = 0..{config['steps']}" if ode
+            else f"{config['steps']} steps")
+    print(f"{name} on {config['toy']}, {what} (lr={config['lr']:g}, beta={config['beta']:g})")
+    last = int(np.nonzero(reached)[0][-1])
+    print(f"  start {traj.w[0].tolist()}  ->  end {traj.w[last].tolist()}")
+    print(f"  loss {traj.loss[0]:.6g} -> {traj.loss[last]:.6g};  H {traj.hamiltonian[0]:.6g} -> "
+          f"{traj.hamiltonian[last]:.6g}")
+    unit = "grid times" if ode else "steps"
+    print(f"  loss rose at {len(rise_steps)} {unit} (largest rise {rise_sizes.max() if len(rise_sizes) else 0:.3g}); "
+          f"mean fraction masked {np.nanmean(traj.masked_fraction[1:]):.3f}")
+    if ode:
+        print(f"  max dH/dt on the grid {np.nanmax(traj.dH_dt):.3g}; max dL/dt {np.nanmax(traj.dL_dt):.3g}")
+        status = traj.status
+        if status.solver == "adaptive":
+            print(f"  adaptive ({status.method}): {status.steps} steps, {status.accepted} accepted, "
+                  f"{status.rejected} rejected")
+        for warning in status.warnings:
+            print(f"  WARNING: {warning}")
     if diverged:
         print("  DIVERGED: the iterates left the floating-point range")
     return 0

@@ -1,0 +1,150 @@
+"""``python -m dynamics sweep``: the convergence-rate map over an (lr, beta) grid
+(DESIGN.md Section 7; the paper's Figure 3), one batched JAX computation (dynamics.sweep).
+
+Output maps have rows = beta, columns = lr.  ``--json`` prints lr, beta, rate,
+steps_to_tol, diverged, final_suboptimality, max_loss_rise, best = {lr, beta, rate},
+and config; ``--out FILE.npz`` saves the same arrays, plus ``analytic_rate`` (the base
+optimizer's closed form, dynamics.rates) for gd/gdm/nesterov on a quadratic toy.
+Progress goes to stderr.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from dynamics.cli import _check, add_run_options, hyper_of, json_list, print_json, resolve_run, setup_of
+from dynamics.rates import ANALYTIC_OPTIMIZERS, analytic_rate, best_cell
+from dynamics.sweep import DEFAULT_TOL, SCALES, grid_axis, sweep
+from toys import TOYS, get_toy
+
+MAX_AXIS = 4096
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep", help="map the convergence rate over an (lr, beta) grid",
+                       description="Run every (lr, beta) cell of a grid as one batched, jit-compiled JAX "
+                                   "computation and map the empirical convergence rate (rows = beta, columns "
+                                   "= lr). --lr and --beta are replaced by the grid; the other run options "
+                                   "apply to every cell. With --json, print one object with keys lr, beta, "
+                                   "rate, steps_to_tol, diverged, final_suboptimality, max_loss_rise, best, "
+                                   "config. Diverged cells have rate 1 and steps_to_tol -1.")
+    add_run_options(p)
+    g = p.add_argument_group("grid")
+    g.add_argument("--lr-range", default="0.001:1:64", metavar="LO:HI:N",
+                   help="N step sizes from LO to HI, LO > 0 (default 0.001:1:64)")
+    g.add_argument("--beta-range", default="0:0.95:64", metavar="LO:HI:N",
+                   help="N momenta from LO to HI in [0, 1) (beta of gdm/nesterov, b1 of adam/lion; default 0:0.95:64)")
+    g.add_argument("--lr-scale", default="log", choices=SCALES, help="spacing of the lr axis (default log)")
+    g.add_argument("--beta-scale", default="linear", choices=SCALES, help="spacing of the beta axis (default linear)")
+    g.add_argument("--tol", type=float, default=None,
+                   help="distance to the minimiser that counts as converged (steps_to_tol, and the end of the "
+                        "rate window); default 1e-10 in float64, 1e-4 in float32")
+    g.add_argument("--out", metavar="FILE.npz", help="also save every map to this .npz file")
+    p.set_defaults(handler=handle)
+
+
+def _parse_range(text: str, option: str, what: str, upper: float | None) -> tuple[float, float, int]:
+    """LO:HI:N with LO < HI (or LO = HI and N = 1); lr needs LO > 0, beta [LO, HI] in [0, upper)."""
+    parts = text.split(":")
+    try:
+        lo, hi, n = float(parts[0]), float(parts[1]), int(parts[2])
+        ok = len(parts) == 3
+    except (ValueError, IndexError):
+        ok = False
+    _check(ok, option, f"expected LO:HI:N such as 0.01:0.5:64; got {text!r}")
+    _check(math.isfinite(lo) and math.isfinite(hi), option, f"LO and HI must be finite; got {text!r}")
+    _check(1 <= n <= MAX_AXIS, option, f"N must be an integer from 1 to {MAX_AXIS}; got {n}")
+    _check(lo < hi or (n == 1 and lo == hi), option, f"need LO < HI (or LO = HI with N = 1); got {text!r}")
+    if upper is None:
+        _check(lo > 0, option, f"{what} must be > 0; got LO = {lo:g}")
+    else:
+        _check(0 <= lo and hi < upper, option, f"{what} must be in [0, {upper:g}); got {text!r}")
+    return lo, hi, n
+
+
+def resolve_sweep(args) -> dict:
+    """The run options plus the grid, validated (UsageError on bad input)."""
+    config = resolve_run(args)
+    toy = get_toy(config["toy"])
+    with_minima = [name for name, t in TOYS.items() if t.has_minima()]
+    _check(toy.has_minima(), "--toy",
+           f"{toy.name} has no minimiser, so rates are undefined (allowed: {', '.join(with_minima)})")
+    lo, hi, n = _parse_range(args.lr_range, "--lr-range", "lr", None)
+    blo, bhi, bn = _parse_range(args.beta_range, "--beta-range", "beta", 1.0)
+    _check(args.beta_scale == "linear" or blo > 0, "--beta-range",
+           f"a log axis (--beta-scale log) needs LO > 0; got {args.beta_range!r}")
+    tol = DEFAULT_TOL[config["dtype"]] if args.tol is None else args.tol
+    tiny = float(np.finfo(config["dtype"]).tiny)
+    _check(math.isfinite(tol) and tol > 0 and tol * tol > tiny, "--tol",
+           f"must be a number > 0 with tol^2 > {tiny:.3g} in {config['dtype']}; got {tol:g}")
+    if args.out:
+        folder = os.path.dirname(os.path.abspath(args.out))
+        _check(os.path.isdir(folder), "--out", f"folder {folder} does not exist")
+    del config["lr"], config["beta"]
+    config.update(mode="sweep", lr_range=dict(lo=lo, hi=hi, n=n, scale=args.lr_scale),
+                  beta_range=dict(lo=blo, hi=bhi, n=bn, scale=args.beta_scale), tol=tol)
+    return config
+
+
+class _Progress:
+    """Progress lines on stderr: the start, every further 10%, and the end."""
+
+    def __init__(self):
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        tenth = 10 * done // max(total, 1)
+        if tenth > self.shown or done == total:
+            self.shown = tenth
+            sys.stderr.write(f"sweep: {done}/{total} cells ({100 * done // max(total, 1)}%)\n")
+            sys.stderr.flush()
+
+
+def handle(args) -> int:
+    config = resolve_sweep(args)
+    toy = get_toy(config["toy"])
+    lr_r, beta_r = config["lr_range"], config["beta_range"]
+    lr = grid_axis(lr_r["lo"], lr_r["hi"], lr_r["n"], lr_r["scale"])
+    beta = grid_axis(beta_r["lo"], beta_r["hi"], beta_r["n"], beta_r["scale"])
+    setup = setup_of(config)
+    hp = hyper_of({**config, "lr": lr[0], "beta": beta[0]})
+    t0 = time.perf_counter()
+    result = sweep(setup, toy, lr, beta, config["steps"], hp=hp, tol=config["tol"], start=config["start"],
+                   toy_params=config["toy_params"], progress=_Progress())
+    seconds = time.perf_counter() - t0
+    best = result.best()
+    analytic = None
+    params = config["toy_params"]
+    if "h1" in params and setup.optimizer in ANALYTIC_OPTIMIZERS:
+        analytic = analytic_rate(setup.optimizer, lr[None, :], beta[:, None], [params["h1"], params["h2"]],
+                                 setup.dampening)
+    maps = dict(rate=result.rate, steps_to_tol=result.steps_to_tol, diverged=result.diverged,
+                final_suboptimality=result.final_suboptimality, max_loss_rise=result.max_loss_rise)
+    if args.out:
+        extra = {} if analytic is None else {"analytic_rate": analytic}
+        np.savez_compressed(args.out, lr=lr, beta=beta, **maps, **extra)
+    if args.json:
+        print_json(dict(lr=lr.tolist(), beta=beta.tolist(),
+                        **{k: (v.tolist() if v.dtype != np.float64 else json_list(v)) for k, v in maps.items()},
+                        best=dict(lr=best["lr"], beta=best["beta"], rate=best["rate"]), config=config))
+        return 0
+    name = ("C-" if setup.cautious else "") + setup.optimizer.upper()
+    print(f"{name} on {toy.name}: {beta.size} x {lr.size} (beta x lr) cells, {config['steps']} steps, "
+          f"tol {config['tol']:g}, {config['dtype']}: {seconds:.2f} s")
+    print(f"  lr {lr[0]:g} .. {lr[-1]:g} ({lr_r['scale']}), beta {beta[0]:g} .. {beta[-1]:g} ({beta_r['scale']})")
+    print(f"  diverged {result.diverged.mean():.1%} of cells; reached tol in {(result.steps_to_tol >= 0).mean():.1%}")
+    if best["row"] < 0:
+        print("  no cell converged")
+    else:
+        print(f"  best cell: lr {best['lr']:.6g}, beta {best['beta']:.6g}, rate {best['rate']:.6f}")
+    if analytic is not None:
+        a = best_cell(lr, beta, analytic)
+        print(f"  analytic {setup.optimizer} (no caution): best cell lr {a['lr']:.6g}, beta {a['beta']:.6g}, "
+              f"rate {a['rate']:.6f}")
+    if args.out:
+        print(f"  saved {args.out}")
+    return 0

@@ -1,0 +1,351 @@
+"""Batched (step size, momentum) sweeps: every cell of an (lr, beta) grid runs as one
+jit-compiled, vmapped (and, with several devices, sharded) JAX computation
+(DESIGN.md Section 7; the paper's Figure 3, arXiv 2411.16085).
+
+Each cell runs the optax optimizer of a single run (``make_optimizer`` of
+dynamics.rollout, DESIGN.md Sections 3-5), hyperparameters as array leaves:
+
+    g_t = grad L(w_t);  (u_t, state) = opt.update(g_t, state, w_t);  w_{t+1} = w_t + u_t
+
+(u_t already holds -eps), with lr and beta vmapped over the cells and the other Hyper
+fields broadcast.  Nothing of the trajectory is stored: the scan carry holds, per
+cell, the optimizer state and running reductions, from which the sweep returns
+
+- ``rate``: the envelope-ratio estimate of dynamics.rates (RATE_DIVERGED = 1.0 if diverged),
+- ``steps_to_tol``: the first t with d_t < tol (-1 if never, or if the run diverged),
+- ``final_suboptimality``: L(w_T) - min L over the toy's listed minima,
+- ``max_loss_rise``: max over t of L(w_t) - L(w_{t-1}), clipped below at 0,
+- ``diverged``: d_t or L non-finite, or d_t > 1e6 max(d_0, tol), at some step.
+
+No output is ever NaN.  A diverged cell reports suboptimality and loss rise up to the
+step before divergence was detected (non-finite values there become the dtype's
+largest finite number).  The estimator's windows need the maximum of d_t over O(log T)
+blocks of steps (dynamics.rates.block_starts): a (blocks, cells) array written once per
+step, not the trajectory.
+
+Grids are cut into chunks of cells, the last one padded, so that one compiled program
+serves every chunk and memory stays bounded; ``progress(done, total)`` is called after
+each chunk.  On a CPU the chunks are small (4096 cells: the per-step state stays in
+the core's cache) and run concurrently, one host thread per core, each chunk
+single-threaded.  With several devices each chunk's cells are sharded over all of them
+(a one-axis ``Mesh`` and ``NamedSharding(mesh, P("cells"))``); cells are independent,
+so the program needs no communication and gives the same numbers on any device count.
+
+A cell and the single run: both call the same optax transformation, and a cell's
+outputs equal those read from ``rollout``'s trajectory with dynamics.rates.envelope_rate
+up to floating-point rounding.  They need not be bit-identical: XLA:CPU contracts
+a*b + c into a fused multiply-add wherever the multiply and the add share a fusion,
+and the batched program fuses differently from the single one, so iterates can differ
+by ~1 ulp per step.  Smooth dynamics keep that at rounding level; the hard cautious
+mask 1[u_i g_i > 0] is discontinuous and can amplify it into another trajectory (the
+cautious map is genuinely sensitive at the scale of one cell).  Within the sweep a
+cell's numbers are bit-identical whatever the chunk size, grid or device count.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from dynamics.config import Hyper, Setup, make_hyper
+from dynamics.rates import (DIVERGENCE_FACTOR, RATE_DIVERGED, STEPS_NOT_REACHED, best_cell, block_envelope_rate,
+                            block_starts, window_starts)
+from dynamics.rollout import cast_inputs, make_optimizer
+from toys import Toy
+
+DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-4}
+CHUNK_CELLS = {"cpu": 4096}      # cells per device in one chunk (other platforms: 262144)
+CHUNK_BYTES = 256 * 2**20        # cap on a chunk's block-maximum array
+SCALES = ("log", "linear")
+# XLA:CPU options, measured on the 256 x 256 x 1000 cautious-gdm benchmark (BENCHMARKS.md):
+# YNNPACK's fusion of the reductions over the length-2 parameter axis (mask means,
+# distances) is ~5x slower than XLA's own loops; 512-bit vectors (where the CPU has
+# them, a preference elsewhere) take another ~30% off.  Neither changes a result.
+_CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "", "xla_cpu_prefer_vector_width": 512}
+
+ProgressFn = Callable[[int, int], None]
+
+
+class SweepResult(NamedTuple):
+    """A swept map.  Arrays have shape (len(beta), len(lr)): row i is beta[i], column j
+    is lr[j].  See the module docstring for the meaning and sentinels of each map."""
+
+    lr: np.ndarray
+    beta: np.ndarray
+    rate: np.ndarray
+    steps_to_tol: np.ndarray
+    final_suboptimality: np.ndarray
+    max_loss_rise: np.ndarray
+    diverged: np.ndarray
+    steps: int
+    tol: float
+
+    def best(self) -> dict:
+        """The converging cell with the smallest rate: {lr, beta, rate, row, col}."""
+        return best_cell(self.lr, self.beta, self.rate, self.diverged)
+
+    def cell(self, lr_index: int, beta_index: int) -> dict:
+        """Every output of one cell as plain Python numbers."""
+        i, j = beta_index, lr_index
+        return dict(lr=float(self.lr[j]), beta=float(self.beta[i]), rate=float(self.rate[i, j]),
+                    steps_to_tol=int(self.steps_to_tol[i, j]),
+                    final_suboptimality=float(self.final_suboptimality[i, j]),
+                    max_loss_rise=float(self.max_loss_rise[i, j]), diverged=bool(self.diverged[i, j]))
+
+
+def grid_axis(lo: float, hi: float, n: int, scale: str = "linear") -> np.ndarray:
+    """n values from lo to hi (both included), evenly spaced on a ``log`` or ``linear`` axis."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+    if n < 1 or (n > 1 and not hi > lo) or (scale == "log" and lo <= 0):
+        raise ValueError(f"need n >= 1 and lo < hi (lo > 0 on a log axis); got {lo:g}:{hi:g}:{n}")
+    return np.geomspace(lo, hi, n) if scale == "log" else np.linspace(lo, hi, n)
+
+
+class _Cell(NamedTuple):
+    """Per-cell scan carry: iterate, optimizer state, gradient at w, and the running
+    reductions: last accepted loss, largest loss rise, maximum of d^2 in the current
+    block, and ``status`` = T' once d_t < tol, steps + 1 before, -1 once diverged."""
+
+    w: jax.Array
+    state: object
+    g: jax.Array
+    loss: jax.Array
+    max_rise: jax.Array
+    block_max: jax.Array
+    status: jax.Array
+
+
+def _distance2(toy: Toy):
+    """d^2 to the nearest listed minimiser; to the set of minimisers for a valley toy."""
+    if toy.valley and toy.set_residual is not None:
+        return lambda w, p, minima: toy.set_residual(w, p) ** 2
+    return lambda w, p, minima: jnp.min(jnp.sum((w[None, :] - minima) ** 2, axis=-1))
+
+
+def _sweep_fn(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
+    """The traced sweep of one chunk: (lr, beta) per cell -> dict of per-cell outputs."""
+    value, dist2 = toy.value, _distance2(toy)
+    starts = block_starts(steps)
+    t = np.arange(1, steps + 1)
+    xs = (t.astype(np.int32), (np.searchsorted(starts, t, side="right") - 1).astype(np.int32),
+          np.isin(t, starts))
+    running = steps + 1
+
+    def run(lr, beta, hp: Hyper, w0, p, minima, loss_min, tol2):
+        dt = w0.dtype
+        loss_grad = jax.value_and_grad(lambda w: value(w, p))
+        d2_0 = dist2(w0, p, minima)
+        lim2 = DIVERGENCE_FACTOR**2 * jnp.maximum(d2_0, tol2)
+
+        def optimizer(lr_c, beta_c):
+            return make_optimizer(setup, hp._replace(lr=lr_c, beta=beta_c))
+
+        def init(lr_c, beta_c):
+            loss, g = loss_grad(w0)
+            status = jnp.where(jnp.isfinite(loss), jnp.where(d2_0 < tol2, 0, running), -1)
+            return _Cell(w0, optimizer(lr_c, beta_c).init(w0), g, loss, jnp.zeros((), dt), d2_0,
+                         status.astype(jnp.int32))
+
+        def step(c: _Cell, lr_c, beta_c, t, new_block):
+            upd, state = optimizer(lr_c, beta_c).update(c.g, c.state, c.w)
+            w = c.w + upd
+            loss, g = loss_grad(w)
+            d2 = dist2(w, p, minima)
+            # Only d2 decides here (NaN fails d2 <= lim2): a test on the loss too would make
+            # XLA recompute L in every consumer.  A non-finite loss poisons max_rise instead.
+            ok = (c.status >= 0) & (d2 <= lim2)
+            active = ok & (c.status == running)
+            block_max = jnp.where(active, jnp.where(new_block, d2, jnp.maximum(c.block_max, d2)), c.block_max)
+            status = jnp.where(ok, jnp.where(active & (d2 < tol2), t, c.status), -1)
+            return _Cell(w, state, g, jnp.where(ok, loss, c.loss),
+                         jnp.where(ok, jnp.maximum(c.max_rise, loss - c.loss), c.max_rise), block_max, status)
+
+        carry = jax.vmap(init)(lr, beta)
+        blocks = jnp.zeros((len(starts), lr.shape[0]), dt).at[0].set(carry.block_max)
+        if mesh is not None:
+            blocks = jax.lax.with_sharding_constraint(blocks, NamedSharding(mesh, PartitionSpec(None, "cells")))
+
+        def body(state, x):
+            cells, blocks = state
+            t, j, new_block = x
+            cells = jax.vmap(step, in_axes=(0, 0, 0, None, None))(cells, lr, beta, t, new_block)
+            return (cells, jax.lax.dynamic_update_index_in_dim(blocks, cells.block_max, j, 0)), None
+
+        (c, blocks), _ = jax.lax.scan(body, (carry, blocks), xs)
+        diverged = (c.status < 0) | ~jnp.isfinite(c.max_rise)
+        reached = ~diverged & (c.status < running)
+        rate = block_envelope_rate(blocks, jnp.where(reached, c.status, steps), d2_0, starts,
+                                   window_starts(steps), jnp)
+        big = jnp.asarray(jnp.finfo(dt).max, dt)
+        finite = lambda x: jnp.where(jnp.isfinite(x), x, big)
+        return dict(rate=jnp.where(diverged, jnp.asarray(RATE_DIVERGED, dt), rate),
+                    steps_to_tol=jnp.where(reached, c.status, STEPS_NOT_REACHED),
+                    final_suboptimality=finite(c.loss - loss_min), max_loss_rise=finite(c.max_rise),
+                    diverged=diverged)
+
+    return run
+
+
+@functools.lru_cache(maxsize=32)
+def compiled_sweep(setup: Setup, toy: Toy, steps: int, devices: tuple = ()):
+    """The jitted sweep of one chunk for (setup, toy, steps), built once per process;
+    jit keeps one compiled program per chunk shape.  ``devices`` (two or more): shard
+    the cells over them.
+
+    Call as ``fn(lr, beta, hp, w0, toy_params, minima, loss_min, tol**2)`` with lr and
+    beta of shape (cells,); it returns a dict of (cells,) arrays.
+    """
+    options = _CPU_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
+    if len(devices) <= 1:
+        return jax.jit(_sweep_fn(setup, toy, steps), compiler_options=options)
+    mesh = Mesh(np.asarray(devices), ("cells",))
+    cells, repl = NamedSharding(mesh, PartitionSpec("cells")), NamedSharding(mesh, PartitionSpec())
+    return jax.jit(_sweep_fn(setup, toy, steps, mesh), compiler_options=options,
+                   in_shardings=(cells, cells) + (repl,) * 6, out_shardings=cells)
+
+
+def _workers(devices: tuple) -> int:
+    """Host threads that run chunks at once: one per CPU core when the sweep runs on one
+    CPU device (each chunk then runs single-threaded, in cache); otherwise one."""
+    if len(devices) == 1 and devices[0].platform == "cpu":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 1
+
+
+def chunk_size(cells: int, steps: int, n_devices: int = 1, workers: int = 1, chunk_cells: int | None = None) -> int:
+    """Cells per chunk: ``chunk_cells``, or CHUNK_CELLS per device capped so that the
+    block-maximum array stays under CHUNK_BYTES; at most the grid shared among the
+    workers, and a multiple of the device count."""
+    if chunk_cells is None:
+        per_device = CHUNK_CELLS.get(jax.default_backend(), 262144)
+        cap = CHUNK_BYTES // (8 * (len(block_starts(steps)) + 16))
+        chunk_cells = max(256, min(per_device * n_devices, cap))
+    chunk = min(int(chunk_cells), -(-cells // workers))
+    return max(n_devices, -(-chunk // n_devices) * n_devices)
+
+
+_WARM: set = set()              # (program, chunk shape) pairs that have run once
+_WARM_LOCK = threading.Lock()
+
+
+def sweep(setup: Setup, toy: Toy, lr: Sequence[float], beta: Sequence[float], steps: int, *,
+          hp: Hyper | None = None, tol: float | None = None, start=None, toy_params=None,
+          chunk_cells: int | None = None, progress: ProgressFn | None = None,
+          devices: Sequence | None = None) -> SweepResult:
+    """Run every (lr[j], beta[i]) cell for ``steps`` steps from ``start`` (default: the
+    toy's) and map the rate metrics of the module docstring.
+
+    hp: the other hyperparameters (beta2, wd, tau, ...; its lr and beta are ignored).
+    tol: on the distance to the minimiser (default DEFAULT_TOL[dtype]).
+    chunk_cells: cells per compiled call (default: see chunk_size).
+    progress: ``progress(done_cells, total_cells)``, called before the first chunk and
+    after each one.  devices: default all of ``jax.devices()``; cells are sharded over them.
+    """
+    if not toy.has_minima():
+        raise ValueError(f"toy {toy.name!r} has no minimiser: distances and rates are undefined")
+    steps = int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be a positive integer; got {steps}")
+    lr_axis, beta_axis = np.asarray(lr, np.float64).ravel(), np.asarray(beta, np.float64).ravel()
+    if lr_axis.size == 0 or beta_axis.size == 0:
+        raise ValueError("lr and beta need at least one value each")
+    tol = DEFAULT_TOL[setup.dtype] if tol is None else float(tol)
+    tiny = float(np.finfo(setup.dtype).tiny)
+    if not (math.isfinite(tol) and tol > 0 and tol * tol > tiny):
+        raise ValueError(f"tol must be a finite number with tol^2 > {tiny:.3g} in {setup.dtype}; got {tol:g}")
+    devices = tuple(jax.devices() if devices is None else devices)
+    workers = _workers(devices)
+
+    w0, hp_arr, p = cast_inputs(setup, toy, toy.start if start is None else start,
+                                make_hyper(setup.dtype) if hp is None else hp, toy_params)
+    minima, loss_min = _minima(toy, tuple(sorted(toy.params(toy_params).items())))
+    dt = jnp.dtype(setup.dtype)
+    consts = (hp_arr, w0, p, jnp.asarray(minima, dt), jnp.asarray(loss_min, dt), jnp.asarray(tol * tol, dt))
+
+    n_cells = lr_axis.size * beta_axis.size
+    chunk = chunk_size(n_cells, steps, len(devices), workers, chunk_cells)
+    n_chunks = -(-n_cells // chunk)
+    pad = n_chunks * chunk - n_cells
+    lr_cells = np.pad(np.tile(lr_axis, beta_axis.size), (0, pad), mode="edge").astype(dt)
+    beta_cells = np.pad(np.repeat(beta_axis, lr_axis.size), (0, pad), mode="edge").astype(dt)
+
+    fn = compiled_sweep(setup, toy, steps, devices) if len(devices) > 1 else compiled_sweep(setup, toy, steps)
+    put = _placer(devices)
+
+    def run_chunk(k: int) -> dict[str, np.ndarray]:
+        part = slice(k * chunk, (k + 1) * chunk)
+        out = jax.block_until_ready(fn(put(lr_cells[part]), put(beta_cells[part]), *consts))
+        return {name: _to_host(v) for name, v in out.items()}
+
+    parts: list = [None] * n_chunks
+    done = 0
+
+    def finish(k: int, part: dict) -> None:
+        nonlocal done
+        parts[k] = part
+        done += 1
+        if progress is not None:
+            progress(min(done * chunk, n_cells), n_cells)
+
+    if progress is not None:
+        progress(0, n_cells)
+    key = (fn, chunk, setup.dtype)
+    with _WARM_LOCK:
+        cold = key not in _WARM
+    if cold or workers == 1 or n_chunks == 1:   # compile once, before any thread races to
+        finish(0, run_chunk(0))
+        with _WARM_LOCK:
+            _WARM.add(key)
+    pending = [k for k in range(n_chunks) if parts[k] is None]
+    if workers == 1:
+        for k in pending:
+            finish(k, run_chunk(k))
+    elif pending:
+        with ThreadPoolExecutor(min(workers, len(pending))) as pool:
+            futures = {pool.submit(run_chunk, k): k for k in pending}
+            for future in as_completed(futures):
+                finish(futures[future], future.result())
+
+    shape = (beta_axis.size, lr_axis.size)
+    maps = {name: np.concatenate([q[name] for q in parts])[:n_cells].reshape(shape) for name in parts[0]}
+    return SweepResult(lr=lr_axis, beta=beta_axis, rate=maps["rate"].astype(np.float64),
+                       steps_to_tol=maps["steps_to_tol"].astype(np.int64),
+                       final_suboptimality=maps["final_suboptimality"].astype(np.float64),
+                       max_loss_rise=maps["max_loss_rise"].astype(np.float64),
+                       diverged=maps["diverged"].astype(bool), steps=steps, tol=tol)
+
+
+@functools.lru_cache(maxsize=256)
+def _minima(toy: Toy, params: tuple) -> tuple[np.ndarray, float]:
+    """The toy's polished minimisers (k, 2) and min L over them, cached (the Newton
+    polishing runs eagerly and takes a noticeable fraction of a second)."""
+    p = dict(params)
+    minima = toy.minima(p)
+    values = toy.value(jnp.asarray(minima), {k: jnp.asarray(v, jnp.float64) for k, v in p.items()})
+    return minima, float(np.min(np.asarray(values)))
+
+
+def _to_host(x) -> np.ndarray:
+    """A result as a NumPy array; on several hosts (jax.distributed), gathered from all
+    processes first (untested here: this machine is one host)."""
+    if jax.process_count() > 1 and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
+def _placer(devices: tuple):
+    """Host array -> device array, sharded over the cells when there are several devices."""
+    if len(devices) == 1:
+        return lambda x: jax.device_put(x, devices[0])
+    sharding = NamedSharding(Mesh(np.asarray(devices), ("cells",)), PartitionSpec("cells"))
+    return lambda x: jax.device_put(x, sharding)
