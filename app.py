@@ -1,29 +1,36 @@
-"""Streamlit entry point (placeholder until the full app): one trajectory plot."""
+"""Streamlit entry point: page, sidebar and one tab per view (ui/views/).
+
+The state lives in the URL (ui.state, ui.session); computations are cached pure
+functions (ui.compute over dynamics/); figures come from viz/.  Run it with
+``streamlit run app.py``.
+"""
+import logging
+
 import streamlit as st
 
-from dynamics import Setup, loss_rises, make_hyper, rollout
-from toys import TOYS, get_toy
-from viz.contour import contour_figure
+from ui import session, sidebar
+from ui.views import VIEWS
 
-st.set_page_config(page_title="Cautious dynamics", layout="wide")
-st.title("Optimization dynamics: GDM vs cautious GDM")
-
-toy = get_toy(st.sidebar.selectbox("Toy", list(TOYS), index=list(TOYS).index("quad-repo")))
-lr = st.sidebar.number_input("Step size eps", 1e-5, 10.0, 0.01, format="%.4f")
-beta = st.sidebar.slider("Momentum beta (undampened: s = beta s + g)", 0.0, 0.999, 0.99)
-steps = st.sidebar.slider("Steps", 10, 2000, 1000)
-
-
-@st.cache_data(max_entries=64)
-def run(toy_name: str, cautious: bool, lr: float, beta: float, steps: int):
-    traj = rollout(Setup("gdm", cautious=cautious), get_toy(toy_name), make_hyper(lr=lr, beta=beta), steps)
-    return traj.w, traj.loss
-
-
-paths = {}
-for cautious in (False, True):
-    w, loss = run(toy.name, cautious, lr, beta, steps)
-    label = "C-GDM" if cautious else "GDM"
-    paths[label] = w
-    st.sidebar.write(f"{label}: final loss {loss[-1]:.3g}, loss rose at {len(loss_rises(loss)[0])} steps")
-st.plotly_chart(contour_figure(toy, toy.params(), paths), use_container_width=True)
+st.set_page_config(page_title="Cautious dynamics", page_icon="〰", layout="wide")
+session.bootstrap()
+vals = session.values()
+ctx = session.context(vals) if vals["opt"] else None
+sidebar.render([spec.label for spec in ctx.runs] if ctx else [])
+st.markdown("<style>[data-testid=stMainBlockContainer] { padding-top: 2rem; }"
+            + ("html { font-size: 22px; }" if vals["present"] else "") + "</style>", unsafe_allow_html=True)
+st.title("Cautious dynamics: how optimizers move")
+st.caption("w_{t+1} = w_t − ε u_t with g_t = ∇L(w_t); momentum is the undampened heavy ball s ← βs + g unless "
+           "dampened. Cautious: u ← α φ(u ⊙ g) u (arXiv 2411.16085).")
+session.show_warnings()
+if ctx is None:
+    st.info("Choose at least one optimizer in the sidebar.")
+else:
+    for tab, view in zip(st.tabs([v.label for v in VIEWS], key=session.TAB_KEY, on_change="rerun"), VIEWS):
+        with tab:
+            if tab.open:
+                try:
+                    view.render(ctx)
+                except Exception as err:  # a view must never show a traceback (issue 5)
+                    logging.getLogger(__name__).exception("view %s failed", view.slug)
+                    st.error(f"The {view.label} view could not be drawn for these settings: {err}")
+session.write_url(session.values())

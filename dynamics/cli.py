@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from typing import Any
 
@@ -26,14 +27,20 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage block) and exit status 2."""
+    """argparse with one-line errors (no usage block) and exit status 2.  Values that
+    start with a minus and a digit (``--start -1.2,1``, ``--lr -1e-3``) are values, not
+    options, as in Python 3.13's argparse (3.11 takes only plain numbers such as -1.2)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def error(self, message: str):  # noqa: D401 (argparse API)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
 
 
-BETA2_DEFAULTS = {"adam": 0.999, "lion": 0.99}
+BETA2_DEFAULTS = {"adam": 0.999, "lion": 0.99, "rmsprop": 0.9}
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -48,7 +55,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("optimizer (w_{t+1} = w_t - lr * u_t)")
     o.add_argument("--optimizer", default="gdm", choices=OPTIMIZERS,
                    help="gd; gdm = undampened heavy ball s = beta s + g, u = s; nesterov: u = g + beta s; "
-                        "adam; lion (default gdm)")
+                        "adam; lion; signum: u = sign(m); rmsprop, adagrad: u = g/sqrt(v + adam-eps) (decay beta2); "
+                        "nadam; amsgrad; laprop; adamw = adam + decoupled decay (default gdm)")
     o.add_argument("--dampening", action="store_true", help="gdm with s = beta s + (1-beta) g")
     o.add_argument("--lr", type=float, default=0.01, help="step size eps > 0 (default 0.01)")
     o.add_argument("--beta", type=float, default=0.9,
@@ -135,7 +143,7 @@ def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
         toy=toy.name, toy_params=toy_params, start=list(start),
         optimizer=args.optimizer, dampening=bool(args.dampening),
         cautious=bool(args.cautious), mask=args.mask, compensation=args.compensation,
-        weight_decay_mode=args.weight_decay_mode, wd=args.wd,
+        weight_decay_mode=Setup(args.optimizer, decay=args.weight_decay_mode).decay, wd=args.wd,  # adamw: decoupled
         lr=args.lr, beta=args.beta, beta2=beta2, adam_eps=args.adam_eps, tau=args.tau, mu=args.mu,
         steps=args.steps, dtype=args.dtype,
     )

@@ -16,12 +16,14 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-OPTIMIZERS = ("gd", "gdm", "nesterov", "adam", "lion")
+OPTIMIZERS = ("gd", "gdm", "nesterov", "adam", "lion",
+              "signum", "rmsprop", "adagrad", "nadam", "amsgrad", "laprop", "adamw")
 MASKS = ("elementwise", "elementwise-ge", "inner", "threshold", "smooth")
 COMPENSATIONS = ("none", "mean", "count")
 DECAY_MODES = ("none", "decoupled", "cautious")
 DTYPES = ("float64", "float32")
 LION_SIGNS = ("hard", "smooth")
+NOISE_KINDS = ("none", "gaussian")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +40,11 @@ class Setup:
     lion_sign: ``hard`` sign(c) or ``smooth`` tanh(c / sign_tau) in lion's direction;
     the smooth sign is a flow option (a smooth right-hand side for adaptive ODE
     solvers, dynamics.flows), not a discrete optimizer.
+    noise: ``gaussian`` steps with the noisy gradient g + sigma z_t, z_t ~ N(0, I)
+    (sigma = Hyper.noise_sigma, dynamics.noise); ``none`` is the exact gradient.
+    adamw is adam plus decoupled weight decay (optax.adamw): its decay ``none`` is read
+    as ``decoupled`` (adamw without decay is adam); ``cautious`` gives AdamW with
+    cautious weight decay (arXiv 2510.12402).
     """
 
     optimizer: str = "gdm"
@@ -49,14 +56,17 @@ class Setup:
     dtype: str = "float64"
     bias_correction: bool = True
     lion_sign: str = "hard"
+    noise: str = "none"
 
     def __post_init__(self):
         for field, allowed in (("optimizer", OPTIMIZERS), ("mask", MASKS),
                                ("compensation", COMPENSATIONS), ("decay", DECAY_MODES),
-                               ("dtype", DTYPES), ("lion_sign", LION_SIGNS)):
+                               ("dtype", DTYPES), ("lion_sign", LION_SIGNS), ("noise", NOISE_KINDS)):
             value = getattr(self, field)
             if value not in allowed:
                 raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
+        if self.optimizer == "adamw" and self.decay == "none":
+            object.__setattr__(self, "decay", "decoupled")
 
 
 class Hyper(NamedTuple):
@@ -68,6 +78,8 @@ class Hyper(NamedTuple):
     the threshold mask 1[g.u >= -(mu eps/2)|u|^2].  sign_tau: temperature of lion's
     smooth sign tanh(c/sign_tau) in the flow (Setup.lion_sign = "smooth"); it has a
     default so that Hyper(...) written with the first seven fields still works.
+    noise_sigma: standard deviation sigma of the gradient noise (Setup.noise); 0 by
+    default, and read only when Setup.noise is not ``none``.
     """
 
     lr: jnp.ndarray
@@ -78,9 +90,11 @@ class Hyper(NamedTuple):
     tau: jnp.ndarray
     mu: jnp.ndarray
     sign_tau: jnp.ndarray = 1e-3
+    noise_sigma: jnp.ndarray = 0.0
 
 
-HYPER_DEFAULTS = dict(lr=0.01, beta=0.9, beta2=0.999, adam_eps=1e-8, wd=0.0, tau=1e-3, mu=1.0, sign_tau=1e-3)
+HYPER_DEFAULTS = dict(lr=0.01, beta=0.9, beta2=0.999, adam_eps=1e-8, wd=0.0, tau=1e-3, mu=1.0, sign_tau=1e-3,
+                      noise_sigma=0.0)
 
 
 def make_hyper(dtype: str = "float64", **values: float) -> Hyper:

@@ -6,10 +6,20 @@ The same optax chain is what ``make_optimizer`` hands to a user training a model
 
 Output arrays have T+1 rows, row t describing w_t (row 0 is the start).  ``update[t]``
 and ``mask[t]`` describe the step that produced w_t (zeros / ones in row 0).
+
+With Setup.noise = ``gaussian`` the step uses g~_t = g_t + sigma z_t (dynamics.noise,
+seeded); ``grad`` stays the true gradient.  Three records exist only for the runs
+that have them (None otherwise): ``noise_drop`` / ``noise_keep`` (noise on and
+cautious): the fraction of coordinates the cautious mask drops / keeps because of the
+noise (dynamics.noise.mask_flips, on the base direction u that the mask reads);
+``decay_mask`` (cautious decay): 1[u * w >= 0] with u the direction the decay reads
+(after the cautious mask), the coordinates decayed.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 from typing import NamedTuple
 
 import jax
@@ -19,17 +29,23 @@ import optax
 
 from dynamics.caution import CautiousState, cautious, masked_fraction
 from dynamics.config import Hyper, Setup
-from dynamics.decay import weight_decay
+from dynamics.decay import cautious_decay_mask, weight_decay
+from dynamics.noise import check_seed, mask_flips, noise_key, standard_noise
 from dynamics.optimizers import base_transform, kinetic_energy
 from toys import Toy
 
 
-def direction_transform(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
-    """u_t: base optimizer, optionally cautious, then weight decay (not yet scaled by -eps)."""
+def inner_transform(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
+    """u_t before weight decay: the base optimizer, optionally cautious."""
     inner = base_transform(setup, hp)
     if setup.cautious:
         inner = cautious(inner, setup.mask, setup.compensation, lr=hp.lr, mu=hp.mu, tau=hp.tau)
-    return optax.chain(inner, weight_decay(setup.decay, hp.wd))
+    return inner
+
+
+def direction_transform(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
+    """u_t: base optimizer, optionally cautious, then weight decay (not yet scaled by -eps)."""
+    return optax.chain(inner_transform(setup, hp), weight_decay(setup.decay, hp.wd))
 
 
 def make_optimizer(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
@@ -48,7 +64,8 @@ def _mask(setup: Setup, opt_state, like):
 
 class Trajectory(NamedTuple):
     """Per-step arrays, T+1 rows: iterate w, loss L, hamiltonian H = L + K(state),
-    masked_fraction (1 - mean phi), grad g_t, update w_t - w_{t-1}, mask phi."""
+    masked_fraction (1 - mean phi), grad g_t, update w_t - w_{t-1}, mask phi; and, when
+    the run has them (module docstring), noise_drop, noise_keep and decay_mask."""
 
     w: np.ndarray
     loss: np.ndarray
@@ -57,10 +74,33 @@ class Trajectory(NamedTuple):
     grad: np.ndarray
     update: np.ndarray
     mask: np.ndarray
+    noise_drop: np.ndarray | None = None
+    noise_keep: np.ndarray | None = None
+    decay_mask: np.ndarray | None = None
+
+
+def step_records(setup: Setup, hp: Hyper, opt_state, w, g, g_used) -> dict:
+    """The optional records of one step taken from ``opt_state`` at ``w`` with the
+    gradient g_used (true gradient g): noise_drop/noise_keep and decay_mask (see the
+    module docstring); {} when the setup has none.  The directions are recomputed with
+    the same pure transforms as the step (XLA shares the work)."""
+    flips = setup.noise != "none" and setup.cautious
+    if not flips and setup.decay != "cautious":
+        return {}
+    out = {}
+    if flips:
+        u, _ = base_transform(setup, hp).update(g_used, _base_state(setup, opt_state), w)
+        out["noise_drop"], out["noise_keep"] = mask_flips(u, g, g_used, setup.mask, lr=hp.lr, mu=hp.mu, tau=hp.tau)
+    if setup.decay == "cautious":
+        u, _ = inner_transform(setup, hp).update(g_used, opt_state[0][0], w)
+        out["decay_mask"] = cautious_decay_mask(u, w)
+    return out
 
 
 def _rollout_fn(setup: Setup, value, steps: int):
-    def run(w0, hp: Hyper, toy_params):
+    noisy = setup.noise != "none"
+
+    def run(w0, hp: Hyper, toy_params, seed=None):
         loss_fn = lambda w: value(w, toy_params)
         opt = make_optimizer(setup, hp)
         state0 = opt.init(w0)
@@ -75,15 +115,20 @@ def _rollout_fn(setup: Setup, value, steps: int):
 
         first, g0 = record(w0, state0, jnp.zeros_like(w0))
         first["masked_fraction"] = jnp.zeros((), w0.dtype)
+        first.update({k: jnp.zeros_like(v) for k, v in step_records(setup, hp, state0, w0, g0, g0).items()})
 
-        def step(carry, _):
+        def step(carry, z):
             w, state, g = carry
-            upd, state = opt.update(g, state, w)
+            g_used = g + hp.noise_sigma * z if noisy else g
+            extra = step_records(setup, hp, state, w, g, g_used)
+            upd, state = opt.update(g_used, state, w)
             w = w + upd
             rec, g = record(w, state, upd)
-            return (w, state, g), rec
+            return (w, state, g), {**rec, **extra}
 
-        _, recs = jax.lax.scan(step, (w0, state0, g0), None, length=steps)
+        # the noise of every step, drawn before the loop: z_t = normal(fold_in(key, t)), t = 1..T
+        zs = standard_noise(noise_key(seed), jnp.arange(1, steps + 1), w0) if noisy else None
+        _, recs = jax.lax.scan(step, (w0, state0, g0), zs, length=steps)
         return {k: jnp.concatenate([first[k][None], recs[k]]) for k in first}
 
     return run
@@ -93,7 +138,8 @@ def _rollout_fn(setup: Setup, value, steps: int):
 def compiled_rollout(setup: Setup, toy: Toy, steps: int):
     """The jitted roll-out for (setup, toy, steps), built once per process.
 
-    Call it as ``fn(w0, hp, toy_params)``; new numbers reuse the compiled program.
+    Call it as ``fn(w0, hp, toy_params)``, or ``fn(w0, hp, toy_params, seed)`` (a uint32
+    array) when setup.noise is on; new numbers reuse the compiled program.
     """
     return jax.jit(_rollout_fn(setup, toy.value, steps))
 
@@ -107,14 +153,34 @@ def cast_inputs(setup: Setup, toy: Toy, start, hp: Hyper, toy_params=None):
     return w0, hp, p
 
 
-def rollout(setup: Setup, toy: Toy, hp: Hyper, steps: int, start=None, toy_params=None) -> Trajectory:
+def rollout(setup: Setup, toy: Toy, hp: Hyper, steps: int, start=None, toy_params=None, seed: int = 0) -> Trajectory:
     """Run ``steps`` optimizer steps on ``toy`` from ``start`` (default: the toy's) and
-    return NumPy arrays (see Trajectory)."""
+    return NumPy arrays (see Trajectory).  ``seed`` (an integer in [0, 2^32)) draws the
+    gradient noise when setup.noise is on; without noise it has no effect.  A noisy
+    setup with noise_sigma = 0 runs the noise-free program, so it gives the noise-free
+    trajectory bit for bit (the noisy program differs from it by rounding only: XLA
+    fuses, hence contracts a*b + c, differently), with zero noise_drop and noise_keep."""
     if steps < 1:
         raise ValueError(f"steps must be a positive integer; got {steps}")
     w0, hp, p = cast_inputs(setup, toy, toy.start if start is None else start, hp, toy_params)
-    out = compiled_rollout(setup, toy, int(steps))(w0, hp, p)
-    return Trajectory(**{k: np.asarray(v) for k, v in out.items()})
+    seed = check_seed(seed)
+    run_setup = noise_free(setup, hp)
+    noise = (jnp.asarray(seed, jnp.uint32),) if run_setup.noise != "none" else ()
+    out = {k: np.asarray(v) for k, v in compiled_rollout(run_setup, toy, int(steps))(w0, hp, p, *noise).items()}
+    if run_setup is not setup and setup.cautious:
+        out["noise_drop"] = out["noise_keep"] = np.zeros_like(out["loss"])
+    return Trajectory(**out)
+
+
+def noise_free(setup: Setup, hp: Hyper) -> Setup:
+    """``setup`` without noise when its noise_sigma is 0 (the two are the same run);
+    ``setup`` itself otherwise.  ValueError for a negative or non-finite sigma."""
+    if setup.noise == "none":
+        return setup
+    sigma = float(hp.noise_sigma)
+    if not (math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"noise_sigma must be a finite number >= 0; got {sigma:g}")
+    return dataclasses.replace(setup, noise="none") if sigma == 0 else setup
 
 
 def loss_rises(loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -40,6 +40,15 @@ by ~1 ulp per step.  Smooth dynamics keep that at rounding level; the hard cauti
 mask 1[u_i g_i > 0] is discontinuous and can amplify it into another trajectory (the
 cautious map is genuinely sensitive at the scale of one cell).  Within the sweep a
 cell's numbers are bit-identical whatever the chunk size, grid or device count.
+
+Noisy gradients (Setup.noise, dynamics.noise): each cell also carries a seed, and step
+t uses g_t + sigma z_t with z_t drawn from fold_in(key(seed), t), the noise of the
+roll-out with that seed.  ``noisy_sweep`` runs every (lr, beta) cell for K seeds in one
+batch (the seeds are one more cell axis) and returns the K maps and their means; a
+noisy cautious sweep also maps ``noise_drop``, the mean over the steps before
+divergence of the fraction of coordinates that the noisy mask dropped although the
+true gradient's mask kept them (dynamics.noise.mask_flips).  sigma = 0 runs the
+noise-free program (the same maps, bit for bit).
 """
 from __future__ import annotations
 
@@ -58,7 +67,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from dynamics.config import Hyper, Setup, make_hyper
 from dynamics.rates import (DIVERGENCE_FACTOR, RATE_DIVERGED, STEPS_NOT_REACHED, best_cell, block_envelope_rate,
                             block_starts, window_starts)
-from dynamics.rollout import cast_inputs, make_optimizer
+from dynamics.noise import check_seed, noise_key, noisy_gradient
+from dynamics.rollout import cast_inputs, make_optimizer, noise_free, step_records
 from toys import Toy
 
 DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-4}
@@ -87,6 +97,7 @@ class SweepResult(NamedTuple):
     diverged: np.ndarray
     steps: int
     tol: float
+    noise_drop: np.ndarray | None = None
 
     def best(self) -> dict:
         """The converging cell with the smallest rate: {lr, beta, rate, row, col}."""
@@ -113,7 +124,8 @@ def grid_axis(lo: float, hi: float, n: int, scale: str = "linear") -> np.ndarray
 class _Cell(NamedTuple):
     """Per-cell scan carry: iterate, optimizer state, gradient at w, and the running
     reductions: last accepted loss, largest loss rise, maximum of d^2 in the current
-    block, and ``status`` = T' once d_t < tol, steps + 1 before, -1 once diverged."""
+    block, and ``status`` = T' once d_t < tol, steps + 1 before, -1 once diverged;
+    ``drops`` (noisy cautious sweeps only): (sum of noise_drop, steps summed)."""
 
     w: jax.Array
     state: object
@@ -122,6 +134,7 @@ class _Cell(NamedTuple):
     max_rise: jax.Array
     block_max: jax.Array
     status: jax.Array
+    drops: tuple | None = None
 
 
 def _distance2(toy: Toy):
@@ -132,15 +145,18 @@ def _distance2(toy: Toy):
 
 
 def _sweep_fn(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
-    """The traced sweep of one chunk: (lr, beta) per cell -> dict of per-cell outputs."""
+    """The traced sweep of one chunk: (lr, beta, seed) per cell -> dict of per-cell
+    outputs; seed is None without noise."""
     value, dist2 = toy.value, _distance2(toy)
+    noisy = setup.noise != "none"
+    flips = noisy and setup.cautious
     starts = block_starts(steps)
     t = np.arange(1, steps + 1)
     xs = (t.astype(np.int32), (np.searchsorted(starts, t, side="right") - 1).astype(np.int32),
           np.isin(t, starts))
     running = steps + 1
 
-    def run(lr, beta, hp: Hyper, w0, p, minima, loss_min, tol2):
+    def run(lr, beta, seed, hp: Hyper, w0, p, minima, loss_min, tol2):
         dt = w0.dtype
         loss_grad = jax.value_and_grad(lambda w: value(w, p))
         d2_0 = dist2(w0, p, minima)
@@ -152,11 +168,13 @@ def _sweep_fn(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
         def init(lr_c, beta_c):
             loss, g = loss_grad(w0)
             status = jnp.where(jnp.isfinite(loss), jnp.where(d2_0 < tol2, 0, running), -1)
+            drops = (jnp.zeros((), dt), jnp.zeros((), jnp.int32)) if flips else None
             return _Cell(w0, optimizer(lr_c, beta_c).init(w0), g, loss, jnp.zeros((), dt), d2_0,
-                         status.astype(jnp.int32))
+                         status.astype(jnp.int32), drops)
 
-        def step(c: _Cell, lr_c, beta_c, t, new_block):
-            upd, state = optimizer(lr_c, beta_c).update(c.g, c.state, c.w)
+        def step(c: _Cell, lr_c, beta_c, seed_c, t, new_block):
+            g_used = noisy_gradient(c.g, hp.noise_sigma, noise_key(seed_c), t) if noisy else c.g
+            upd, state = optimizer(lr_c, beta_c).update(g_used, c.state, c.w)
             w = c.w + upd
             loss, g = loss_grad(w)
             d2 = dist2(w, p, minima)
@@ -166,8 +184,13 @@ def _sweep_fn(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
             active = ok & (c.status == running)
             block_max = jnp.where(active, jnp.where(new_block, d2, jnp.maximum(c.block_max, d2)), c.block_max)
             status = jnp.where(ok, jnp.where(active & (d2 < tol2), t, c.status), -1)
+            drops = None
+            if flips:
+                drop = step_records(setup, hp._replace(lr=lr_c, beta=beta_c), c.state, c.w, c.g, g_used)["noise_drop"]
+                drops = (c.drops[0] + jnp.where(ok, drop, 0), c.drops[1] + ok.astype(jnp.int32))
             return _Cell(w, state, g, jnp.where(ok, loss, c.loss),
-                         jnp.where(ok, jnp.maximum(c.max_rise, loss - c.loss), c.max_rise), block_max, status)
+                         jnp.where(ok, jnp.maximum(c.max_rise, loss - c.loss), c.max_rise), block_max, status,
+                         drops)
 
         carry = jax.vmap(init)(lr, beta)
         blocks = jnp.zeros((len(starts), lr.shape[0]), dt).at[0].set(carry.block_max)
@@ -177,7 +200,7 @@ def _sweep_fn(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
         def body(state, x):
             cells, blocks = state
             t, j, new_block = x
-            cells = jax.vmap(step, in_axes=(0, 0, 0, None, None))(cells, lr, beta, t, new_block)
+            cells = jax.vmap(step, in_axes=(0, 0, 0, 0, None, None))(cells, lr, beta, seed, t, new_block)
             return (cells, jax.lax.dynamic_update_index_in_dim(blocks, cells.block_max, j, 0)), None
 
         (c, blocks), _ = jax.lax.scan(body, (carry, blocks), xs)
@@ -187,12 +210,17 @@ def _sweep_fn(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
                                    window_starts(steps), jnp)
         big = jnp.asarray(jnp.finfo(dt).max, dt)
         finite = lambda x: jnp.where(jnp.isfinite(x), x, big)
-        return dict(rate=jnp.where(diverged, jnp.asarray(RATE_DIVERGED, dt), rate),
-                    steps_to_tol=jnp.where(reached, c.status, STEPS_NOT_REACHED),
-                    final_suboptimality=finite(c.loss - loss_min), max_loss_rise=finite(c.max_rise),
-                    diverged=diverged)
+        out = dict(rate=jnp.where(diverged, jnp.asarray(RATE_DIVERGED, dt), rate),
+                   steps_to_tol=jnp.where(reached, c.status, STEPS_NOT_REACHED),
+                   final_suboptimality=finite(c.loss - loss_min), max_loss_rise=finite(c.max_rise),
+                   diverged=diverged)
+        if flips:
+            out["noise_drop"] = c.drops[0] / jnp.maximum(c.drops[1], 1)
+        return out
 
-    return run
+    if noisy:
+        return run
+    return lambda lr, beta, *consts: run(lr, beta, None, *consts)
 
 
 @functools.lru_cache(maxsize=32)
@@ -202,15 +230,17 @@ def compiled_sweep(setup: Setup, toy: Toy, steps: int, devices: tuple = ()):
     the cells over them.
 
     Call as ``fn(lr, beta, hp, w0, toy_params, minima, loss_min, tol**2)`` with lr and
-    beta of shape (cells,); it returns a dict of (cells,) arrays.
+    beta of shape (cells,); it returns a dict of (cells,) arrays.  With setup.noise on,
+    ``fn(lr, beta, seed, hp, ...)`` with a (cells,) uint32 seed array.
     """
     options = _CPU_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
     if len(devices) <= 1:
         return jax.jit(_sweep_fn(setup, toy, steps), compiler_options=options)
     mesh = Mesh(np.asarray(devices), ("cells",))
     cells, repl = NamedSharding(mesh, PartitionSpec("cells")), NamedSharding(mesh, PartitionSpec())
+    n_cell_args = 3 if setup.noise != "none" else 2
     return jax.jit(_sweep_fn(setup, toy, steps, mesh), compiler_options=options,
-                   in_shardings=(cells, cells) + (repl,) * 6, out_shardings=cells)
+                   in_shardings=(cells,) * n_cell_args + (repl,) * 6, out_shardings=cells)
 
 
 def _workers(devices: tuple) -> int:
@@ -240,16 +270,95 @@ _WARM_LOCK = threading.Lock()
 def sweep(setup: Setup, toy: Toy, lr: Sequence[float], beta: Sequence[float], steps: int, *,
           hp: Hyper | None = None, tol: float | None = None, start=None, toy_params=None,
           chunk_cells: int | None = None, progress: ProgressFn | None = None,
-          devices: Sequence | None = None) -> SweepResult:
+          devices: Sequence | None = None, seed: int = 0) -> SweepResult:
     """Run every (lr[j], beta[i]) cell for ``steps`` steps from ``start`` (default: the
     toy's) and map the rate metrics of the module docstring.
 
-    hp: the other hyperparameters (beta2, wd, tau, ...; its lr and beta are ignored).
-    tol: on the distance to the minimiser (default DEFAULT_TOL[dtype]).
+    hp: the other hyperparameters (beta2, wd, tau, noise_sigma, ...; its lr and beta are
+    ignored).  tol: on the distance to the minimiser (default DEFAULT_TOL[dtype]).
     chunk_cells: cells per compiled call (default: see chunk_size).
     progress: ``progress(done_cells, total_cells)``, called before the first chunk and
     after each one.  devices: default all of ``jax.devices()``; cells are sharded over them.
+    seed: the gradient noise's seed when setup.noise is on (every cell uses it).
     """
+    maps, lr_axis, beta_axis, steps, tol = _sweep_maps(setup, toy, lr, beta, steps, hp, tol, start, toy_params,
+                                                       chunk_cells, progress, devices, (seed,))
+    return SweepResult(lr=lr_axis, beta=beta_axis, steps=steps, tol=tol, **{k: v[0] for k, v in maps.items()})
+
+
+class NoisySweepResult(NamedTuple):
+    """The maps of a noisy sweep for K seeds: arrays of shape (K, len(beta), len(lr)),
+    seed ``seeds[k]`` in slice k (see SweepResult for each map); the properties reduce
+    them over the seeds."""
+
+    lr: np.ndarray
+    beta: np.ndarray
+    seeds: np.ndarray
+    rate: np.ndarray
+    steps_to_tol: np.ndarray
+    final_suboptimality: np.ndarray
+    max_loss_rise: np.ndarray
+    diverged: np.ndarray
+    steps: int
+    tol: float
+    noise_drop: np.ndarray | None = None
+
+    @property
+    def rate_mean(self) -> np.ndarray:
+        """Mean rate over the seeds (a diverged seed counts RATE_DIVERGED = 1)."""
+        return self.rate.mean(axis=0)
+
+    @property
+    def rate_std(self) -> np.ndarray:
+        """Standard deviation of the rate over the seeds."""
+        return self.rate.std(axis=0)
+
+    @property
+    def diverged_fraction(self) -> np.ndarray:
+        """Fraction of the seeds that diverged."""
+        return self.diverged.mean(axis=0)
+
+    @property
+    def suboptimality_mean(self) -> np.ndarray:
+        """Mean of L(w_T) - min L over the seeds."""
+        return self.final_suboptimality.mean(axis=0)
+
+    def run(self, k: int) -> SweepResult:
+        """The map of seed ``seeds[k]`` alone."""
+        maps = {f: getattr(self, f)[k] for f in ("rate", "steps_to_tol", "final_suboptimality", "max_loss_rise",
+                                                 "diverged")}
+        drop = None if self.noise_drop is None else self.noise_drop[k]
+        return SweepResult(lr=self.lr, beta=self.beta, steps=self.steps, tol=self.tol, noise_drop=drop, **maps)
+
+
+def noisy_sweep(setup: Setup, toy: Toy, lr: Sequence[float], beta: Sequence[float], steps: int, *,
+                seeds: int | Sequence[int] = 8, hp: Hyper | None = None, tol: float | None = None, start=None,
+                toy_params=None, chunk_cells: int | None = None, progress: ProgressFn | None = None,
+                devices: Sequence | None = None) -> NoisySweepResult:
+    """``sweep`` with gradient noise (setup.noise on, sigma = hp.noise_sigma) for every
+    seed of ``seeds`` (an int K means seeds 0..K-1), all cells of all seeds in one
+    batched computation.  A cell with seed k equals (up to rounding) the roll-out with
+    seed k.  With sigma = 0 the noise-free program runs once and every seed's map is it."""
+    if setup.noise == "none":
+        raise ValueError("noisy_sweep needs a noisy setup (Setup(noise='gaussian')); use sweep without noise")
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        seeds = range(seeds)
+    seeds = tuple(seeds)
+    if not seeds:
+        raise ValueError("seeds: need at least one seed")
+    maps, lr_axis, beta_axis, steps, tol = _sweep_maps(setup, toy, lr, beta, steps, hp, tol, start, toy_params,
+                                                       chunk_cells, progress, devices, seeds)
+    k = len(seeds)
+    maps = {name: np.broadcast_to(v, (k,) + v.shape[1:]) for name, v in maps.items()}
+    if setup.cautious and "noise_drop" not in maps:          # sigma = 0: the noise drops nothing
+        maps["noise_drop"] = np.zeros((k, beta_axis.size, lr_axis.size))
+    return NoisySweepResult(lr=lr_axis, beta=beta_axis, seeds=np.asarray(seeds, np.int64), steps=steps, tol=tol,
+                            **maps)
+
+
+def _sweep_maps(setup, toy, lr, beta, steps, hp, tol, start, toy_params, chunk_cells, progress, devices, seeds):
+    """The maps of every (seed, beta, lr) cell, arrays of shape (K, len(beta), len(lr))
+    (K = 1 when the run is noise-free), and the resolved lr, beta, steps and tol."""
     if not toy.has_minima():
         raise ValueError(f"toy {toy.name!r} has no minimiser: distances and rates are undefined")
     steps = int(steps)
@@ -262,28 +371,47 @@ def sweep(setup: Setup, toy: Toy, lr: Sequence[float], beta: Sequence[float], st
     tiny = float(np.finfo(setup.dtype).tiny)
     if not (math.isfinite(tol) and tol > 0 and tol * tol > tiny):
         raise ValueError(f"tol must be a finite number with tol^2 > {tiny:.3g} in {setup.dtype}; got {tol:g}")
+    seeds = np.asarray([check_seed(k) for k in seeds], np.uint32)
     devices = tuple(jax.devices() if devices is None else devices)
     workers = _workers(devices)
 
     w0, hp_arr, p = cast_inputs(setup, toy, toy.start if start is None else start,
                                 make_hyper(setup.dtype) if hp is None else hp, toy_params)
+    setup = noise_free(setup, hp_arr)
     minima, loss_min = _minima(toy, tuple(sorted(toy.params(toy_params).items())))
     dt = jnp.dtype(setup.dtype)
     consts = (hp_arr, w0, p, jnp.asarray(minima, dt), jnp.asarray(loss_min, dt), jnp.asarray(tol * tol, dt))
 
-    n_cells = lr_axis.size * beta_axis.size
-    chunk = chunk_size(n_cells, steps, len(devices), workers, chunk_cells)
+    k = seeds.size if setup.noise != "none" else 1
+    per_seed = lr_axis.size * beta_axis.size
+    cells = [np.tile(lr_axis, beta_axis.size * k).astype(dt), np.tile(np.repeat(beta_axis, lr_axis.size), k).astype(dt)]
+    if setup.noise != "none":
+        cells.append(np.repeat(seeds, per_seed))
+    fn = compiled_sweep(setup, toy, steps, devices) if len(devices) > 1 else compiled_sweep(setup, toy, steps)
+    chunk = chunk_size(k * per_seed, steps, len(devices), workers, chunk_cells)
+    flat = run_cells(fn, cells, consts, chunk, devices, workers, setup.dtype, progress)
+    shape = (k, beta_axis.size, lr_axis.size)
+    types = dict(rate=np.float64, steps_to_tol=np.int64, final_suboptimality=np.float64, max_loss_rise=np.float64,
+                 diverged=bool, noise_drop=np.float64)
+    maps = {name: v.reshape(shape).astype(types[name]) for name, v in flat.items()}
+    return maps, lr_axis, beta_axis, steps, tol
+
+
+def run_cells(fn, cells: Sequence[np.ndarray], consts: tuple, chunk: int, devices: tuple, workers: int,
+              dtype: str, progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
+    """Run the compiled per-cell program ``fn(*cell_chunk, *consts)`` over chunks of
+    ``chunk`` cells of the flat per-cell arrays ``cells`` (the last chunk padded by
+    repeating its last cell), on ``workers`` host threads once the program has been
+    compiled, and return its outputs as flat NumPy arrays, one entry per cell."""
+    n_cells = cells[0].size
     n_chunks = -(-n_cells // chunk)
     pad = n_chunks * chunk - n_cells
-    lr_cells = np.pad(np.tile(lr_axis, beta_axis.size), (0, pad), mode="edge").astype(dt)
-    beta_cells = np.pad(np.repeat(beta_axis, lr_axis.size), (0, pad), mode="edge").astype(dt)
-
-    fn = compiled_sweep(setup, toy, steps, devices) if len(devices) > 1 else compiled_sweep(setup, toy, steps)
+    padded = [np.pad(c, (0, pad), mode="edge") for c in cells]
     put = _placer(devices)
 
     def run_chunk(k: int) -> dict[str, np.ndarray]:
         part = slice(k * chunk, (k + 1) * chunk)
-        out = jax.block_until_ready(fn(put(lr_cells[part]), put(beta_cells[part]), *consts))
+        out = jax.block_until_ready(fn(*(put(c[part]) for c in padded), *consts))
         return {name: _to_host(v) for name, v in out.items()}
 
     parts: list = [None] * n_chunks
@@ -298,7 +426,7 @@ def sweep(setup: Setup, toy: Toy, lr: Sequence[float], beta: Sequence[float], st
 
     if progress is not None:
         progress(0, n_cells)
-    key = (fn, chunk, setup.dtype)
+    key = (fn, chunk, dtype)
     with _WARM_LOCK:
         cold = key not in _WARM
     if cold or workers == 1 or n_chunks == 1:   # compile once, before any thread races to
@@ -314,14 +442,7 @@ def sweep(setup: Setup, toy: Toy, lr: Sequence[float], beta: Sequence[float], st
             futures = {pool.submit(run_chunk, k): k for k in pending}
             for future in as_completed(futures):
                 finish(futures[future], future.result())
-
-    shape = (beta_axis.size, lr_axis.size)
-    maps = {name: np.concatenate([q[name] for q in parts])[:n_cells].reshape(shape) for name in parts[0]}
-    return SweepResult(lr=lr_axis, beta=beta_axis, rate=maps["rate"].astype(np.float64),
-                       steps_to_tol=maps["steps_to_tol"].astype(np.int64),
-                       final_suboptimality=maps["final_suboptimality"].astype(np.float64),
-                       max_loss_rise=maps["max_loss_rise"].astype(np.float64),
-                       diverged=maps["diverged"].astype(bool), steps=steps, tol=tol)
+    return {name: np.concatenate([q[name] for q in parts])[:n_cells] for name in parts[0]}
 
 
 @functools.lru_cache(maxsize=256)

@@ -10,6 +10,7 @@ zero gradient to machine precision.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable, Mapping
 
 import jax
@@ -72,18 +73,20 @@ class Toy:
         if self.approx_minima is None:
             return np.zeros((0, 2))
         pj = {k: jnp.asarray(v, jnp.float64) for k, v in p.items()}
-        pts = [_newton_polish(self.value, jnp.asarray(x, jnp.float64), pj, self.valley)
-               for x in self.approx_minima(p)]
-        return np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        pts = jnp.asarray(self.approx_minima(p), jnp.float64).reshape(-1, 2)
+        return np.asarray(_newton_polish(self.value, pts, pj, self.valley), dtype=np.float64)
 
 
-def _newton_polish(value, x, p, valley: bool, iters: int = 8) -> np.ndarray:
-    """Refine a stationary point by Newton's method; valley points (singular
-    Hessian) use the pseudo-inverse, which keeps the step on the set's normal."""
+@functools.partial(jax.jit, static_argnums=(0, 3, 4))
+def _newton_polish(value, x, p, valley: bool, iters: int = 8) -> jax.Array:
+    """Refine stationary points x (shape (k, 2)) by ``iters`` Newton steps; valley
+    points (singular Hessian) use the pseudo-inverse, which keeps the step on the
+    set's normal.  Jit-compiled once per toy (the value function is static)."""
     g = jax.grad(value)
     h = jax.hessian(value)
-    for _ in range(iters):
-        hx = h(x, p)
-        step = jnp.linalg.pinv(hx) @ g(x, p) if valley else jnp.linalg.solve(hx, g(x, p))
-        x = x - step
-    return np.asarray(x)
+
+    def newton(_, xi):
+        hx = h(xi, p)
+        return xi - (jnp.linalg.pinv(hx) @ g(xi, p) if valley else jnp.linalg.solve(hx, g(xi, p)))
+
+    return jax.vmap(lambda xi: jax.lax.fori_loop(0, iters, newton, xi))(x)

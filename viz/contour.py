@@ -1,47 +1,178 @@
-"""Contour of a toy with trajectories overlaid."""
+"""Contour of a toy with trajectories overlaid, an optional play/scrub animation of the
+iterates and an optional invisible grid of clickable points (to pick a start point).
+
+Levels are log-spaced: the contour lines are those of log10(L - min L + offset) on the
+plotted grid, so the flat bottom of a valley keeps as many lines as its steep walls.
+Axes keep the aspect ratio 1:1, so angles between vectors (gradient, step) are true.
+"""
 from __future__ import annotations
+
+from typing import Mapping, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 import plotly.graph_objects as go
 
 from toys import Toy
+from viz.theme import PALETTE, line_width, style
 
-# Okabe-Ito: colour-blind-safe.  Base optimizers take the dark member of a pair,
-# cautious variants the light one.
-PALETTE = ["#0072B2", "#56B4E9", "#D55E00", "#E69F00", "#009E73", "#F0E442", "#CC79A7", "#000000"]
+CLICK_GRID = "click-grid"        # name of the clickable-points trace
+MAX_TRAIL = 200                  # points per animated trail (subsampled beyond)
 
 
-def toy_grid(toy: Toy, params: dict, n: int = 160):
-    """(xs, ys, Z) with Z = L on an n x n grid over the toy's domain (NumPy)."""
-    (x0, x1), (y0, y1) = toy.domain
+class PathStyle(NamedTuple):
+    colour: str
+    dash: str = "solid"
+
+
+def toy_grid(toy: Toy, params: dict, n: int = 160, bounds=None):
+    """(xs, ys, Z) with Z = L on an n x n grid over ``bounds`` ((x0, x1), (y0, y1);
+    default the toy's domain), as NumPy arrays."""
+    (x0, x1), (y0, y1) = toy.domain if bounds is None else bounds
     xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1)
-    p = {k: jnp.asarray(v) for k, v in params.items()}
-    return xs, ys, np.asarray(toy.value(jnp.asarray(grid), p))
+    p = {k: jnp.asarray(v, jnp.float64) for k, v in params.items()}
+    return xs, ys, np.asarray(toy.value(jnp.asarray(grid), p), dtype=np.float64)
 
 
-def contour_figure(toy: Toy, params: dict, paths: dict[str, np.ndarray], n: int = 160) -> go.Figure:
-    """Log-spaced contour lines of L (shifted to be positive) with one line per path.
+def log_levels(z: np.ndarray) -> np.ndarray:
+    """log10(z - min z + offset), offset = 1e-4 of the 95th percentile of z - min z."""
+    finite = np.isfinite(z)
+    if not finite.any():
+        return np.zeros_like(z)
+    rel = z - np.min(z[finite])
+    offset = max(1e-4 * float(np.percentile(rel[finite], 95)), 1e-12)
+    with np.errstate(invalid="ignore"):
+        return np.log10(np.where(finite, rel, np.nan) + offset)
 
-    paths: label -> (T+1, 2) iterates.  Minima are marked with stars, starts with circles.
-    """
-    xs, ys, z = toy_grid(toy, params, n)
-    shifted = np.log10(z - np.nanmin(z) + 1e-3)
-    fig = go.Figure(go.Contour(x=xs, y=ys, z=shifted, colorscale="Greys", reversescale=True,
+
+def finite_path(w: np.ndarray) -> np.ndarray:
+    """w with non-finite rows as NaN (plotted as a gap; JSON has no inf)."""
+    w = np.asarray(w, dtype=np.float64)
+    return np.where(np.isfinite(w).all(axis=-1, keepdims=True), w, np.nan)
+
+
+def contour_base(grid, minima: np.ndarray | None = None, bounds=None, presentation: bool = False,
+                 height: int = 560) -> go.Figure:
+    """Contour lines of L from ``grid`` = (xs, ys, Z), minima as black stars, 1:1 axes."""
+    xs, ys, z = grid
+    fig = go.Figure(go.Contour(x=xs, y=ys, z=log_levels(z), colorscale="Greys", reversescale=True,
                                contours=dict(coloring="lines"), ncontours=25, showscale=False,
-                               hoverinfo="skip", name="log10 L"))
-    for i, (label, w) in enumerate(paths.items()):
-        colour = PALETTE[i % len(PALETTE)]
-        fig.add_trace(go.Scatter(x=w[:, 0], y=w[:, 1], mode="lines+markers", name=label,
-                                 line=dict(color=colour, width=2), marker=dict(size=3)))
-        fig.add_trace(go.Scatter(x=w[:1, 0], y=w[:1, 1], mode="markers", showlegend=False,
-                                 marker=dict(color=colour, size=10, symbol="circle-open")))
-    minima = toy.minima(params)
-    if len(minima):
+                               line=dict(width=1), hoverinfo="skip", name="log10 L"))
+    if minima is not None and len(minima):
         fig.add_trace(go.Scatter(x=minima[:, 0], y=minima[:, 1], mode="markers", name="minima",
-                                 marker=dict(symbol="star", size=14, color="#000000")))
-    (x0, x1), (y0, y1) = toy.domain
-    fig.update_layout(xaxis=dict(range=[x0, x1], title="w1"), yaxis=dict(range=[y0, y1], title="w2"),
-                      template="plotly_white", margin=dict(l=40, r=10, t=30, b=40))
+                                 marker=dict(symbol="star", size=16 if presentation else 13, color="#000000",
+                                             line=dict(color="#FFFFFF", width=1)),
+                                 hovertemplate="minimum (%{x:.4g}, %{y:.4g})<extra></extra>"))
+    x_range = [float(xs[0]), float(xs[-1])] if bounds is None else list(bounds[0])
+    y_range = [float(ys[0]), float(ys[-1])] if bounds is None else list(bounds[1])
+    fig.update_layout(xaxis=dict(range=x_range, title="w₁", constrain="domain", zeroline=False),
+                      yaxis=dict(range=y_range, title="w₂", scaleanchor="x", scaleratio=1, constrain="domain",
+                                 zeroline=False),
+                      hovermode="closest")
+    return style(fig, presentation, height)
+
+
+def add_click_grid(fig: go.Figure, bounds, n: int = 48) -> None:
+    """An invisible n x n grid of points: clicking one selects it (the app reads the
+    selection as a new start point)."""
+    (x0, x1), (y0, y1) = bounds
+    gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name=CLICK_GRID, showlegend=False,
+                             marker=dict(size=14, color="rgba(0,0,0,0)"),
+                             selected=dict(marker=dict(color="rgba(0,0,0,0)")),
+                             unselected=dict(marker=dict(opacity=0)),
+                             hovertemplate="click: start here (%{x:.3g}, %{y:.3g})<extra></extra>"))
+
+
+def add_start(fig: go.Figure, start, presentation: bool = False) -> None:
+    fig.add_trace(go.Scatter(x=[start[0]], y=[start[1]], mode="markers", name="start w₀",
+                             marker=dict(symbol="circle-open", size=18 if presentation else 14, color="#000000",
+                                         line=dict(width=3)),
+                             hovertemplate="start (%{x:.4g}, %{y:.4g})<extra></extra>"))
+
+
+def _trail_index(k: int) -> np.ndarray:
+    stride = max(1, -(-(k + 1) // MAX_TRAIL))
+    return np.unique(np.r_[np.arange(0, k + 1, stride), k])
+
+
+def add_paths(fig: go.Figure, paths: Mapping[str, np.ndarray], styles: Mapping[str, PathStyle] | None = None,
+              presentation: bool = False, animate: bool = False, frames: int = 40) -> None:
+    """One line per path (label -> (T+1, 2) iterates).  With ``animate``, each path is a
+    faint full line, a bright trail and a head marker, and the figure gets play/pause
+    buttons and a step slider that grow the trails (``frames`` frames at most)."""
+    width = line_width(presentation)
+    heads = []
+    for i, (label, w) in enumerate(paths.items()):
+        w = finite_path(w)
+        ps = (styles or {}).get(label, PathStyle(PALETTE[i % len(PALETTE)]))
+        steps = np.arange(len(w))
+        fig.add_trace(go.Scatter(
+            x=w[:, 0], y=w[:, 1], mode="lines+markers" if len(w) <= 400 else "lines", name=label,
+            legendgroup=label, opacity=0.35 if animate else 1.0, customdata=steps,
+            line=dict(color=ps.colour, width=width, dash=ps.dash), marker=dict(size=4, color=ps.colour),
+            hovertemplate=f"{label}<br>t = %{{customdata}}<br>w = (%{{x:.4g}}, %{{y:.4g}})<extra></extra>"))
+        if animate:
+            fig.add_trace(go.Scatter(x=w[:, 0], y=w[:, 1], mode="lines", showlegend=False, legendgroup=label,
+                                     line=dict(color=ps.colour, width=width * 1.5, dash=ps.dash), hoverinfo="skip",
+                                     name=f"{label} trail"))
+            fig.add_trace(go.Scatter(x=w[-1:, 0], y=w[-1:, 1], mode="markers", showlegend=False,
+                                     legendgroup=label, name=f"{label} now", hoverinfo="skip",
+                                     marker=dict(color=ps.colour, size=14 if presentation else 11,
+                                                 line=dict(color="#000000", width=1.5))))
+            heads.append((len(fig.data) - 2, w))
+    if animate and heads:
+        _animate(fig, heads, frames)
+
+
+def _animate(fig: go.Figure, heads, frames: int) -> None:
+    n = len(heads[0][1])
+    ks = np.unique(np.linspace(0, n - 1, min(n, frames)).round().astype(int))
+    trace_ids = [j for trail, _ in heads for j in (trail, trail + 1)]
+
+    def frame(k: int) -> go.Frame:
+        # Frames hold only x/y arrays of traces already validated above: skip plotly's
+        # per-object validation, which would dominate the figure's build time.
+        idx, data = _trail_index(k), []
+        for _, w in heads:
+            data += [go.Scatter(x=w[idx, 0], y=w[idx, 1], _validate=False),
+                     go.Scatter(x=w[k:k + 1, 0], y=w[k:k + 1, 1], _validate=False)]
+        return go.Frame(name=str(k), traces=trace_ids, data=data, _validate=False)
+
+    fig.frames = [frame(k) for k in ks]
+    step_args = lambda k: [[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                          transition=dict(duration=0))]
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.13, xanchor="left", yanchor="top",
+                          showactive=False, pad=dict(t=0, r=10), buttons=[
+                              dict(label="▶ play", method="animate",
+                                   args=[None, dict(frame=dict(duration=60, redraw=False), fromcurrent=True,
+                                                    transition=dict(duration=0), mode="immediate")]),
+                              dict(label="❚❚ pause", method="animate",
+                                   args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(active=len(ks) - 1, x=0.22, len=0.78, y=-0.1, yanchor="top", pad=dict(t=0), ticklen=3,
+                      currentvalue=dict(prefix="step t = ", visible=True, xanchor="right"),
+                      steps=[dict(label=str(k), method="animate", args=step_args(k)) for k in ks])],
+        margin=dict(b=120))
+
+
+def contour_figure(toy: Toy, params: dict, paths: dict[str, np.ndarray], n: int = 160, *,
+                   styles: Mapping[str, PathStyle] | None = None, start=None, animate: bool = False,
+                   click_grid: bool = False, grid=None, minima=None, presentation: bool = False,
+                   height: int = 560) -> go.Figure:
+    """Log-spaced contour lines of L with one line per path (label -> (T+1, 2) iterates),
+    the minima as stars and the start as an open circle (default: the first path's
+    first point).  ``grid``/``minima``: precomputed toy_grid / toy.minima (else computed)."""
+    grid = toy_grid(toy, params, n) if grid is None else grid
+    minima = toy.minima(params) if minima is None else minima
+    fig = contour_base(grid, minima, toy.domain, presentation, height)
+    if click_grid:
+        add_click_grid(fig, toy.domain)
+    add_paths(fig, paths, styles, presentation, animate)
+    if start is None and paths:
+        start = next(iter(paths.values()))[0]
+    if start is not None:
+        add_start(fig, start, presentation)
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0))
     return fig

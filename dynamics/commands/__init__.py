@@ -2,3 +2,5 @@
 from dynamics.commands import run, sweep
 
 COMMANDS = [run, sweep]
+from dynamics.commands import claims, figure  # noqa: E402
+COMMANDS += [figure, claims]

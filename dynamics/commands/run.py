@@ -3,6 +3,8 @@
 ``--mode discrete`` (default) runs the optimizer's steps; ``--mode ode`` integrates its
 flow (dynamics.ode; DESIGN.md Section 6, time unit = one step, so ``--steps T`` is the
 time span) with ``--solver`` and ``--substeps`` N (N sub-steps per unit of time).
+``--noise-sigma`` and ``--seed`` give the discrete run noisy gradients (dynamics.noise);
+``--objective 'EXPR'`` replaces --toy by a typed objective (toys.expr, parsed safely).
 """
 from __future__ import annotations
 
@@ -11,13 +13,16 @@ import math
 
 import numpy as np
 
-from dynamics.cli import _check, add_run_options, hyper_of, json_list, print_json, resolve_run, setup_of
+from dynamics.cli import (UsageError, _check, _parse_start, add_run_options, hyper_of, json_list, print_json,
+                          resolve_run, setup_of)
 from dynamics.config import LION_SIGNS
-from dynamics.flows import INITS
+from dynamics.flows import INITS, READS_UPDATED_STATE
+from dynamics.noise import SEED_LIMIT
 from dynamics.ode import ADAPTIVE_DEFAULTS, integrate
 from dynamics.rollout import loss_rises, rollout
 from dynamics.solvers import ADAPTIVE_METHODS, SOLVERS
 from toys import get_toy
+from toys.expr import ExprError, expression_toy
 
 MODES = ("discrete", "ode")
 
@@ -54,10 +59,19 @@ def register(sub) -> None:
                    help="adaptive step budget >= 1; the solve stops there and says so (default 100000)")
     p.add_argument("--no-bias-correction", action="store_true",
                    help="adam with the raw moments m, v (the h = 1 semi-implicit step of its flow)")
+    n = p.add_argument_group("noisy gradients and typed objectives")
+    n.add_argument("--noise-sigma", type=float, default=0.0,
+                   help="steps use g + sigma z_t, z_t ~ N(0, I) drawn from (seed, t) (discrete mode; default 0)")
+    n.add_argument("--seed", type=int, default=0, help="seed of the gradient noise, 0 <= seed < 2^32 (default 0)")
+    n.add_argument("--objective", metavar="EXPR",
+                   help="a typed objective in x and y replacing --toy, e.g. '(1-x)^2 + 100*(y-x^2)^2'; "
+                        "operators + - * / ^ **, constants pi e, functions sin cos tan exp log sqrt abs tanh "
+                        "sinh cosh arctan min max")
     p.set_defaults(handler=handle)
 
 
 def _resolve(args) -> dict:
+    _check(args.objective is None or not args.toy_param, "--toy-param", "a typed --objective has no parameters")
     config = resolve_run(args)
     config["mode"] = args.mode
     config["bias_correction"] = not args.no_bias_correction
@@ -65,10 +79,25 @@ def _resolve(args) -> dict:
     _check(math.isfinite(args.sign_tau) and args.sign_tau > 0, "--sign-tau",
            f"must be a number > 0, got {args.sign_tau:g}")
     config["sign_tau"] = args.sign_tau
+    _check(math.isfinite(args.noise_sigma) and args.noise_sigma >= 0, "--noise-sigma",
+           f"must be a number >= 0, got {args.noise_sigma:g}")
+    _check(0 <= args.seed < SEED_LIMIT, "--seed", f"must be an integer in [0, 2^32), got {args.seed}")
+    if args.noise_sigma > 0:          # noise settings enter the config only when the run is noisy
+        config.update(noise_sigma=args.noise_sigma, seed=args.seed)
+    if args.objective is not None:
+        try:
+            toy = expression_toy(args.objective)
+        except ExprError as err:
+            raise UsageError(f"argument --objective: {err}") from None
+        config.update(toy="custom", objective=args.objective, toy_params={},
+                      start=list(_parse_start(args.start, toy)))
     if args.mode == "discrete":
         _check(args.lion_sign == "hard", "--lion-sign",
                "smooth is a flow option (use --mode ode); allowed in discrete mode: hard")
         return config
+    _check(config["optimizer"] in READS_UPDATED_STATE, "--optimizer",
+           f"ODE mode has flows for {', '.join(READS_UPDATED_STATE)}; got {config['optimizer']}")
+    _check(args.noise_sigma == 0, "--noise-sigma", "noisy gradients are a discrete-mode option (--mode discrete)")
     _check(args.substeps >= 1, "--substeps", f"must be an integer >= 1, got {args.substeps}")
     _check(math.isfinite(args.rtol) and args.rtol > 0, "--rtol", f"must be a number > 0, got {args.rtol:g}")
     _check(math.isfinite(args.atol) and args.atol > 0, "--atol", f"must be a number > 0, got {args.atol:g}")
@@ -84,16 +113,17 @@ def _resolve(args) -> dict:
 
 def _setup_hyper(config):
     setup = dataclasses.replace(setup_of(config), bias_correction=config["bias_correction"],
-                                lion_sign=config["lion_sign"])
-    return setup, hyper_of(config)._replace(sign_tau=np.asarray(config["sign_tau"], dtype=config["dtype"]))
+                                lion_sign=config["lion_sign"], noise="gaussian" if "noise_sigma" in config else "none")
+    numbers = {k: np.asarray(config.get(k, 0.0), dtype=config["dtype"]) for k in ("sign_tau", "noise_sigma")}
+    return setup, hyper_of(config)._replace(**numbers)
 
 
 def _run(config):
     setup, hp = _setup_hyper(config)
-    toy = get_toy(config["toy"])
+    toy = expression_toy(config["objective"]) if "objective" in config else get_toy(config["toy"])
     common = dict(start=config["start"], toy_params=config["toy_params"])
     if config["mode"] == "discrete":
-        return rollout(setup, toy, hp, config["steps"], **common)
+        return rollout(setup, toy, hp, config["steps"], seed=config.get("seed", 0), **common)
     adaptive = {k: config[k] for k in ("method", "rtol", "atol", "dtmin", "max_steps") if k in config}
     return integrate(setup, toy, hp, config["steps"], solver=config["solver"], substeps=config["substeps"],
                      init=config["init"], **common, **adaptive)
@@ -116,6 +146,9 @@ def handle(args) -> int:
         if ode:
             payload.update(time=json_list(traj.time), dH_dt=json_list(traj.dH_dt), dL_dt=json_list(traj.dL_dt),
                            solver_status=traj.status.as_dict())
+        else:
+            payload.update({k: json_list(getattr(traj, k)) for k in ("noise_drop", "noise_keep", "decay_mask")
+                            if getattr(traj, k) is not None})
         print_json(payload)
         return 0
     name = ("C-" if config["cautious"] else "") + config["optimizer"].upper()
@@ -129,6 +162,9 @@ def handle(args) -> int:
     unit = "grid times" if ode else "steps"
     print(f"  loss rose at {len(rise_steps)} {unit} (largest rise {rise_sizes.max() if len(rise_sizes) else 0:.3g}); "
           f"mean fraction masked {np.nanmean(traj.masked_fraction[1:]):.3f}")
+    if getattr(traj, "noise_drop", None) is not None:
+        print(f"  noise (sigma {config['noise_sigma']:g}, seed {config['seed']}): the mask dropped "
+              f"{np.mean(traj.noise_drop[1:]):.3f} of the coordinates per step because of the noise")
     if ode:
         print(f"  max dH/dt on the grid {np.nanmax(traj.dH_dt):.3g}; max dL/dt {np.nanmax(traj.dL_dt):.3g}")
         status = traj.status

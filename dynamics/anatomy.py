@@ -1,0 +1,85 @@
+"""The anatomy of each step of a roll-out: what the cautious mask saw and did
+(arXiv 2411.16085, Algorithm 1; DESIGN.md Sections 3-5).
+
+At step t (w_t -> w_{t+1}), with g_t = grad L(w_t):
+
+    u_t       = the base optimizer's direction (its state updated with g_t)
+    phi_t     = the mask phi(u_t * g_t), ones without caution
+    alpha_t   = the compensation alpha(phi_t), 1 without caution
+    c_t       = alpha_t phi_t u_t            (u_t without caution)
+    decay_t   = 0, wd w_t or wd 1[c_t w_t >= 0] w_t      (weight-decay mode)
+    step_t    = w_{t+1} - w_t = -eps (c_t + decay_t)
+
+The base optimizer's state is driven by the raw gradients only (the cautious wrapper
+masks the update, never the state), so u_t is recomputed exactly from the recorded
+gradients g_0..g_t of a Trajectory: one jitted ``lax.scan`` over them.
+"""
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynamics.caution import compensation_alpha, mask_phi
+from dynamics.config import Hyper, Setup
+from dynamics.flows import decay_term
+from dynamics.optimizers import base_transform
+from dynamics.rollout import Trajectory
+
+
+class StepAnatomy(NamedTuple):
+    """Arrays with T rows, row t describing the step w_t -> w_{t+1} (module docstring):
+    w, grad, direction (u), mask (phi), alpha, cautious (c = alpha phi u), decay, step."""
+
+    w: np.ndarray
+    grad: np.ndarray
+    direction: np.ndarray
+    mask: np.ndarray
+    alpha: np.ndarray
+    cautious: np.ndarray
+    decay: np.ndarray
+    step: np.ndarray
+
+
+def _anatomy_fn(setup: Setup):
+    def run(w, g, hp: Hyper):
+        base = base_transform(setup, hp)
+
+        def one(state, wg):
+            wt, gt = wg
+            u, state = base.update(gt, state, wt)
+            if setup.cautious:
+                phi = mask_phi(u, gt, setup.mask, lr=hp.lr, mu=hp.mu, tau=hp.tau)
+                alpha = compensation_alpha(phi, setup.compensation)
+                c = alpha * phi * u
+            else:
+                c, phi, alpha = u, jnp.ones_like(u), jnp.ones((), u.dtype)
+            decay = decay_term(setup.decay, c, wt, hp.wd)
+            return state, dict(direction=u, mask=phi, alpha=alpha, cautious=c, decay=decay,
+                               step=-hp.lr * (c + decay))
+
+        _, out = jax.lax.scan(one, base.init(w[0]), (w, g))
+        return out
+
+    return run
+
+
+@functools.lru_cache(maxsize=32)
+def compiled_anatomy(setup: Setup):
+    """The jitted ``fn(w, g, hp)`` for ``setup`` (one program per setup and length)."""
+    return jax.jit(_anatomy_fn(setup))
+
+
+def step_anatomy(setup: Setup, hp: Hyper, traj: Trajectory) -> StepAnatomy:
+    """The anatomy of every step of ``traj`` (a roll-out of ``setup`` with ``hp``)."""
+    steps = len(traj.w) - 1
+    if steps < 1:
+        raise ValueError("the trajectory needs at least one step")
+    dt = jnp.dtype(setup.dtype)
+    w, g = jnp.asarray(traj.w[:-1], dt), jnp.asarray(traj.grad[:-1], dt)
+    hp = Hyper(*(jnp.asarray(x, dt) for x in hp))
+    out = compiled_anatomy(setup)(w, g, hp)
+    return StepAnatomy(w=np.asarray(w), grad=np.asarray(g), **{k: np.asarray(v) for k, v in out.items()})

@@ -1,0 +1,150 @@
+"""Basins of attraction: which listed minimiser an optimizer reaches from each start.
+
+A grid of start points w_0 = (x[j], y[i]) over the toy's domain; every cell runs the
+optimizer of a single roll-out (``make_optimizer``, DESIGN.md Sections 3-5; the
+cautious mask of arXiv 2411.16085 when setup.cautious)
+
+    g_t = grad L(w_t);  w_{t+1} = w_t - eps u_t      (t = 0 .. T-1)
+
+for T steps, all cells in one jit-compiled, vmapped program run in chunks by the sweep
+machinery (dynamics.sweep.run_cells).  Each cell reports
+
+- ``index``: k when |w_T - w*_k| < radius for the listed minimiser w*_k (toy.minima),
+  -1 when w_T is near no listed minimiser or the run diverged,
+- ``arrival``: the first step t such that w_s stays within radius of some listed
+  minimiser for every s >= t (-1 where index is -1),
+- ``diverged``: w_t or L non-finite, or d_t > 1e6 max(d_0, radius) at some step, with
+  d_t the distance to the nearest listed minimiser (the sweeps' criterion),
+- ``final``: w_T (NaN in diverged cells).
+
+Comparing the base and the cautious map of the same toy shows where the mask changes
+the minimiser a run ends in (``changed``).  A cell equals the roll-out from its start
+up to floating-point rounding (see dynamics.sweep on fused multiply-adds); a cell
+whose run passes close to a basin boundary can amplify that rounding.
+"""
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynamics.config import Hyper, Setup, make_hyper
+from dynamics.rates import DIVERGENCE_FACTOR
+from dynamics.rollout import cast_inputs, make_optimizer
+from dynamics.sweep import _CPU_COMPILER_OPTIONS, ProgressFn, _minima, _workers, chunk_size, run_cells
+from toys import Toy
+
+DEFAULT_RADIUS = 1e-3
+MAX_CELLS_PER_AXIS = 1024
+
+
+class BasinMap(NamedTuple):
+    """Arrays of shape (len(y), len(x)): row i is y[i], column j is x[j] (see the module
+    docstring).  minima: the (k, 2) listed minimisers the indices refer to."""
+
+    x: np.ndarray
+    y: np.ndarray
+    minima: np.ndarray
+    index: np.ndarray
+    arrival: np.ndarray
+    diverged: np.ndarray
+    final: np.ndarray
+    steps: int
+    radius: float
+
+    def fractions(self) -> dict[int, float]:
+        """Fraction of the cells that end at each minimiser index (and at -1)."""
+        return {int(k): float(np.mean(self.index == k)) for k in range(-1, len(self.minima))}
+
+
+def changed(a: BasinMap, b: BasinMap) -> np.ndarray:
+    """Cells whose minimiser differs between two maps of the same grid (bool array)."""
+    if not (np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y)):
+        raise ValueError("the two basin maps must share their grid")
+    return a.index != b.index
+
+
+def _basin_fn(setup: Setup, toy: Toy, steps: int):
+    """The traced basin map of one chunk: start coordinates (x, y) per cell -> outputs."""
+    value = toy.value
+
+    def run(x, y, hp: Hyper, p, minima, radius2):
+        grad = jax.grad(lambda w: value(w, p))
+        opt = make_optimizer(setup, hp)
+        dist2 = lambda w: jnp.sum((w[None, :] - minima) ** 2, axis=-1)
+
+        def cell(x0, y0):
+            w0 = jnp.stack([x0, y0])
+            d2_0 = jnp.min(dist2(w0))
+            lim2 = DIVERGENCE_FACTOR**2 * jnp.maximum(d2_0, radius2)
+
+            def step(carry, t):
+                w, state, g, ok, last_out = carry
+                upd, state = opt.update(g, state, w)
+                w = w + upd
+                g = grad(w)
+                d2 = jnp.min(dist2(w))
+                ok = ok & (d2 <= lim2) & jnp.all(jnp.isfinite(g))     # NaN fails d2 <= lim2
+                return (w, state, g, ok, jnp.where(d2 >= radius2, t, last_out)), None
+
+            first_out = jnp.where(d2_0 >= radius2, 0, -1).astype(jnp.int32)
+            carry = (w0, opt.init(w0), grad(w0), jnp.isfinite(value(w0, p)), first_out)
+            (w, _, _, ok, last_out), _ = jax.lax.scan(step, carry, jnp.arange(1, steps + 1, dtype=jnp.int32))
+            d2 = dist2(w)
+            inside = ok & (jnp.min(d2) < radius2)
+            return dict(index=jnp.where(inside, jnp.argmin(d2), -1), arrival=jnp.where(inside, last_out + 1, -1),
+                        diverged=~ok, final=jnp.where(ok, w, jnp.nan))
+
+        return jax.vmap(cell)(x, y)
+
+    return run
+
+
+@functools.lru_cache(maxsize=32)
+def compiled_basins(setup: Setup, toy: Toy, steps: int):
+    """The jitted basin map of one chunk for (setup, toy, steps), built once per process:
+    ``fn(x, y, hp, toy_params, minima, radius**2)`` with x, y of shape (cells,)."""
+    options = _CPU_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
+    return jax.jit(_basin_fn(setup, toy, steps), compiler_options=options)
+
+
+def basin_map(setup: Setup, toy: Toy, hp: Hyper | None = None, steps: int = 500, *, n: int | tuple[int, int] = 64,
+              domain=None, radius: float = DEFAULT_RADIUS, toy_params=None, chunk_cells: int | None = None,
+              progress: ProgressFn | None = None) -> BasinMap:
+    """The basin map of ``setup`` on ``toy``: an n x n grid (or n = (nx, ny)) of starts
+    evenly spaced over ``domain`` ((xmin, xmax), (ymin, ymax); default the toy's), each
+    run for ``steps`` steps with hyperparameters ``hp`` (default make_hyper()).  Runs
+    on the default device; ``progress(done, total)`` as in dynamics.sweep."""
+    if setup.noise != "none":
+        raise ValueError("basin maps run the exact gradient; got a noisy setup")
+    if not toy.has_minima():
+        raise ValueError(f"toy {toy.name!r} has no listed minimiser, so it has no basins")
+    steps = int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be a positive integer; got {steps}")
+    nx, ny = (n, n) if np.ndim(n) == 0 else n
+    if not all(isinstance(k, (int, np.integer)) and 2 <= k <= MAX_CELLS_PER_AXIS for k in (nx, ny)):
+        raise ValueError(f"n must be an integer (or a pair) from 2 to {MAX_CELLS_PER_AXIS}; got {n!r}")
+    (x0, x1), (y0, y1) = toy.domain if domain is None else domain
+    if not (np.isfinite([x0, x1, y0, y1]).all() and x0 < x1 and y0 < y1):
+        raise ValueError(f"domain must be ((xmin, xmax), (ymin, ymax)) with min < max; got {domain!r}")
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a number > 0; got {radius!r}")
+    x, y = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
+
+    _, hp_arr, p = cast_inputs(setup, toy, toy.start, make_hyper(setup.dtype) if hp is None else hp, toy_params)
+    minima, _ = _minima(toy, tuple(sorted(toy.params(toy_params).items())))
+    dt = jnp.dtype(setup.dtype)
+    consts = (hp_arr, p, jnp.asarray(minima, dt), jnp.asarray(radius * radius, dt))
+    device = (jax.devices()[0],)
+    workers = _workers(device)
+    cells = [np.tile(x, ny).astype(dt), np.repeat(y, nx).astype(dt)]
+    chunk = chunk_size(nx * ny, steps, 1, workers, chunk_cells)
+    out = run_cells(compiled_basins(setup, toy, steps), cells, consts, chunk, device, workers, setup.dtype, progress)
+    return BasinMap(x=x, y=y, minima=minima, index=out["index"].reshape(ny, nx).astype(np.int64),
+                    arrival=out["arrival"].reshape(ny, nx).astype(np.int64),
+                    diverged=out["diverged"].reshape(ny, nx).astype(bool),
+                    final=out["final"].reshape(ny, nx, 2).astype(np.float64), steps=steps, radius=float(radius))

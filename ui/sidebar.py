@@ -1,0 +1,88 @@
+"""The sidebar: presets, the objective, the optimizers and every shared setting.  Each
+widget is bound to the state field of the same key (ui.state), so its value comes from
+session state (the URL on a session's first run) and goes back to the URL."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dynamics.config import COMPENSATIONS, DECAY_MODES, DTYPES, MASKS, OPTIMIZERS
+from toys import TOYS, get_toy
+from ui.presets import PRESETS
+from ui.session import on_preset, on_toy_change
+from ui.state import FIELDS, NAMES, START_BOUND, VARIANTS, param_bounds, param_key
+
+MASK_TEXT = {"elementwise": "elementwise φᵢ = 1[uᵢgᵢ > 0] (Alg. 1)",
+             "elementwise-ge": "elementwise φᵢ = 1[uᵢgᵢ ≥ 0] (Alg. 2)",
+             "inner": "inner φ = 1[u·g ≥ 0] (Thm 2.5)",
+             "threshold": "threshold φ = 1[g·u ≥ −(με/2)|u|²] (Thm 2.7)",
+             "smooth": "smooth φᵢ = sigmoid(uᵢgᵢ/τ)"}
+COMP_TEXT = {"none": "none: α = 1", "mean": "mean: α = 1/mean φ (Alg. 1)", "count": "count: α = d/(nnz φ + 1) (Alg. 2-3)"}
+DECAY_TEXT = {"none": "none", "decoupled": "decoupled: u += λw", "cautious": "cautious: u += λ·1[u·w ≥ 0]·w"}
+VARIANT_TEXT = {"both": "base + cautious", "base": "base only", "cautious": "cautious only"}
+
+
+def _number(label: str, key: str, fmt: str = "%.6g", step: float | None = None, help: str | None = None,
+            container=None) -> None:
+    f = FIELDS[key]
+    (container or st.sidebar).number_input(label, min_value=f.lo, max_value=f.hi, key=key, format=fmt, step=step,
+                                           help=help)
+
+
+def render(run_labels: list[str]) -> None:
+    """Draw the sidebar; ``run_labels``: the runs the single-run views can follow."""
+    sb = st.sidebar
+    ss = st.session_state
+    sb.selectbox("Preset (sets everything at once)", list(PRESETS), index=None, key="_preset",
+                 placeholder="Load a preset…", on_change=on_preset)
+    if ss.get("_preset_loaded"):
+        sb.caption(f"Loaded preset: {ss['_preset_loaded']}")
+    sb.toggle("Presentation mode (large fonts)", key="present")
+
+    sb.subheader("Objective")
+    sb.selectbox("Toy L(w)", list(TOYS), key="toy", format_func=lambda n: f"{n}: {TOYS[n].title}",
+                 on_change=on_toy_change)
+    toy = get_toy(ss["toy"])
+    for name in toy.defaults:
+        lo, hi = param_bounds(toy.name, name)
+        sb.number_input(f"parameter {name}", min_value=lo, max_value=hi, key=param_key(name), format="%.6g",
+                        step=0.1, help=toy.param_help.get(name))
+    c1, c2 = sb.columns(2)
+    c1.number_input("start w₀ (w₁)", -START_BOUND, START_BOUND, key="sx", format="%.4g", step=0.1)
+    c2.number_input("start w₀ (w₂)", -START_BOUND, START_BOUND, key="sy", format="%.4g", step=0.1)
+    sb.caption("…or click on the contour in the Trajectories tab.")
+
+    sb.subheader("Optimizers")
+    sb.multiselect("Optimizers (w ← w − ε u)", OPTIMIZERS, key="opt", format_func=NAMES.get,
+                   help="gd: u = g; gdm: heavy ball s ← βs + g, u = s (undampened, as PyTorch SGD and optax.trace); "
+                        "nesterov: u = g + βs; adam and lion: optax.scale_by_adam / scale_by_lion")
+    sb.radio("Variants", VARIANTS, key="variants", horizontal=True, format_func=VARIANT_TEXT.get,
+             help="base in the dark colour of a pair, cautious (arXiv 2411.16085) in the light one, dashed")
+    if run_labels:
+        if ss.get("focus") not in run_labels:
+            ss["focus"] = next((lab for lab in run_labels if lab.startswith("C-")), run_labels[0])
+        sb.selectbox("Single-run views follow", run_labels, key="focus",
+                     help="the run shown by the Continuous time, Step inspector and Learn tabs")
+
+    sb.subheader("Hyperparameters")
+    _number("step size ε (lr), per step", "lr", step=0.001)
+    sb.slider("momentum β (b₁ for Adam/Lion)", 0.0, FIELDS["beta"].hi, key="beta", step=0.001, format="%.4f",
+              help="heavy ball s ← βs + g (undampened) unless dampening is on")
+    sb.checkbox("dampened momentum s ← βs + (1−β)g (GDM)", key="dampening")
+    sb.slider("β₂ (b₂ of Adam/Lion)", 0.0, FIELDS["beta2"].hi, key="beta2", step=0.0001, format="%.4f")
+    _number("Adam's e in m/(√v + e)", "adam_eps", fmt="%.1e")
+    sb.slider("steps T", FIELDS["steps"].lo, FIELDS["steps"].hi, key="steps", step=1)
+    sb.radio("precision", DTYPES, key="dtype", horizontal=True)
+
+    sb.subheader("Caution (arXiv 2411.16085)")
+    sb.selectbox("mask φ (x = u ⊙ g)", MASKS, key="mask", format_func=MASK_TEXT.get)
+    sb.selectbox("compensation α", COMPENSATIONS, key="comp", format_func=COMP_TEXT.get)
+    if ss["mask"] == "smooth":
+        _number("smooth-mask temperature τ", "tau", fmt="%.2e")
+    if ss["mask"] == "threshold":
+        _number("smoothness constant μ (threshold mask)", "mu", step=0.1)
+
+    sb.subheader("Weight decay (arXiv 2510.12402)")
+    sb.selectbox("decay mode", DECAY_MODES, key="decay", format_func=DECAY_TEXT.get)
+    if ss["decay"] != "none":
+        _number("decay strength λ", "wd", step=0.01)
+    sb.caption("The URL holds every setting: copy it to share or reproduce this view.")

@@ -1,0 +1,332 @@
+"""The app's whole state as typed fields, its URL form, and the runs it asks for.
+
+Every setting is a ``Field`` with a default and a valid range (or a list of choices).
+The session-state key of a field is its name (the widget bound to it uses the same
+key); in the URL a field appears under the same name, except the start point
+(``start=X,Y``) and the toy's parameters (``p_<name>``, e.g. ``p_h1=2``).  Only values
+that differ from their defaults are written, so a URL stays short and any subset of
+parameters is a valid URL.  ``parse_query`` never raises: a value that is malformed,
+out of range or unknown falls back to its default and produces a warning message.
+
+Conventions (DESIGN.md Section 3): w_{t+1} = w_t - lr u_t; ``beta`` is the momentum of
+gdm/nesterov (undampened heavy ball s = beta s + g unless ``dampening``) and b1 of
+adam/lion; ``beta2`` is b2 of adam/lion.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynamics.config import COMPENSATIONS, DECAY_MODES, DTYPES, LION_SIGNS, MASKS, OPTIMIZERS, Setup, make_hyper
+from dynamics.flows import INITS
+from dynamics.solvers import SOLVERS
+from toys import TOYS, get_toy
+from viz.theme import optimizer_name
+
+VARIANTS = ("both", "base", "cautious")
+LR_SCALES = ("log", "linear")
+GRID_SIZES = (16, 32, 64, 128, 256)
+NAMES = {name: optimizer_name(name) for name in OPTIMIZERS}     # display names (viz.theme): GDM, C-GDM, ...
+TOY_PARAM_BOUNDS = {"h1": (1e-3, 1e3), "h2": (1e-3, 1e3), "angle": (-math.pi, math.pi), "cx": (-100.0, 100.0),
+                    "cy": (-100.0, 100.0), "a": (-10.0, 10.0), "b": (0.0, 1e4), "A": (0.0, 100.0), "s": (-10.0, 10.0)}
+TOY_PARAM_BOUNDS_BY_TOY = {("valley-hyperbola", "s"): (1e-2, 10.0)}
+START_BOUND = 1e3
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """A setting: kind is float, int, bool, choice or list (comma-separated choices)."""
+
+    key: str
+    kind: str
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple = ()
+
+    def parse(self, text: str) -> Any:
+        """The value written as ``text`` in a URL; ValueError with a reason otherwise."""
+        if self.kind == "bool":
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if self.kind == "choice":
+            value = _number(text, int) if isinstance(self.default, int) else text
+            if value not in self.choices:
+                raise ValueError(f"expected one of {', '.join(map(str, self.choices))}")
+            return value
+        if self.kind == "list":
+            items = tuple(x.strip() for x in text.split(","))
+            bad = [x for x in items if x not in self.choices]
+            if not text or bad or len(set(items)) != len(items):
+                raise ValueError(f"expected distinct items from {', '.join(self.choices)}, comma-separated")
+            return items
+        number = _number(text, int if self.kind == "int" else float)
+        if not math.isfinite(number) or not self.lo <= number <= self.hi:
+            raise ValueError(f"expected a number in [{self.lo:g}, {self.hi:g}]")
+        return number
+
+    def format(self, value: Any) -> str:
+        if self.kind == "bool":
+            return "true" if value else "false"
+        if self.kind == "list":
+            return ",".join(value)
+        if self.kind == "float":
+            return repr(float(value))
+        return str(value)
+
+
+def _number(text: str, kind: type):
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"expected {'an integer' if kind is int else 'a number'}") from None
+
+
+def _f(key, default, lo, hi):
+    return Field(key, "float", default, lo, hi)
+
+
+def _i(key, default, lo, hi):
+    return Field(key, "int", default, lo, hi)
+
+
+def _c(key, default, choices):
+    return Field(key, "choice", default, choices=tuple(choices))
+
+
+FIELDS: dict[str, Field] = {f.key: f for f in [
+    _c("toy", "quad-repo", TOYS),
+    Field("opt", "list", ("gdm",), choices=OPTIMIZERS),
+    _c("variants", "both", VARIANTS),
+    Field("focus", "choice", "", choices=("",) + tuple(
+        ("C-" if c else "") + NAMES[o] for o in OPTIMIZERS for c in (False, True))),
+    Field("dampening", "bool", False),
+    _f("lr", 0.01, 1e-6, 100.0),
+    _f("beta", 0.99, 0.0, 0.9999),
+    _f("beta2", 0.999, 0.0, 0.9999),
+    _f("adam_eps", 1e-8, 0.0, 1.0),
+    _i("steps", 1000, 1, 5000),
+    _c("dtype", "float64", DTYPES),
+    _c("mask", "elementwise", MASKS),
+    _c("comp", "mean", COMPENSATIONS),
+    _f("tau", 1e-3, 1e-6, 10.0),
+    _f("mu", 1.0, 0.0, 1e4),
+    _c("decay", "none", DECAY_MODES),
+    _f("wd", 0.0, 0.0, 100.0),
+    Field("present", "bool", False),
+    _f("r_lr_lo", 1e-3, 1e-6, 100.0),
+    _f("r_lr_hi", 1.0, 1e-6, 100.0),
+    _c("r_lr_scale", "log", LR_SCALES),
+    _f("r_beta_lo", 0.0, 0.0, 0.9999),
+    _f("r_beta_hi", 0.99, 0.0, 0.9999),
+    _c("r_n", 64, GRID_SIZES),
+    _i("r_steps", 1000, 10, 5000),
+    _c("o_solver", "rk4", SOLVERS),
+    _i("o_substeps", 10, 1, 200),
+    _c("o_init", "auto", INITS),
+    _c("o_sign", "hard", LION_SIGNS),
+    _f("o_sign_tau", 1e-3, 1e-6, 1.0),
+    _f("o_rtol", 1e-6, 1e-12, 1e-1),
+    _f("o_atol", 1e-9, 1e-14, 1e-1),
+    _i("i_step", 0, 0, 5000),
+    Field("i_zoom", "bool", True),
+]}
+
+START_KEYS = ("sx", "sy")
+PARAM_PREFIX = "p_"
+
+
+def param_key(name: str) -> str:
+    return PARAM_PREFIX + name
+
+
+def param_bounds(toy_name: str, name: str) -> tuple[float, float]:
+    return TOY_PARAM_BOUNDS_BY_TOY.get((toy_name, name), TOY_PARAM_BOUNDS.get(name, (-100.0, 100.0)))
+
+
+def defaults(toy_name: str | None = None) -> dict[str, Any]:
+    """Every value at its default (toy parameters and start of ``toy_name``)."""
+    values = {k: f.default for k, f in FIELDS.items()}
+    if toy_name is not None:
+        values["toy"] = toy_name
+    return {**values, **toy_defaults(values["toy"])}
+
+
+def toy_defaults(toy_name: str) -> dict[str, Any]:
+    """The start point, parameter values and rate-map step-size range of a toy, as state keys."""
+    toy = get_toy(toy_name)
+    out = {param_key(k): float(v) for k, v in toy.defaults.items()}
+    out.update(sx=float(toy.start[0]), sy=float(toy.start[1]))
+    out["r_lr_lo"], out["r_lr_hi"] = lr_range(toy_name)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def lr_range(toy_name: str) -> tuple[float, float]:
+    """The default step-size axis of a rate map: up to 4 / lambda_max (heavy-ball
+    stability needs eps lambda_max < 2 (1 + beta) < 4), lambda_max the largest Hessian
+    eigenvalue at the toy's first minimiser, down to 1/100 of that (2 significant
+    digits); (1e-3, 1) for a toy without minimiser."""
+    toy = get_toy(toy_name)
+    if not toy.has_minima():
+        return 1e-3, 1.0
+    p = toy.params()
+    hess = jax.hessian(toy.value)(jnp.asarray(toy.minima(p)[0]), {k: jnp.asarray(v) for k, v in p.items()})
+    hi = float(f"{4.0 / float(np.max(np.linalg.eigvalsh(np.asarray(hess)))):.2g}")
+    return float(f"{hi / 100:.2g}"), hi
+
+
+def _parse_start(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        x, y = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError("expected two numbers X,Y") from None
+    if not all(math.isfinite(v) and abs(v) <= START_BOUND for v in (x, y)):
+        raise ValueError(f"expected two finite numbers of size at most {START_BOUND:g}")
+    return x, y
+
+
+def parse_query(query: Mapping[str, str], extra_keys: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[str]]:
+    """(values, warnings) from URL parameters.  Missing keys take their defaults;
+    malformed, out-of-range and unknown ones take their defaults with a warning.
+    ``extra_keys``: other keys the caller reads itself (e.g. the view), not unknown."""
+    warnings: list[str] = []
+
+    def warn(key, text, reason, used):
+        warnings.append(f"URL parameter {key}={text!r} ignored ({reason}); using {used}")
+
+    toy_name = FIELDS["toy"].default
+    if "toy" in query:
+        try:
+            toy_name = FIELDS["toy"].parse(query["toy"])
+        except ValueError as err:
+            warn("toy", query["toy"], err, f"the default toy {toy_name}")
+    values = defaults(toy_name)
+    toy = get_toy(toy_name)
+    for key, text in query.items():
+        if key in ("toy",) + extra_keys:
+            continue
+        if key in FIELDS:
+            try:
+                values[key] = FIELDS[key].parse(text)
+            except ValueError as err:
+                warn(key, text, err, f"the default {FIELDS[key].format(values[key])}")
+        elif key == "start":
+            try:
+                values["sx"], values["sy"] = _parse_start(text)
+            except ValueError as err:
+                warn(key, text, err, f"the toy's start {values['sx']:g},{values['sy']:g}")
+        elif key.startswith(PARAM_PREFIX) and key[len(PARAM_PREFIX):] in toy.defaults:
+            lo, hi = param_bounds(toy_name, key[len(PARAM_PREFIX):])
+            try:
+                values[key] = Field(key, "float", 0.0, lo, hi).parse(text)
+            except ValueError as err:
+                warn(key, text, err, f"the toy's default {values[key]:g}")
+        else:
+            warnings.append(f"URL parameter {key!r} is unknown for toy {toy_name} and was ignored")
+    labels = [spec.label for spec in runs_of(values)]
+    if values["focus"] and values["focus"] not in labels:
+        warnings.append(f"URL parameter focus={values['focus']!r} ignored (not one of the runs shown: "
+                        f"{', '.join(labels)}); following the default run")
+        values["focus"] = ""
+    for lo, hi in (("r_lr_lo", "r_lr_hi"), ("r_beta_lo", "r_beta_hi")):
+        if not values[lo] < values[hi]:
+            warnings.append(f"URL parameters {lo}={values[lo]:g} and {hi}={values[hi]:g} need {lo} < {hi}; "
+                            "using the defaults")
+            base = defaults(toy_name)
+            values[lo], values[hi] = base[lo], base[hi]
+    return values, warnings
+
+
+def to_query(values: Mapping[str, Any]) -> dict[str, str]:
+    """The URL parameters of ``values``: those that differ from their defaults."""
+    base = {**defaults(values["toy"]), "toy": FIELDS["toy"].default}     # the toy's own start and parameters
+    out = {k: f.format(values[k]) for k, f in FIELDS.items() if values[k] != base[k]}
+    if (values["sx"], values["sy"]) != (base["sx"], base["sy"]):
+        out["start"] = f"{float(values['sx'])!r},{float(values['sy'])!r}"
+    for key in base:
+        if key.startswith(PARAM_PREFIX) and values[key] != base[key]:
+            out[key] = repr(float(values[key]))
+    return out
+
+
+class RunSpec(NamedTuple):
+    """Everything one trajectory depends on, as hashable plain values (a cache key)."""
+
+    optimizer: str
+    cautious: bool
+    dampening: bool
+    mask: str
+    compensation: str
+    decay: str
+    dtype: str
+    toy: str
+    toy_params: tuple
+    start: tuple
+    lr: float
+    beta: float
+    beta2: float
+    adam_eps: float
+    wd: float
+    tau: float
+    mu: float
+    steps: int
+
+    @property
+    def label(self) -> str:
+        return ("C-" if self.cautious else "") + NAMES[self.optimizer]
+
+    def setup(self, **changes) -> Setup:
+        return Setup(optimizer=self.optimizer, dampening=self.dampening, cautious=self.cautious, mask=self.mask,
+                     compensation=self.compensation, decay=self.decay, dtype=self.dtype, **changes)
+
+    def hyper(self, **changes):
+        numbers = dict(lr=self.lr, beta=self.beta, beta2=self.beta2, adam_eps=self.adam_eps, wd=self.wd,
+                       tau=self.tau, mu=self.mu)
+        return make_hyper(self.dtype, **{**numbers, **changes})
+
+    @property
+    def params(self) -> dict[str, float]:
+        return dict(self.toy_params)
+
+
+def toy_params(values: Mapping[str, Any]) -> dict[str, float]:
+    toy = get_toy(values["toy"])
+    return {k: float(values[param_key(k)]) for k in toy.defaults}
+
+
+def runs_of(values: Mapping[str, Any]) -> list[RunSpec]:
+    """A RunSpec for each optimizer of ``opt`` and each variant asked for: the base run
+    first, then its cautious twin."""
+    kinds = {"both": (False, True), "base": (False,), "cautious": (True,)}[values["variants"]]
+    params = tuple(sorted(toy_params(values).items()))
+    out = []
+    for name in values["opt"]:
+        for cautious in kinds:
+            out.append(RunSpec(
+                optimizer=name, cautious=cautious, dampening=bool(values["dampening"]) and name == "gdm",
+                mask=values["mask"], compensation=values["comp"], decay=values["decay"], dtype=values["dtype"],
+                toy=values["toy"], toy_params=params, start=(float(values["sx"]), float(values["sy"])),
+                lr=float(values["lr"]), beta=float(values["beta"]), beta2=float(values["beta2"]),
+                adam_eps=float(values["adam_eps"]), wd=float(values["wd"]), tau=float(values["tau"]),
+                mu=float(values["mu"]), steps=int(values["steps"])))
+    return out
+
+
+def focus_of(runs: list[RunSpec], focus: str) -> RunSpec:
+    """The run the single-run views show: the one labelled ``focus``, else the first
+    cautious run, else the first run."""
+    for spec in runs:
+        if spec.label == focus:
+            return spec
+    return next((spec for spec in runs if spec.cautious), runs[0])

@@ -1,0 +1,101 @@
+"""Continuous time: the focus run's flow (dynamics.flows, time unit = one step) solved
+by the chosen ODE solver (dynamics.ode.integrate) beside the discrete iterates of the
+same settings, L(t) and H(t) of both, and what the solver did (steps, rejections,
+warnings)."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dynamics.flows import is_smooth
+from dynamics.solvers import SOLVERS
+from ui import compute
+from ui.session import Context
+from ui.state import FIELDS
+from viz.contour import PathStyle, contour_figure
+from viz.curves import Series, step_curves
+from viz.theme import optimizer_colour
+
+FLOW_COLOUR = "#000000"
+SOLVER_TEXT = {"euler": "Euler (order 1)", "semi-implicit": "semi-implicit Euler (the optimizer at 1 substep)",
+               "rk4": "Runge-Kutta 4", "adaptive": "adaptive (diffrax Tsit5, PID)"}
+
+
+def _controls(spec) -> None:
+    c = st.columns(5)
+    c[0].selectbox("solver", SOLVERS, key="o_solver", format_func=SOLVER_TEXT.get)
+    f = FIELDS["o_substeps"]
+    c[1].number_input("substeps per step (h = 1/N)", min_value=f.lo, max_value=f.hi, key="o_substeps",
+                      help="fixed-step solvers; the adaptive solver's first step")
+    if st.session_state["o_solver"] == "adaptive":
+        for col, key, label in ((c[2], "o_rtol", "rtol"), (c[3], "o_atol", "atol")):
+            f = FIELDS[key]
+            col.number_input(label, min_value=f.lo, max_value=f.hi, key=key, format="%.1e")
+    if spec.optimizer == "adam":
+        c[4].radio("initial moments", ("auto", "zeros"), key="o_init", horizontal=True,
+                   help="auto: m₀ = g(w₀), v₀ = g(w₀)² (the moments bias-corrected Adam steps with); zeros: as "
+                        "the discrete optimizer")
+    if spec.optimizer == "lion":
+        c[4].radio("sign in the flow", ("hard", "smooth"), key="o_sign", horizontal=True,
+                   help="smooth: tanh(c/τ_sign), a smooth right-hand side for the adaptive solver")
+        if st.session_state["o_sign"] == "smooth":
+            f = FIELDS["o_sign_tau"]
+            c[3].number_input("τ_sign", min_value=f.lo, max_value=f.hi, key="o_sign_tau", format="%.1e")
+
+
+def _status(status: dict, smooth: bool) -> None:
+    c = st.columns(4)
+    c[0].metric("solver", status["solver"] + (f" ({status['method']})" if status["method"] else ""))
+    if status["solver"] == "adaptive":
+        c[1].metric("steps taken", status["steps"])
+        c[2].metric("rejected steps", status["rejected"])
+        c[3].metric("reached", "the end" if not status["stopped_early"] else f"t = {status['stopped_at']:g}")
+    else:
+        c[1].metric("substeps per unit", status["substeps"])
+        c[2].metric("right-hand side", "smooth" if smooth else "non-smooth")
+    if status["stopped_early"]:
+        st.error(f"The solver stopped early: {status['message']}")
+    for w in status["warnings"]:
+        st.warning(w)
+
+
+def render(ctx: Context) -> None:
+    spec = ctx.focus
+    v = ctx.values
+    st.markdown(f"The flow of **{spec.label}** (Learn tab: its equations) against its discrete steps. One unit "
+                "of time is one optimizer step, so t = 0…T matches steps 0…T.")
+    _controls(spec)
+    lion_sign = v["o_sign"] if spec.optimizer == "lion" else "hard"
+    try:
+        arrays, status = compute.flow(spec, v["o_solver"], v["o_substeps"], v["o_init"], lion_sign,
+                                      v["o_sign_tau"], v["o_rtol"], v["o_atol"])
+    except ValueError as err:      # an optimizer without a flow in dynamics.flows
+        st.info(f"No continuous-time flow for {spec.label}: {err}")
+        return
+    traj = compute.trajectory(spec)
+    points, l_star = compute.minima(ctx.toy.name, ctx.params_key)
+    if not np.all(np.isfinite(arrays["w"])) and not status["stopped_early"]:
+        st.warning("The flow left the floating-point range (non-finite values): the step size is too large for "
+                   "this solver or the flow diverges.")
+    _status(status, is_smooth(spec.setup(lion_sign=lion_sign)))
+    colour = optimizer_colour(spec.optimizer, spec.cautious)
+    flow_label, step_label = f"{spec.label} flow ({v['o_solver']})", f"{spec.label} steps"
+    styles = {step_label: PathStyle(colour, "dot"), flow_label: PathStyle(FLOW_COLOUR, "solid")}
+    left, right = st.columns([1.05, 1])
+    with left:
+        fig = contour_figure(ctx.toy, ctx.params, {step_label: traj["w"], flow_label: arrays["w"]}, styles=styles,
+                             start=spec.start, grid=compute.grid(ctx.toy.name, ctx.params_key), minima=points,
+                             presentation=ctx.presentation)
+        st.plotly_chart(fig, key="ode_contour", config={"displaylogo": False})
+    with right:
+        masked = spec.cautious
+        series = [Series(step_label, colour, "dot", np.arange(spec.steps + 1), traj["loss"], traj["hamiltonian"],
+                         traj["masked_fraction"] if masked else None, mode="lines+markers"
+                         if spec.steps <= 200 else "lines"),
+                  Series(flow_label, FLOW_COLOUR, "solid", arrays["time"], arrays["loss"], arrays["hamiltonian"],
+                         arrays["masked_fraction"] if masked else None)]
+        st.plotly_chart(step_curves(series, l_star, ctx.presentation, xlabel="t (one unit = one step)"),
+                        key="ode_curves", config={"displaylogo": False})
+    rise = float(np.nanmax(arrays["dH_dt"])) if np.isfinite(arrays["dH_dt"]).any() else float("nan")
+    st.caption(f"Largest dH/dt on the grid t = 0…T: {rise:.3g}. Along the exact flow dH/dt ≤ 0 under the "
+               "conditions stated in the Learn tab (no weight decay; Adam with 1−β₁ ≥ (1−β₂)/4; caution with α ≥ 1).")

@@ -1,0 +1,97 @@
+"""Step inspector: at a chosen step t of the focus run, the gradient g, the optimizer's
+direction u, the coordinates the cautious mask drops and the step taken, drawn on the
+contour, with the numbers (dynamics.anatomy; arXiv 2411.16085, Algorithm 1)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui import compute
+from ui.session import Context
+from viz.inspector import step_arrows, step_figure, window
+from viz.theme import optimizer_colour
+
+DROP_REASON = {"elementwise": "there uᵢgᵢ ≤ 0", "elementwise-ge": "there uᵢgᵢ < 0",
+               "inner": "u·g < 0: the whole direction points uphill",
+               "threshold": "g·u < −(με/2)|u|², Theorem 2.7's condition fails",
+               "smooth": "there sigmoid(uᵢgᵢ/τ) < 1/2"}
+ZOOM_FLOOR = 1e-3      # smallest half-width of the zoomed view, as a fraction of the domain
+
+
+def numbers(a: dict, t: int, lr: float) -> pd.DataFrame:
+    """One row per quantity, one column per coordinate."""
+    rows = {"w_t": a["w"][t], "g = ∇L(w_t)": a["grad"][t], "u (optimizer direction)": a["direction"][t],
+            "x = u ⊙ g": a["direction"][t] * a["grad"][t], "φ (1 = kept)": a["mask"][t],
+            "−ε α φ ⊙ u": -lr * a["cautious"][t], "−ε · decay term": -lr * a["decay"][t],
+            "step w_{t+1} − w_t": a["step"][t]}
+    return pd.DataFrame({"quantity": list(rows), **{f"w{'₁₂'[i]}": [f"{float(v[i]) + 0.0:.6g}" for v in rows.values()]
+                                                    for i in range(2)}})     # + 0.0: no "-0"
+
+
+def _jump(steps: np.ndarray, t: int) -> None:
+    """Callback: move the step slider to the first of ``steps`` after t (wrapping around)."""
+    later = steps[steps > t]
+    if len(steps):
+        st.session_state["i_step"] = int(later[0] if len(later) else steps[0])
+
+
+def render(ctx: Context) -> None:
+    spec = ctx.focus
+    ss = st.session_state
+    if ss["i_step"] > spec.steps - 1:
+        ss["i_step"] = spec.steps - 1
+    c1, c2 = st.columns([4, 1])
+    if spec.steps > 1:
+        t = c1.slider("step t (from w_t to w_{t+1})", 0, spec.steps - 1, key="i_step")
+    else:
+        t = 0
+    zoom = c2.toggle("zoom to the step", key="i_zoom")
+    a = compute.anatomy(spec)
+    traj = compute.trajectory(spec)
+    with np.errstate(invalid="ignore"):
+        masked_steps = np.nonzero(np.any(a["mask"] < 0.5, axis=-1))[0] if spec.cautious else np.zeros(0, int)
+        rise_steps = np.nonzero(np.diff(traj["loss"]) > 0)[0]
+    b1, b2, _ = st.columns([1, 1, 3])
+    b1.button(f"next masked step ({len(masked_steps)})", on_click=_jump, args=(masked_steps, t),
+              disabled=not len(masked_steps), key="_next_mask")
+    b2.button(f"next L rise ({len(rise_steps)})", on_click=_jump, args=(rise_steps, t),
+              disabled=not len(rise_steps), key="_next_rise")
+    points, _ = compute.minima(ctx.toy.name, ctx.params_key)
+    w = a["w"][t]
+    if not np.all(np.isfinite(w)) or not np.all(np.isfinite(a["step"][t])):
+        st.warning(f"{spec.label} has diverged by step {t}: the iterate or the step is not finite. Choose an "
+                   "earlier step or smaller ε.")
+        return
+    dark, light = optimizer_colour(spec.optimizer, False), optimizer_colour(spec.optimizer, True)
+    arrows = step_arrows(spec.lr, a["grad"][t], a["direction"][t], a["cautious"][t], a["mask"][t], a["decay"][t],
+                         a["step"][t], dark, light, spec.cautious)
+    span = max(ctx.toy.domain[0][1] - ctx.toy.domain[0][0], ctx.toy.domain[1][1] - ctx.toy.domain[1][0])
+    bounds = window(w, arrows, ZOOM_FLOOR * span) if zoom else ctx.toy.domain
+    bounds = tuple(tuple(float(b) for b in axis) for axis in bounds)
+    grid = compute.grid(ctx.toy.name, ctx.params_key, 120, bounds)
+    left, right = st.columns([1.5, 1])
+    with left:
+        st.plotly_chart(step_figure(grid, points, bounds, w, arrows, traj["w"], ctx.styles[spec.label],
+                                    ctx.presentation), key="inspector", config={"displaylogo": False})
+    with right:
+        loss0, loss1 = float(traj["loss"][t]), float(traj["loss"][t + 1])
+        st.markdown(f"**{spec.label}, step {t} → {t + 1}** (ε = {spec.lr:.4g}, β = {spec.beta:.4g})")
+        m = st.columns(3)
+        m[0].metric("L(w_t)", f"{loss0:.4g}")
+        m[1].metric("L(w_{t+1})", f"{loss1:.4g}", delta=f"{loss1 - loss0:.3g}", delta_color="inverse")
+        m[2].metric("compensation α", f"{float(a['alpha'][t]):.4g}",
+                    help="the step is −ε α φ⊙u; mean compensation α = 1/max(mean φ, 10⁻³) is 1000 when every "
+                         "coordinate is dropped (the step is then 0)")
+        st.dataframe(numbers(a, t, spec.lr), hide_index=True, width="stretch")
+        dropped = [i + 1 for i in np.nonzero(a["mask"][t] < 0.5)[0]] if spec.cautious else []
+        if not spec.cautious:
+            st.caption("No caution: the step is −ε u (plus decay). Choose a cautious run in the sidebar to see "
+                       "the mask.")
+        elif dropped:
+            st.info(f"The mask drops coordinate(s) {', '.join(map(str, dropped))}: {DROP_REASON[spec.mask]}, so "
+                    "that part of −ε u would raise L to first order.")
+        else:
+            st.caption("The mask keeps every coordinate at this step (u and g agree in sign).")
+        if loss1 > loss0:
+            st.warning("L rose at this step.")

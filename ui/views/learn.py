@@ -1,0 +1,116 @@
+"""Learn: the focus run's update rule and flow, its Hamiltonian, the cautious mask and
+compensation in use, and a plain explanation of what the other views show, with
+references to the papers' sections."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ui import compute
+from ui.equations import COMPENSATION, DECAY, FLOW, HAMILTONIAN, MASK, UPDATE, cautious_update, key_of
+from ui.session import Context
+from ui.state import NAMES
+from viz.mask import mask_response_figure
+
+REFERENCES = """
+- Liang, Chen, Liu, Liu, *Cautious Optimizers: Improving Training with One Line of Code*,
+  [arXiv 2411.16085](https://arxiv.org/abs/2411.16085): Section 2 (Algorithm 1; Theorem 2.3, monotone L and faster
+  decrease of H; Theorem 2.5, the inner-product mask; Theorem 2.7, the threshold mask; Example 2.1, Adam's
+  Hamiltonian), Figures 2-3 (the toy runs and rate maps reproduced by the presets).
+- *Cautious Weight Decay*, [arXiv 2510.12402](https://arxiv.org/abs/2510.12402): Section 3 (decay only where
+  u·w ≥ 0; sliding mode along the minimiser set).
+- G. Goh, *Why Momentum Really Works*, [Distill 2017](https://distill.pub/2017/momentum/): the optimal heavy ball
+  on a quadratic, ε* = (2/(√λ₁+√λ₂))², β* = ((√κ−1)/(√κ+1))².
+"""
+
+
+def _explain(ctx: Context, spec) -> str:
+    name = NAMES[spec.optimizer]
+    text = [f"**{name}** moves w by −ε u each step. "]
+    if spec.optimizer in ("gdm", "nesterov"):
+        text.append("Momentum accumulates past gradients in s. With β near 1 the velocity carries the iterate past "
+                    "the valley floor, so L oscillates and rises at many steps (the triangles in the Trajectories "
+                    "loss plot) even though H = L + K keeps falling: the energy moves between L and the kinetic "
+                    "term K. ")
+    elif spec.optimizer == "adam":
+        text.append("Adam divides the momentum by √v coordinate-wise, so both coordinates move at similar speeds "
+                    "whatever the curvature; its momentum still overshoots and L can rise. ")
+    elif spec.optimizer == "lion":
+        text.append("Lion steps by ε in every coordinate (the sign of c), so near a minimum it keeps hopping by "
+                    "about ε and L rises at many steps. ")
+    text.append("The **cautious** variant looks at x = u ⊙ g: where a coordinate of the update points uphill "
+                "(x ≤ 0) the mask φ drops it, and α rescales what is left. Along the flow this makes L decrease "
+                "monotonically and H decrease at least as fast as for the base optimizer, provided α ≥ 1 "
+                "(arXiv 2411.16085, Theorem 2.3). ")
+    if spec.compensation == "count":
+        text.append("With the **count** compensation in 2-D, α = 2/3 when nothing is masked: the condition α ≥ 1 "
+                    "fails, so the cautious step is *shorter* than the base one and H can fall more slowly. ")
+    if spec.decay == "cautious":
+        text.append("**Cautious weight decay** shrinks only the coordinates where the update already moves w "
+                    "towards 0 (u·w ≥ 0): on a valley of minimisers the iterate reaches the valley and then "
+                    "slides along it towards small norm (arXiv 2510.12402, Section 3). ")
+    elif spec.decay == "decoupled":
+        text.append("**Decoupled weight decay** pulls towards the minimiser of the regularised L + (λ/2)|w|², "
+                    "not of L. ")
+    return "".join(text)
+
+
+def _observed(ctx: Context) -> str:
+    lines = []
+    for spec in ctx.runs:
+        traj = compute.trajectory(spec)
+        with np.errstate(invalid="ignore"):
+            rises = int(np.sum(np.diff(traj["loss"]) > 0))
+        masked = f", mean fraction masked {np.nanmean(traj['masked_fraction'][1:]):.2f}" if spec.cautious else ""
+        lines.append(f"- {spec.label}: L rose at {rises} of {spec.steps} steps{masked}")
+    return "In the current settings:\n" + "\n".join(lines)
+
+
+def _latex(table: dict, key: str, what: str) -> None:
+    if key in table:
+        st.latex(table[key])
+    else:
+        st.caption(f"This page does not write out {what} for {key} yet.")
+
+
+def render(ctx: Context) -> None:
+    spec = ctx.focus
+    key = key_of(spec.optimizer, spec.dampening)
+    st.subheader(f"{spec.label} on {ctx.toy.name}")
+    st.latex(ctx.toy.latex(ctx.params))
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Update rule** (g_t = ∇L(w_t))")
+        _latex(UPDATE, key, "its update rule (see dynamics.optimizers)")
+        use = "in use" if spec.cautious else "selected, not in use: this run is not cautious"
+        st.markdown(f"**Cautious step** (arXiv 2411.16085, Section 2; {use})")
+        st.latex(cautious_update())
+        mask, where = MASK[spec.mask]
+        st.markdown(f"**Mask**: {spec.mask} ({where})")
+        st.latex(mask)
+        comp, where = COMPENSATION[spec.compensation]
+        st.markdown(f"**Compensation**: {spec.compensation}" + (f" ({where})" if where else ""))
+        st.latex(comp)
+        st.markdown("**One coordinate's share of the decrease of L** (x₁ = u₁g₁; Theorem 2.3 needs the "
+                    "cautious curves on or above the grey one)")
+        st.plotly_chart(mask_response_figure(spec.mask, spec.compensation, spec.lr, spec.mu, spec.tau,
+                                             ctx.presentation), key="learn_mask", config={"displaylogo": False})
+        if DECAY[spec.decay] is not None:
+            st.markdown(f"**Weight decay**: {spec.decay}, λ = {spec.wd:g} (arXiv 2510.12402)")
+            st.latex(DECAY[spec.decay])
+    with right:
+        st.markdown("**Flow** (one unit of time = one step; the Continuous time tab solves it)")
+        _latex(FLOW, key, "a flow (see dynamics.flows)")
+        st.markdown("**Hamiltonian** (a Lyapunov function of the base flow)")
+        ham, note = HAMILTONIAN.get(key, (None, ""))
+        _latex({key: ham} if ham else {}, key, "a Hamiltonian (see dynamics.optimizers)")
+        if note:
+            st.caption(note)
+        if spec.cautious:
+            st.caption("The cautious flow keeps the same H: Ḣ(cautious) − Ḣ(base) = −ε Σ (α φ(xᵢ) xᵢ − xᵢ) ≤ 0 "
+                       "when α φ(x) x ≥ max(x, 0), i.e. α ≥ 1 (Theorem 2.3).")
+    st.markdown("#### What you are seeing")
+    st.markdown(_explain(ctx, spec))
+    st.markdown(_observed(ctx))
+    st.markdown("#### References")
+    st.markdown(REFERENCES)

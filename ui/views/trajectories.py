@@ -1,0 +1,68 @@
+"""Trajectories: the contour with every run overlaid (play/scrub animation, click to
+set the start), and L - L*, H - L* and the fraction masked against the step, with
+the steps where L rose marked."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui import compute
+from ui.session import Context, on_start_click
+from viz.contour import contour_figure
+from viz.curves import Series, step_curves
+
+CONTOUR_KEY = "traj_contour"
+
+
+def _fmt(x, spec: str = ".3g") -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def summary_table(ctx: Context, trajs: dict, summaries: dict, l_star) -> pd.DataFrame:
+    gap = "L(w_T)" if l_star is None else "L(w_T) − L*"
+    rows = []
+    for spec in ctx.runs:
+        s, traj = summaries[spec.label], trajs[spec.label]
+        rows.append({"run": spec.label, gap: _fmt(s.final_gap), "steps where L rose": len(s.rises),
+                     "largest rise": _fmt(s.largest_rise), "mean fraction masked": _fmt(
+                         float(np.nanmean(traj["masked_fraction"][1:])) if spec.cautious else None, ".2f"),
+                     "empirical rate": _fmt(s.rate, ".4f"), "steps to tol": _fmt(s.steps_to_tol, "d"),
+                     "diverged at step": _fmt(s.diverged_at, "d")})
+    return pd.DataFrame(rows)
+
+
+def render(ctx: Context) -> None:
+    points, l_star = compute.minima(ctx.toy.name, ctx.params_key)
+    trajs = {spec.label: compute.trajectory(spec) for spec in ctx.runs}
+    summaries = {spec.label: compute.summarize(spec, trajs[spec.label], points, l_star) for spec in ctx.runs}
+    for label, s in summaries.items():
+        if s.diverged_at is not None:
+            st.warning(f"**{label} diverged at step {s.diverged_at}**: the iterate became non-finite or moved "
+                       "10⁶ times farther from the minimiser than it started. The plots show the steps before; "
+                       "try a smaller step size ε or momentum β.")
+    if l_star is None:
+        st.info(f"{ctx.toy.title}: {ctx.toy.note or 'no minimiser'}. L and H are drawn as they are (linear axis).")
+
+    left, right = st.columns([1.05, 1])
+    with left:
+        fig = contour_figure(ctx.toy, ctx.params, {label: t["w"] for label, t in trajs.items()}, styles=ctx.styles,
+                             start=(ctx.values["sx"], ctx.values["sy"]), animate=True, click_grid=True,
+                             grid=compute.grid(ctx.toy.name, ctx.params_key), minima=points,
+                             presentation=ctx.presentation)
+        st.plotly_chart(fig, key=CONTOUR_KEY, on_select=functools.partial(on_start_click, CONTOUR_KEY),
+                        selection_mode="points", config={"displaylogo": False})
+        st.caption("▶ play or drag the step slider to animate the iterates. Click anywhere on the contour to start "
+                   "there. Stars: minima; open circle: the start w₀.")
+    with right:
+        series = [Series(spec.label, ctx.styles[spec.label].colour, ctx.styles[spec.label].dash,
+                         np.arange(spec.steps + 1), trajs[spec.label]["loss"], trajs[spec.label]["hamiltonian"],
+                         trajs[spec.label]["masked_fraction"] if spec.cautious else None,
+                         summaries[spec.label].rises) for spec in ctx.runs]
+        st.plotly_chart(step_curves(series, l_star, ctx.presentation), key="traj_curves",
+                        config={"displaylogo": False})
+        st.caption("Triangles mark the steps where L rose. H = L + K(state) is the Hamiltonian of the optimizer's "
+                   "flow (Learn tab); gaps on the log axes are values ≤ 0 (converged to rounding) or non-finite.")
+    st.dataframe(summary_table(ctx, trajs, summaries, l_star), hide_index=True, width="stretch")

@@ -1,0 +1,209 @@
+"""Static export: figures as vector PDF / SVG or PNG, and the numbers behind them as
+CSV / NPZ.  The command line (``python -m dynamics figure``) and the app's download
+buttons both call ``export_bytes`` and ``data_bytes``.
+
+Renderer.  Kaleido 1.x drives a headless Chromium.  We run Debian's ``/usr/bin/chromium``
+(or the file named by $BROWSER_PATH) and pass its path explicitly: nothing is
+downloaded, and a Chromium that choreographer may have downloaded earlier is not
+preferred over it.  plotly.js comes from the installed plotly package; MathJax only
+from the offline file of viz.theme.mathjax_path() (otherwise MathJax is off, and a
+figure with LaTeX text is refused rather than rendered with raw "$...$").
+
+One server per process.  The first export starts one Kaleido browser on a private
+event-loop thread (a few seconds); later exports reuse it (tens of milliseconds).
+Exports are serialised with a lock: Kaleido's own shared sync server can hand one
+caller another caller's image when called from several threads (plotly/Kaleido#444),
+so it is not used.  A render that fails or times out shuts the server down; the next
+export starts a fresh one.
+
+What stays vector.  In PDF and SVG, axes, text, lines, markers and contour lines are
+vector paths.  Heatmaps are not: plotly.js paints a heatmap's cells onto a canvas and
+embeds it as one PNG ``<image>`` (in the PDF: an image XObject) at the figure's
+resolution times ``scale``.  The rate maps (preset ``fig3``) are such heatmaps; pass
+``scale`` >= 3 for print.  PNG output has ``width * scale`` x ``height * scale`` pixels.
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import csv
+import io
+import os
+import re
+import threading
+
+import numpy as np
+import plotly.graph_objects as go
+
+from viz.theme import MATHJAX_ENV, mathjax_path
+
+FORMATS = ("pdf", "svg", "png")
+DATA_FORMATS = ("csv", "npz")
+DEFAULT_BROWSER = "/usr/bin/chromium"
+START_TIMEOUT_S = 60.0
+RENDER_TIMEOUT_S = 60.0
+_LATEX = re.compile(r'"\$[^"]*\$"')
+
+
+class ExportError(RuntimeError):
+    """The renderer could not be started or could not render a figure."""
+
+
+def browser_path() -> str:
+    """$BROWSER_PATH if set, else Debian's /usr/bin/chromium; it must be an executable file."""
+    path = os.environ.get("BROWSER_PATH") or DEFAULT_BROWSER
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise ExportError(f"no Chromium at {path!r}: install Debian's chromium (apt-get install chromium) "
+                          "or set BROWSER_PATH to a Chromium executable")
+    return path
+
+
+class _Server:
+    """One Kaleido browser on its own asyncio loop thread; callers hold ``_LOCK``."""
+
+    def __init__(self):
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._kaleido = None
+        self._mathjax: str | None = None
+
+    def _start(self, mathjax: str | None) -> None:
+        import kaleido  # imported on first use: starting the app needs no browser
+
+        path = browser_path()
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="kaleido-export", daemon=True)
+        thread.start()
+
+        async def _open():
+            k = kaleido.Kaleido(path=path, mathjax=mathjax or False, timeout=RENDER_TIMEOUT_S)
+            await k.open()
+            return k
+
+        self._loop, self._thread, self._mathjax = loop, thread, mathjax
+        try:
+            self._kaleido = asyncio.run_coroutine_threadsafe(_open(), loop).result(START_TIMEOUT_S)
+        except Exception as err:
+            self.stop()
+            raise ExportError(f"could not start Chromium at {path!r} for export: {err}") from err
+
+    def render(self, fig_dict: dict, opts: dict, mathjax: str | None) -> bytes:
+        """Render with a browser whose page loads ``mathjax`` (restarted if it changed)."""
+        if self._kaleido is not None and mathjax != self._mathjax:
+            self.stop()
+        if self._kaleido is None:
+            self._start(mathjax)
+        future = asyncio.run_coroutine_threadsafe(self._kaleido.calc_fig(fig_dict, opts=opts), self._loop)
+        try:
+            return future.result(RENDER_TIMEOUT_S + 5)
+        except Exception as err:
+            future.cancel()
+            self.stop()
+            raise ExportError(f"export to {opts['format']} failed: {type(err).__name__}: {err}") from err
+
+    def stop(self) -> None:
+        """Close the browser and the loop thread (also at interpreter exit)."""
+        loop, k = self._loop, self._kaleido
+        self._loop = self._thread = self._kaleido = None
+        if loop is None:
+            return
+        if k is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(k.close(), loop).result(10)
+            except Exception:  # noqa: BLE001 - best effort at shutdown; the process is leaving
+                pass
+        loop.call_soon_threadsafe(loop.stop)
+
+
+_SERVER = _Server()
+_LOCK = threading.Lock()
+
+
+@atexit.register
+def _shutdown() -> None:
+    with _LOCK:
+        _SERVER.stop()
+
+
+def _check_size(name: str, value) -> None:
+    if value is not None and not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a number > 0; got {value!r}")
+
+
+def export_bytes(fig: go.Figure, fmt: str, scale: float = 1.0, width: float | None = None,
+                 height: float | None = None) -> bytes:
+    """The figure as ``fmt`` (pdf, svg or png) bytes.  width / height: layout pixels
+    (default: the figure's layout size, else plotly's 700 x 500); scale multiplies the
+    resolution (PNG pixels, and the embedded raster of heatmaps in PDF / SVG)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    for name, value in (("scale", scale), ("width", width), ("height", height)):
+        _check_size(name, value)
+    fig_dict = fig.to_plotly_json()
+    mathjax = mathjax_path()
+    if mathjax is None and _LATEX.search(fig.to_json()):
+        raise ExportError(f"the figure has LaTeX text ($...$) but no offline MathJax: set {MATHJAX_ENV} "
+                          "to MathJax 3's tex-svg.js, or use the Unicode labels of viz.theme")
+    layout = fig_dict.get("layout", {})
+    opts = dict(format=fmt, scale=float(scale), width=width or layout.get("width") or 700,
+                height=height or layout.get("height") or 500)
+    with _LOCK:
+        return _SERVER.render(fig_dict, opts, mathjax)
+
+
+def format_of(path: str, allowed=FORMATS) -> str:
+    """The format named by a file's extension (ValueError if not one of ``allowed``)."""
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext not in allowed:
+        raise ValueError(f"{path!r}: the extension must be one of {', '.join('.' + f for f in allowed)}")
+    return ext
+
+
+def write_figure(fig: go.Figure, path: str, scale: float = 1.0, width: float | None = None,
+                 height: float | None = None) -> str:
+    """Export ``fig`` to ``path`` in the format of its extension; returns the format."""
+    fmt = format_of(path)
+    data = export_bytes(fig, fmt, scale=scale, width=width, height=height)
+    with open(path, "wb") as f:
+        f.write(data)
+    return fmt
+
+
+# ----------------------------------------------------------------------------- data
+
+def _columns(table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    cols = {k: np.asarray(v) for k, v in table.items()}
+    lengths = {k: v.shape for k, v in cols.items()}
+    if len({s for s in lengths.values()}) > 1 or any(len(s) != 1 for s in lengths.values()):
+        raise ValueError(f"a table needs 1-D columns of one length; got shapes {lengths}")
+    return cols
+
+
+def data_bytes(table: dict[str, np.ndarray], fmt: str, arrays: dict[str, np.ndarray] | None = None) -> bytes:
+    """A tidy table (column name -> 1-D array, one row per plotted point) as CSV or NPZ.
+    CSV writes floats with ``repr`` (they read back exactly); NPZ stores every column
+    plus ``arrays`` (e.g. a contour grid), strings as Unicode arrays (no pickle)."""
+    if fmt not in DATA_FORMATS:
+        raise ValueError(f"data format must be one of {', '.join(DATA_FORMATS)}; got {fmt!r}")
+    cols = _columns(table)
+    if fmt == "npz":
+        clash = set(cols) & set(arrays or {})
+        if clash:
+            raise ValueError(f"array names clash with table columns: {sorted(clash)}")
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **cols, **(arrays or {}))
+        return buf.getvalue()
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(cols)
+    rows = zip(*(v.tolist() for v in cols.values()))
+    writer.writerows([repr(x) if isinstance(x, float) else x for x in row] for row in rows)
+    return text.getvalue().encode()
+
+
+def write_data(table: dict[str, np.ndarray], path: str, arrays: dict[str, np.ndarray] | None = None) -> str:
+    """Write ``data_bytes`` to ``path`` in the format of its extension; returns the format."""
+    fmt = format_of(path, DATA_FORMATS)
+    with open(path, "wb") as f:
+        f.write(data_bytes(table, fmt, arrays))
+    return fmt

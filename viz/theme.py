@@ -1,0 +1,171 @@
+"""Figure themes: the screen style of the app's interactive figures (``style``,
+``line_width``, the heatmap colours) and the publication theme (``apply_theme``).
+
+Publication: white background, paper-size fonts, column widths, a colour-blind-safe
+palette (Okabe-Ito, ``PALETTE``), symbols that render, and one naming rule for
+optimizers (GDM / C-GDM, Adam / C-Adam, Lion / C-Lion; arXiv 2411.16085 writes the
+cautious variant with a "C-" prefix).
+
+Sizes.  Plotly lays a figure out in CSS pixels; Chromium's PDF maps 96 px to one inch
+(so 72 pt = 96 px), which is what the static export (viz.export) produces.  Widths are
+given in inches and converted with ``PX_PER_INCH``; font sizes in points with ``PX_PER_PT``.
+
+Symbols.  Greek letters are Unicode by default (the fonts below all carry Greek).
+LaTeX (``$\\varepsilon$``) needs MathJax, which plotly.js fetches from a CDN; it is used
+only where a MathJax file is available offline: set ``DYNAMICS_MATHJAX`` to the path of
+MathJax 3's ``tex-svg.js`` (``latex_available()``); viz.export then hands the same file
+to the renderer.
+"""
+from __future__ import annotations
+
+import os
+
+import plotly.graph_objects as go
+
+# Okabe-Ito: colour-blind-safe.  On screen, base optimizers take the dark member of a
+# pair and cautious variants the light one (viz.contour's default path colours).
+PALETTE = ["#0072B2", "#56B4E9", "#D55E00", "#E69F00", "#009E73", "#F0E442", "#CC79A7", "#000000"]
+PX_PER_INCH = 96
+PX_PER_PT = PX_PER_INCH / 72
+COLUMNS_IN = {"single": 3.5, "double": 7.0}     # two-column paper: one column, full text width
+FONTS = {
+    "serif": "Liberation Serif, Times New Roman, Times, DejaVu Serif, serif",
+    "sans": "Liberation Sans, Arial, Helvetica, DejaVu Sans, sans-serif",
+}
+MATHJAX_ENV = "DYNAMICS_MATHJAX"
+
+BLUE, SKY, VERMILLION, ORANGE, GREEN, YELLOW, PURPLE, BLACK = PALETTE
+# (base, cautious) colour of an optimizer: the pair always differs in hue.  Optimizers not
+# listed take OTHER_COLOURS.
+OPTIMIZER_COLOURS = {
+    "gd": (BLACK, PURPLE), "gdm": (BLUE, VERMILLION), "nesterov": (SKY, ORANGE),
+    "adam": (GREEN, VERMILLION), "lion": (PURPLE, ORANGE),
+}
+OTHER_COLOURS = (SKY, ORANGE)
+DECAY_COLOURS = {"none": BLACK, "decoupled": BLUE, "cautious": VERMILLION}
+HIGHLIGHT = VERMILLION                          # "red" dots: Okabe-Ito's vermillion
+
+# Rate-map heatmaps (viz.ratemap): rate 0..1 on Viridis, cautious - base on a diverging
+# red-blue scale (blue: caution converges faster), diverged cells left empty on grey.
+RATE_SCALE = "Viridis"
+DIFF_SCALE = "RdBu_r"
+DIVERGED = "#BBBBBB"
+OPTIMUM = HIGHLIGHT                            # best cell: the paper's red dot
+ANALYTIC = "#FFFFFF"                           # analytic optimum and stability boundary
+OPTIMIZER_NAMES = {"gd": "GD", "gdm": "GDM", "nesterov": "Nesterov", "adam": "Adam", "lion": "Lion",
+                   "signum": "Signum", "rmsprop": "RMSprop", "adagrad": "AdaGrad", "nadam": "NAdam",
+                   "amsgrad": "AMSGrad", "laprop": "LaProp", "adamw": "AdamW"}
+DECAY_NAMES = {"none": "no decay", "decoupled": "decoupled decay", "cautious": "cautious decay"}
+
+# key -> (Unicode label, LaTeX label)
+LABELS = {
+    "lr": ("step size ε", r"$\text{step size }\varepsilon$"),
+    "beta": ("momentum β", r"$\text{momentum }\beta$"),
+    "rate": ("rate ρ", r"$\text{rate }\rho$"),
+    "step": ("step t", r"$\text{step }t$"),
+    "w1": ("w₁", r"$w_1$"),
+    "w2": ("w₂", r"$w_2$"),
+    "loss": ("loss L", r"$\text{loss }L(w_t)$"),
+    "hamiltonian": ("Hamiltonian H", r"$\text{Hamiltonian }H_t$"),
+    "norm": ("norm |w|", r"$\text{norm }\|w_t\|$"),
+}
+SYMBOLS = {"lr": ("ε", r"\varepsilon"), "beta": ("β", r"\beta"), "kappa": ("κ", r"\kappa"),
+           "wd": ("λ", r"\lambda"), "rate": ("ρ", r"\rho")}
+
+
+def optimizer_name(optimizer: str, cautious: bool = False) -> str:
+    """GD, GDM, Nesterov, Adam, Lion; the cautious variant with the prefix "C-"."""
+    if optimizer not in OPTIMIZER_NAMES:
+        raise ValueError(f"unknown optimizer {optimizer!r} (allowed: {', '.join(OPTIMIZER_NAMES)})")
+    return ("C-" if cautious else "") + OPTIMIZER_NAMES[optimizer]
+
+
+def optimizer_colour(optimizer: str, cautious: bool = False) -> str:
+    return OPTIMIZER_COLOURS.get(optimizer, OTHER_COLOURS)[int(bool(cautious))]
+
+
+def mathjax_path() -> str | None:
+    """The offline MathJax file named by $DYNAMICS_MATHJAX, or None.  A set variable that
+    names no file is an error, not a silent fall-back to Unicode."""
+    path = os.environ.get(MATHJAX_ENV)
+    if not path:
+        return None
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{MATHJAX_ENV}={path!r} is not a file (MathJax 3 tex-svg.js expected)")
+    return path
+
+
+def latex_available() -> bool:
+    return mathjax_path() is not None
+
+
+def label(key: str, latex: bool | None = None) -> str:
+    """An axis label; LaTeX only when asked for and MathJax is available offline."""
+    uni, tex = LABELS[key]
+    return tex if (latex_available() if latex is None else latex) else uni
+
+
+def symbol(key: str, latex: bool = False) -> str:
+    """A bare symbol for text such as "ε = 0.01" (Unicode; LaTeX body without $ when latex)."""
+    uni, tex = SYMBOLS[key]
+    return tex if latex else uni
+
+
+def width_px(width: str | float) -> float:
+    """"single" / "double" (column widths) or a number of pixels."""
+    if isinstance(width, str):
+        if width not in COLUMNS_IN:
+            raise ValueError(f"width must be one of {', '.join(COLUMNS_IN)} or a number of pixels; got {width!r}")
+        return COLUMNS_IN[width] * PX_PER_INCH
+    if not width > 0:
+        raise ValueError(f"width must be > 0 pixels; got {width}")
+    return float(width)
+
+
+def line_width(presentation: bool = False) -> float:
+    """Line width on screen: thicker in presentation mode (a projector, the back row)."""
+    return 3.5 if presentation else 2.0
+
+
+def style(fig: go.Figure, presentation: bool = False, height: int = 560) -> go.Figure:
+    """The app's screen style, in place: white template, 13 px text (18 px in
+    presentation mode), the given height in pixels.  Returns ``fig``."""
+    size = 18 if presentation else 13
+    fig.update_layout(template="plotly_white", height=height, font=dict(size=size),
+                      legend=dict(font=dict(size=size)), margin=dict(l=50, r=20, t=50, b=50))
+    fig.update_annotations(font=dict(size=size + 1))
+    return fig
+
+
+def apply_theme(fig: go.Figure, width: str | float = "double", height: float = 240.0, font: str = "serif",
+                font_size: float = 8.0) -> go.Figure:
+    """Style ``fig`` in place for print: white background, black axes with outside ticks,
+    light grid, ``font`` (serif or sans) at ``font_size`` points (titles +1 pt), the given
+    width ("single", "double" or pixels) and height (pixels).  Returns ``fig``."""
+    if font not in FONTS:
+        raise ValueError(f"font must be one of {', '.join(FONTS)}; got {font!r}")
+    if not height > 0 or not font_size > 0:
+        raise ValueError(f"height and font_size must be > 0; got {height}, {font_size}")
+    size = font_size * PX_PER_PT
+    family = FONTS[font]
+    fig.update_layout(
+        template="simple_white", paper_bgcolor="white", plot_bgcolor="white",
+        width=round(width_px(width)), height=round(height),
+        font=dict(family=family, size=size, color=BLACK),
+        title_font=dict(size=size + PX_PER_PT),
+        legend=dict(font=dict(size=size), bgcolor="rgba(255,255,255,0.8)", borderwidth=0,
+                    tracegroupgap=2, itemwidth=30),
+        margin=dict(l=6 * size, r=size, t=3 * size, b=4 * size),
+    )
+    axis = dict(showline=True, linecolor=BLACK, linewidth=0.75, mirror=True, ticks="outside", ticklen=3,
+                tickwidth=0.75, showgrid=True, gridcolor="#e5e5e5", gridwidth=0.5, zeroline=False,
+                title_font=dict(size=size), tickfont=dict(size=size), title_standoff=2)
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(**axis)
+    # plotly.js draws the "10^k" labels of a log axis with exponentformat "power" at 1.25x
+    # the tick font; shrink those so every tick label prints at font_size.
+    power_log = dict(type="log", exponentformat="power")
+    fig.update_xaxes(tickfont=dict(size=size / 1.25), selector=power_log)
+    fig.update_yaxes(tickfont=dict(size=size / 1.25), selector=power_log)
+    fig.update_annotations(font=dict(family=family, size=size))
+    return fig
