@@ -196,3 +196,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         sys.stderr.write(f"{PROG} {args.command}: error: {err}\n")
         return 2
+    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, as Unix tools do
+        sys.stdout = None
+        return 0

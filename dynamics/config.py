@@ -24,6 +24,16 @@ DECAY_MODES = ("none", "decoupled", "cautious")
 DTYPES = ("float64", "float32")
 LION_SIGNS = ("hard", "smooth")
 NOISE_KINDS = ("none", "gaussian")
+DISPLAY_NAMES = {"gd": "GD", "gdm": "GDM", "nesterov": "Nesterov", "adam": "Adam", "lion": "Lion",
+                 "signum": "Signum", "rmsprop": "RMSprop", "adagrad": "AdaGrad", "nadam": "NAdam",
+                 "amsgrad": "AMSGrad", "laprop": "LaProp", "adamw": "AdamW"}
+
+
+def display_name(optimizer: str, cautious: bool = False) -> str:
+    """GD, GDM, Nesterov, Adam, Lion, ...; the cautious variant with the prefix "C-" (C-GDM)."""
+    if optimizer not in DISPLAY_NAMES:
+        raise ValueError(f"unknown optimizer {optimizer!r} (allowed: {', '.join(DISPLAY_NAMES)})")
+    return ("C-" if cautious else "") + DISPLAY_NAMES[optimizer]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,8 @@ import os
 
 import plotly.graph_objects as go
 
+from dynamics.config import display_name as optimizer_name  # noqa: F401 (GDM / C-GDM naming, re-exported)
+
 # Okabe-Ito: colour-blind-safe.  On screen, base optimizers take the dark member of a
 # pair and cautious variants the light one (viz.contour's default path colours).
 PALETTE = ["#0072B2", "#56B4E9", "#D55E00", "#E69F00", "#009E73", "#F0E442", "#CC79A7", "#000000"]
@@ -52,9 +54,6 @@ DIFF_SCALE = "RdBu_r"
 DIVERGED = "#BBBBBB"
 OPTIMUM = HIGHLIGHT                            # best cell: the paper's red dot
 ANALYTIC = "#FFFFFF"                           # analytic optimum and stability boundary
-OPTIMIZER_NAMES = {"gd": "GD", "gdm": "GDM", "nesterov": "Nesterov", "adam": "Adam", "lion": "Lion",
-                   "signum": "Signum", "rmsprop": "RMSprop", "adagrad": "AdaGrad", "nadam": "NAdam",
-                   "amsgrad": "AMSGrad", "laprop": "LaProp", "adamw": "AdamW"}
 DECAY_NAMES = {"none": "no decay", "decoupled": "decoupled decay", "cautious": "cautious decay"}
 
 # key -> (Unicode label, LaTeX label)
@@ -71,13 +70,6 @@ LABELS = {
 }
 SYMBOLS = {"lr": ("ε", r"\varepsilon"), "beta": ("β", r"\beta"), "kappa": ("κ", r"\kappa"),
            "wd": ("λ", r"\lambda"), "rate": ("ρ", r"\rho")}
-
-
-def optimizer_name(optimizer: str, cautious: bool = False) -> str:
-    """GD, GDM, Nesterov, Adam, Lion; the cautious variant with the prefix "C-"."""
-    if optimizer not in OPTIMIZER_NAMES:
-        raise ValueError(f"unknown optimizer {optimizer!r} (allowed: {', '.join(OPTIMIZER_NAMES)})")
-    return ("C-" if cautious else "") + OPTIMIZER_NAMES[optimizer]
 
 
 def optimizer_colour(optimizer: str, cautious: bool = False) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 
 from dynamics.cli import (UsageError, _check, _parse_start, add_run_options, hyper_of, json_list, print_json,
                           resolve_run, setup_of)
-from dynamics.config import LION_SIGNS
+from dynamics.config import LION_SIGNS, display_name
 from dynamics.flows import INITS, READS_UPDATED_STATE
 from dynamics.noise import SEED_LIMIT
 from dynamics.ode import ADAPTIVE_DEFAULTS, integrate
@@ -151,7 +151,7 @@ def handle(args) -> int:
                             if getattr(traj, k) is not None})
         print_json(payload)
         return 0
-    name = ("C-" if config["cautious"] else "") + config["optimizer"].upper()
+    name = display_name(config["optimizer"], config["cautious"])
     what = (f"flow, {config['solver']} solver, t = 0..{config['steps']}" if ode
             else f"{config['steps']} steps")
     print(f"{name} on {config['toy']}, {what} (lr={config['lr']:g}, beta={config['beta']:g})")

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from dynamics.cli import _check, add_run_options, hyper_of, json_list, print_json, resolve_run, setup_of
+from dynamics.config import display_name
 from dynamics.rates import ANALYTIC_OPTIMIZERS, analytic_rate, best_cell
 from dynamics.sweep import DEFAULT_TOL, SCALES, grid_axis, sweep
 from toys import TOYS, get_toy
@@ -132,7 +133,7 @@ def handle(args) -> int:
                         **{k: (v.tolist() if v.dtype != np.float64 else json_list(v)) for k, v in maps.items()},
                         best=dict(lr=best["lr"], beta=best["beta"], rate=best["rate"]), config=config))
         return 0
-    name = ("C-" if setup.cautious else "") + setup.optimizer.upper()
+    name = display_name(setup.optimizer, setup.cautious)
     print(f"{name} on {toy.name}: {beta.size} x {lr.size} (beta x lr) cells, {config['steps']} steps, "
           f"tol {config['tol']:g}, {config['dtype']}: {seconds:.2f} s")
     print(f"  lr {lr[0]:g} .. {lr[-1]:g} ({lr_r['scale']}), beta {beta[0]:g} .. {beta[-1]:g} ({beta_r['scale']})")
