@@ -8,7 +8,7 @@ import logging
 
 import streamlit as st
 
-from ui import session, sidebar
+from ui import downloads, session, sidebar
 from ui.views import VIEWS
 
 st.set_page_config(page_title="Cautious dynamics", page_icon="〰", layout="wide")
@@ -16,6 +16,7 @@ session.bootstrap()
 vals = session.values()
 ctx = session.context(vals) if vals["opt"] else None
 sidebar.render([spec.label for spec in ctx.runs] if ctx else [])
+downloads.config_panel()
 st.markdown("<style>[data-testid=stMainBlockContainer] { padding-top: 2rem; }"
             + ("html { font-size: 22px; }" if vals["present"] else "") + "</style>", unsafe_allow_html=True)
 st.title("Cautious dynamics: how optimizers move")

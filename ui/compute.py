@@ -18,17 +18,20 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
 import streamlit as st
 
 from dynamics import loss_rises, rollout
 from dynamics.anatomy import step_anatomy
+from dynamics.basins import BasinMap, basin_map
+from dynamics.decay_study import DecayRun, decay_study
+from dynamics.noise import SEED_LIMIT, noise_key, standard_noise
 from dynamics.ode import integrate
 from dynamics.rates import divergence_limit, envelope_rate
 from dynamics.rollout import Trajectory
-from dynamics.sweep import DEFAULT_TOL, sweep
-from toys import get_toy
-from ui.state import RunSpec
+from dynamics.sweep import DEFAULT_TOL, noisy_sweep, sweep
+from ui.state import RunSpec, toy_of
 from viz.contour import toy_grid
 
 BLOCK_CELLS = 4096      # cells per cached sweep block (about 0.05 s warm at 1000 steps)
@@ -36,22 +39,23 @@ BLOCK_CELLS = 4096      # cells per cached sweep block (about 0.05 s warm at 100
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def trajectory(spec: RunSpec) -> dict[str, np.ndarray]:
-    """The roll-out of ``spec`` (dynamics.rollout.Trajectory fields)."""
-    traj = rollout(spec.setup(), get_toy(spec.toy), spec.hyper(), spec.steps, start=spec.start,
-                   toy_params=spec.params)
+    """The roll-out of ``spec`` (dynamics.rollout.Trajectory fields; noisy gradients
+    with spec's seed when spec.noise_sigma > 0)."""
+    traj = rollout(spec.setup(), toy_of(spec.toy), spec.hyper(), spec.steps, start=spec.start,
+                   toy_params=spec.params, seed=spec.seed)
     return traj._asdict()
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def grid(toy_name: str, params: tuple, n: int = 160, bounds: tuple | None = None):
     """(xs, ys, Z) of the toy on an n x n grid (viz.contour.toy_grid)."""
-    return toy_grid(get_toy(toy_name), dict(params), n, bounds)
+    return toy_grid(toy_of(toy_name), dict(params), n, bounds)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def minima(toy_name: str, params: tuple) -> tuple[np.ndarray, float | None]:
     """(minimisers (k, 2), L* = the smallest listed minimum value, or None without minima)."""
-    toy = get_toy(toy_name)
+    toy = toy_of(toy_name)
     if not toy.has_minima():
         return np.zeros((0, 2)), None
     p = toy.params(dict(params))
@@ -73,7 +77,7 @@ class Summary(NamedTuple):
 
 def distances(spec: RunSpec, w: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     """d_t to the nearest listed minimiser (to the set of minimisers for a valley toy)."""
-    toy = get_toy(spec.toy)
+    toy = toy_of(spec.toy)
     if not len(points):
         return None
     if toy.valley and toy.set_residual is not None:
@@ -104,23 +108,51 @@ def summarize(spec: RunSpec, traj: dict[str, np.ndarray], points: np.ndarray, l_
 def sweep_block(spec: RunSpec, lr_axis: tuple, beta_rows: tuple, steps: int) -> dict[str, np.ndarray]:
     """The rate metrics of rows ``beta_rows`` x columns ``lr_axis`` (dynamics.sweep.sweep;
     spec's own lr and beta are replaced by the grid)."""
-    res = sweep(spec.setup(), get_toy(spec.toy), lr_axis, beta_rows, steps, hp=spec.hyper(), start=spec.start,
+    res = sweep(spec.setup(), toy_of(spec.toy), lr_axis, beta_rows, steps, hp=spec.hyper(), start=spec.start,
                 toy_params=spec.params)
     return dict(rate=res.rate, diverged=res.diverged, steps_to_tol=res.steps_to_tol,
                 max_loss_rise=res.max_loss_rise)
 
 
+def seeds_of(spec: RunSpec, k: int) -> tuple[int, ...]:
+    """The K seeds a noisy rate map averages over: spec.seed, spec.seed + 1, ... (mod 2^32),
+    so that K = 1 is the seed of spec's own trajectory."""
+    return tuple((spec.seed + i) % SEED_LIMIT for i in range(k))
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def noisy_sweep_block(spec: RunSpec, lr_axis: tuple, beta_rows: tuple, steps: int, seeds: tuple) -> dict:
+    """The maps of ``sweep_block`` averaged over ``seeds`` (dynamics.sweep.noisy_sweep,
+    gradient noise sigma = spec.noise_sigma): ``rate`` is the mean rate (a diverged seed
+    counts 1), ``diverged`` where every seed diverged, ``diverged_fraction``,
+    ``rate_std``, ``steps_to_tol`` the step by which every seed reached tol (-1: some
+    seed never did), and (cautious) ``noise_drop``, the mean over the seeds of the
+    fraction of coordinates the mask dropped because of the noise."""
+    res = noisy_sweep(spec.setup(), toy_of(spec.toy), lr_axis, beta_rows, steps, seeds=seeds, hp=spec.hyper(),
+                      start=spec.start, toy_params=spec.params)
+    reached = (res.steps_to_tol >= 0).all(axis=0)
+    out = dict(rate=res.rate_mean, diverged=res.diverged_fraction >= 1.0, diverged_fraction=res.diverged_fraction,
+               rate_std=res.rate_std, steps_to_tol=np.where(reached, res.steps_to_tol.max(axis=0), -1))
+    if res.noise_drop is not None:
+        out["noise_drop"] = res.noise_drop.mean(axis=0)
+    return out
+
+
 def rate_map(spec: RunSpec, lr_axis: np.ndarray, beta_axis: np.ndarray, steps: int,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+             progress: Callable[[int, int], None] | None = None, seeds: int = 1) -> dict[str, np.ndarray]:
     """The full map, block by block (each block cached); ``progress(done_rows, rows)``
-    is called before the first block and after each one."""
-    rows = max(1, BLOCK_CELLS // len(lr_axis))
+    is called before the first block and after each one.  With gradient noise
+    (spec.noise_sigma > 0) the maps are averaged over ``seeds`` seeds (noisy_sweep_block)."""
+    noisy = spec.noise_sigma > 0
+    rows = max(1, BLOCK_CELLS // (len(lr_axis) * (seeds if noisy else 1)))
     lr_t = tuple(float(x) for x in lr_axis)
     parts = []
     for i in range(0, len(beta_axis), rows):
         if progress is not None:
             progress(i, len(beta_axis))
-        parts.append(sweep_block(spec, lr_t, tuple(float(b) for b in beta_axis[i:i + rows]), int(steps)))
+        beta_rows = tuple(float(b) for b in beta_axis[i:i + rows])
+        parts.append(noisy_sweep_block(spec, lr_t, beta_rows, int(steps), seeds_of(spec, seeds)) if noisy
+                     else sweep_block(spec, lr_t, beta_rows, int(steps)))
     if progress is not None:
         progress(len(beta_axis), len(beta_axis))
     return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
@@ -133,7 +165,7 @@ def flow(spec: RunSpec, solver: str, substeps: int, init: str, lion_sign: str, s
     (arrays, solver status as a dict)."""
     setup = spec.setup(lion_sign=lion_sign)
     hp = spec.hyper(sign_tau=sign_tau)
-    out = integrate(setup, get_toy(spec.toy), hp, spec.steps, solver=solver, substeps=substeps, start=spec.start,
+    out = integrate(setup, toy_of(spec.toy), hp, spec.steps, solver=solver, substeps=substeps, start=spec.start,
                     toy_params=spec.params, init=init, rtol=rtol, atol=atol)
     arrays = {k: v for k, v in out._asdict().items() if k != "status"}
     return arrays, out.status.as_dict()
@@ -141,6 +173,36 @@ def flow(spec: RunSpec, solver: str, substeps: int, init: str, lion_sign: str, s
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def anatomy(spec: RunSpec) -> dict[str, np.ndarray]:
-    """The anatomy of every step of spec's roll-out (dynamics.anatomy.step_anatomy)."""
+    """The anatomy of every step of spec's roll-out (dynamics.anatomy.step_anatomy).
+    With gradient noise the steps used g~_t = g_t + sigma z_{t+1} (dynamics.noise; z
+    indexed by the step that produces w_{t+1}), so the anatomy reads those gradients:
+    the mask, like Algorithm 1 of arXiv 2411.16085, saw the noisy one."""
     traj = Trajectory(**trajectory(spec))
+    if spec.noise_sigma > 0:
+        z = standard_noise(noise_key(spec.seed), jnp.arange(1, spec.steps + 1), jnp.zeros(2, spec.dtype))
+        grad = traj.grad.copy()
+        grad[:-1] += spec.noise_sigma * np.asarray(z)
+        traj = traj._replace(grad=grad)
     return step_anatomy(spec.setup(), spec.hyper(), traj)._asdict()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def decay_runs(toy_name: str, cautious: bool) -> dict[tuple[str, str], DecayRun]:
+    """The cautious weight decay study on ``toy_name`` (dynamics.decay_study.decay_study
+    with its defaults: gdm, adam and lion, each with no, decoupled and cautious decay;
+    ``cautious``: the cautious mask on the direction too), keyed by (optimizer, decay)."""
+    return decay_study(toy_name, cautious=cautious)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def basins(spec: RunSpec, n: int, steps: int, radius: float) -> BasinMap:
+    """The basin map of spec's optimizer (exact gradients; spec's start is replaced by
+    every cell of an n x n grid over the toy's domain) for ``steps`` steps, a run
+    reaching a minimiser when it ends within ``radius`` (dynamics.basins.basin_map).  A progress bar is drawn while it runs; it is created
+    here, so Streamlit replays it (empty) on a cache hit."""
+    bar = st.progress(0.0, text=f"{spec.label}: basin map")
+    report = lambda done, total: bar.progress(done / max(total, 1), text=f"{spec.label}: {done}/{total} starts")
+    out = basin_map(spec.setup(noise="none"), toy_of(spec.toy), spec.hyper(), steps, n=n,
+                    radius=radius, toy_params=spec.params, progress=report)
+    bar.empty()
+    return out

@@ -16,6 +16,31 @@ UPDATE = {
              r"\hat m = \frac{m}{1-\beta_1^{t+1}},\ \hat v = \frac{v}{1-\beta_2^{t+1}}"),
     "lion": (r"c_t = \beta_1 m_t + (1-\beta_1) g_t,\quad w_{t+1} = w_t - \varepsilon\,\operatorname{sign}(c_t),"
              r"\quad m_{t+1} = \beta_2 m_t + (1-\beta_2) g_t"),
+    "signum": r"m_{t+1} = \beta\, m_t + (1-\beta)\, g_t, \qquad w_{t+1} = w_t - \varepsilon\,\operatorname{sign}(m_{t+1})",
+    "rmsprop": (r"v_{t+1} = \beta_2 v_t + (1-\beta_2)\, g_t^2,\quad w_{t+1} = w_t - \varepsilon\, "
+                r"\frac{g_t}{\sqrt{v_{t+1} + e}},\quad v_0 = 0"),
+    "adagrad": (r"v_{t+1} = v_t + g_t^2,\quad w_{t+1} = w_t - \varepsilon\, \frac{g_t}{\sqrt{v_{t+1} + e}},"
+                r"\quad v_0 = 0"),
+    "nadam": (r"m, v \text{ as Adam},\quad w_{t+1} = w_t - \varepsilon\, \frac{\beta_1 \frac{m_{t+1}}"
+              r"{1-\beta_1^{t+2}} + (1-\beta_1) \frac{g_t}{1-\beta_1^{t+1}}}{\sqrt{\hat v_{t+1}} + e}"),
+    "amsgrad": (r"m, v, \hat m, \hat v \text{ as Adam},\quad \hat v^{\max}_{t+1} = \max(\hat v^{\max}_t,\, "
+                r"\hat v_{t+1}),\quad w_{t+1} = w_t - \varepsilon\, \frac{\hat m_{t+1}}{\sqrt{\hat v^{\max}_{t+1}} + e}"),
+    "laprop": (r"v_{t+1} = \beta_2 v_t + (1-\beta_2) g_t^2,\quad m_{t+1} = \beta_1 m_t + (1-\beta_1)\, "
+               r"\frac{g_t}{\sqrt{v_{t+1}/(1-\beta_2^{t+1})} + e},\quad w_{t+1} = w_t - \varepsilon\, "
+               r"\frac{m_{t+1}}{1-\beta_1^{t+1}}"),
+    "adamw": (r"m, v, \hat m, \hat v \text{ as Adam},\quad w_{t+1} = w_t - \varepsilon \left(\frac{\hat m_{t+1}}"
+              r"{\sqrt{\hat v_{t+1}} + e} + \lambda\, w_t\right)\ \ (\text{cautious decay: } \lambda\, "
+              r"\mathbb 1[u \odot w \ge 0] \odot w)"),
+}
+# Where each update rule comes from (shown under it).
+SOURCE = {
+    "signum": "Bernstein et al. 2018 (arXiv 1802.04434); optax.signum: Lion with β₁ = β₂ = β",
+    "rmsprop": "optax.rmsprop defaults: decay β₂, e inside the root, no momentum",
+    "adagrad": "optax.adagrad, started from v₀ = 0 (optax's default initial accumulator is 0.1)",
+    "nadam": "Dozat 2016; optax.scale_by_adam(nesterov=True)",
+    "amsgrad": "Reddi et al. 2018; optax.scale_by_amsgrad",
+    "laprop": "Ziyin, Wang, Ueda 2020 (arXiv 2002.04839), Algorithm 1: normalise, then average",
+    "adamw": "Loshchilov & Hutter 2019; optax.adamw: Adam with decoupled weight decay λ",
 }
 FLOW = {
     "gd": r"\dot w = -\varepsilon\, \nabla L(w)",
@@ -40,6 +65,23 @@ HAMILTONIAN = {
              "bias-corrected Adam steps with); the discrete H uses the bias-corrected moments."),
     "lion": (r"H = L(w) + \tfrac{\varepsilon \beta_1}{1-\beta_2} \|m\|_1, \qquad \dot H \le -\varepsilon \|c\|_1",
              "Derived in dynamics.flows from m·sign(c) ≤ |m|₁ and c·sign(m) ≤ |c|₁."),
+    "signum": (r"H = L(w) + \tfrac{\varepsilon \beta}{1-\beta} \|m\|_1",
+               "Lion's H with β₁ = β₂ = β (dynamics.optimizers)."),
+    "rmsprop": (r"H = L(w), \qquad \dot H = -\varepsilon \sum_i \frac{g_i^2}{\sqrt{v_i + e}} \le 0",
+                "No momentum: K = 0 along the flow ẇ = −ε g/√(v + e) (dynamics.optimizers)."),
+    "adagrad": (r"H = L(w), \qquad \dot H = -\varepsilon \sum_i \frac{g_i^2}{\sqrt{v_i + e}} \le 0",
+                "No momentum: K = 0 along the flow ẇ = −ε g/√(v + e) (dynamics.optimizers)."),
+    "nadam": (r"H = L(w) + \tfrac{\varepsilon}{2a} \sum_i \frac{m_i^2}{\sqrt{v_i} + e}",
+              "Adam's H; the m terms of dH/dt form a positive definite quadratic since (1−β₁)² < 4(1−β₁) "
+              "(dynamics.optimizers)."),
+    "amsgrad": (r"H = L(w) + \tfrac{\varepsilon}{2a} \sum_i \frac{m_i^2}{\sqrt{v^{\max}_i} + e}",
+                "Adam's H with v_max for v; v_max never decreases (dynamics.optimizers)."),
+    "laprop": (r"H = L(w) + \tfrac{\varepsilon}{2a} \sum_i (\sqrt{v_i} + e)\, m_i^2",
+               "dH/dt ≤ 0 only where g² − v ≤ (4a/b)√v (√v + e): LaProp's H can rise when g² jumps above v "
+               "(dynamics.optimizers)."),
+    "adamw": (r"H = L(w) + \tfrac{\varepsilon}{2a} \sum_i \frac{m_i^2}{\sqrt{v_i} + e}",
+              "Adam's H, for λ = 0; with decay the run heads for a stationary point of a regularised proxy, and H "
+              "(built from L alone) need not decrease."),
 }
 MASK = {
     "elementwise": (r"\phi_i = \mathbb 1[x_i > 0],\quad x = u \odot g", "Algorithm 1"),

@@ -12,10 +12,10 @@ from typing import Any, NamedTuple
 
 import streamlit as st
 
-from toys import Toy, get_toy
+from toys import Toy
 from ui.presets import preset_values
-from ui.state import (FIELDS, PARAM_PREFIX, START_KEYS, RunSpec, focus_of, parse_query, runs_of, to_query,
-                      toy_defaults, toy_params)
+from ui.state import (FIELDS, PARAM_PREFIX, START_KEYS, RunSpec, focus_of, parse_query, resolve_custom, runs_of,
+                      to_query, toy_defaults, toy_key, toy_of, toy_params)
 from ui.views import DEFAULT_VIEW, VIEWS, label_of, slug_of
 from viz.contour import PathStyle
 from viz.theme import optimizer_colour
@@ -77,7 +77,7 @@ def values() -> dict[str, Any]:
     for key in ("steps", "r_steps", "o_substeps", "i_step", "r_n"):
         out[key] = int(out[key])
     out.update({k: float(ss[k]) for k in START_KEYS})
-    out.update({PARAM_PREFIX + k: float(ss[PARAM_PREFIX + k]) for k in get_toy(out["toy"]).defaults})
+    out.update({PARAM_PREFIX + k: float(ss[PARAM_PREFIX + k]) for k in toy_of(out["toy"]).defaults})
     return out
 
 
@@ -153,8 +153,9 @@ class Context(NamedTuple):
 
 
 def context(vals: dict[str, Any]) -> Context:
+    vals, _ = resolve_custom(vals)       # a typed objective that does not parse: the default toy (the sidebar says why)
     runs = runs_of(vals)
     styles = {spec.label: PathStyle(optimizer_colour(spec.optimizer, spec.cautious), CAUTIOUS_DASH[spec.cautious])
               for spec in runs}
-    return Context(vals, get_toy(vals["toy"]), toy_params(vals), runs, styles, focus_of(runs, vals["focus"]),
+    return Context(vals, toy_of(toy_key(vals)), toy_params(vals), runs, styles, focus_of(runs, vals["focus"]),
                    bool(vals["present"]))

@@ -6,10 +6,11 @@ from __future__ import annotations
 import streamlit as st
 
 from dynamics.config import COMPENSATIONS, DECAY_MODES, DTYPES, MASKS, OPTIMIZERS
-from toys import TOYS, get_toy
+from toys import TOYS
+from toys.expr import ExprError, parse_expression
 from ui.presets import PRESETS
 from ui.session import on_preset, on_toy_change
-from ui.state import FIELDS, NAMES, START_BOUND, VARIANTS, param_bounds, param_key
+from ui.state import CUSTOM, FIELDS, NAMES, START_BOUND, VARIANTS, param_bounds, param_key, toy_of
 
 MASK_TEXT = {"elementwise": "elementwise φᵢ = 1[uᵢgᵢ > 0] (Alg. 1)",
              "elementwise-ge": "elementwise φᵢ = 1[uᵢgᵢ ≥ 0] (Alg. 2)",
@@ -28,6 +29,19 @@ def _number(label: str, key: str, fmt: str = "%.6g", step: float | None = None, 
                                            help=help)
 
 
+def _custom_objective(sb) -> None:
+    """The text input of the typed objective (toys.expr); a bad expression: an error with
+    the parser's message, and the app runs on the default toy (ui.state.resolve_custom)."""
+    sb.text_input("L(x, y) =", key="expr", help="e.g. (1-x)^2 + 100*(y-x^2)^2. Numbers, x, y (or w1, w2), pi, e, "
+                  "+ - * / ^ ( ), and sin cos tan exp log sqrt abs tanh sinh cosh arctan min max. Plotted on "
+                  "[-2, 2]²; no minimiser is listed, so rate maps and basins are undefined.")
+    try:
+        parse_expression(st.session_state["expr"])
+    except ExprError as err:
+        sb.error(f"This objective cannot be used: `` {err} ``. Showing the default toy "      # code span: no markdown
+                 f"{FIELDS['toy'].default} instead.")
+
+
 def render(run_labels: list[str]) -> None:
     """Draw the sidebar; ``run_labels``: the runs the single-run views can follow."""
     sb = st.sidebar
@@ -39,9 +53,11 @@ def render(run_labels: list[str]) -> None:
     sb.toggle("Presentation mode (large fonts)", key="present")
 
     sb.subheader("Objective")
-    sb.selectbox("Toy L(w)", list(TOYS), key="toy", format_func=lambda n: f"{n}: {TOYS[n].title}",
-                 on_change=on_toy_change)
-    toy = get_toy(ss["toy"])
+    sb.selectbox("Toy L(w)", FIELDS["toy"].choices, key="toy", on_change=on_toy_change,
+                 format_func=lambda n: f"{n}: {TOYS[n].title}" if n in TOYS else "custom: type L(x, y)")
+    if ss["toy"] == CUSTOM:
+        _custom_objective(sb)
+    toy = toy_of(ss["toy"])
     for name in toy.defaults:
         lo, hi = param_bounds(toy.name, name)
         sb.number_input(f"parameter {name}", min_value=lo, max_value=hi, key=param_key(name), format="%.6g",
@@ -85,4 +101,9 @@ def render(run_labels: list[str]) -> None:
     sb.selectbox("decay mode", DECAY_MODES, key="decay", format_func=DECAY_TEXT.get)
     if ss["decay"] != "none":
         _number("decay strength λ", "wd", step=0.01)
+    sb.subheader("Gradient noise")
+    _number("noise σ: steps use g + σ z, z ~ N(0, I)", "noise_sigma", step=0.01,
+            help="0: exact gradients. The cautious mask then reads the noisy gradient (arXiv 2411.16085, Alg. 1)")
+    if ss["noise_sigma"] > 0:
+        _number("seed of the noise", "seed", fmt="%d", step=1, help="the same seed gives the same noise, bit for bit")
     sb.caption("The URL holds every setting: copy it to share or reproduce this view.")

@@ -24,9 +24,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynamics.config import COMPENSATIONS, DECAY_MODES, DTYPES, LION_SIGNS, MASKS, OPTIMIZERS, Setup, make_hyper
+from dynamics.decay_study import STUDY_TOYS
 from dynamics.flows import INITS
+from dynamics.noise import SEED_LIMIT
 from dynamics.solvers import SOLVERS
-from toys import TOYS, get_toy
+from toys import TOYS, Toy, get_toy
+from toys.expr import ExprError, expression_toy
 from viz.theme import optimizer_name
 
 VARIANTS = ("both", "base", "cautious")
@@ -37,11 +40,17 @@ TOY_PARAM_BOUNDS = {"h1": (1e-3, 1e3), "h2": (1e-3, 1e3), "angle": (-math.pi, ma
                     "cy": (-100.0, 100.0), "a": (-10.0, 10.0), "b": (0.0, 1e4), "A": (0.0, 100.0), "s": (-10.0, 10.0)}
 TOY_PARAM_BOUNDS_BY_TOY = {("valley-hyperbola", "s"): (1e-2, 10.0)}
 START_BOUND = 1e3
+CUSTOM = "custom"                       # the toy selector's entry for a typed objective (field ``expr``)
+CUSTOM_PREFIX = "custom:"               # toy key of a typed objective: CUSTOM_PREFIX + its text
+DEFAULT_EXPR = "(1-x)^2 + 5*(y-x^2)^2"       # a gentle Rosenbrock: GDM at the default lr, beta converges
+EXPR_URL_LIMIT = 65536                  # longest expr taken from a URL (the parser itself refuses more than 500)
+BASIN_SIZES = (16, 32, 48, 64, 96, 128)
 
 
 @dataclasses.dataclass(frozen=True)
 class Field:
-    """A setting: kind is float, int, bool, choice or list (comma-separated choices)."""
+    """A setting: kind is float, int, bool, choice, list (comma-separated choices) or
+    text (any string of at most ``hi`` characters)."""
 
     key: str
     kind: str
@@ -63,6 +72,10 @@ class Field:
             if value not in self.choices:
                 raise ValueError(f"expected one of {', '.join(map(str, self.choices))}")
             return value
+        if self.kind == "text":
+            if len(text) > self.hi:
+                raise ValueError(f"longer than {self.hi:g} characters")
+            return text
         if self.kind == "list":
             items = tuple(x.strip() for x in text.split(","))
             bad = [x for x in items if x not in self.choices]
@@ -81,7 +94,7 @@ class Field:
             return ",".join(value)
         if self.kind == "float":
             return repr(float(value))
-        return str(value)
+        return str(value)        # text, int, choice
 
 
 def _number(text: str, kind: type):
@@ -104,7 +117,8 @@ def _c(key, default, choices):
 
 
 FIELDS: dict[str, Field] = {f.key: f for f in [
-    _c("toy", "quad-repo", TOYS),
+    _c("toy", "quad-repo", tuple(TOYS) + (CUSTOM,)),
+    Field("expr", "text", DEFAULT_EXPR, hi=EXPR_URL_LIMIT),
     Field("opt", "list", ("gdm",), choices=OPTIMIZERS),
     _c("variants", "both", VARIANTS),
     Field("focus", "choice", "", choices=("",) + tuple(
@@ -122,6 +136,8 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
     _f("mu", 1.0, 0.0, 1e4),
     _c("decay", "none", DECAY_MODES),
     _f("wd", 0.0, 0.0, 100.0),
+    _f("noise_sigma", 0.0, 0.0, 100.0),
+    _i("seed", 0, 0, SEED_LIMIT - 1),
     Field("present", "bool", False),
     _f("r_lr_lo", 1e-3, 1e-6, 100.0),
     _f("r_lr_hi", 1.0, 1e-6, 100.0),
@@ -130,6 +146,11 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
     _f("r_beta_hi", 0.99, 0.0, 0.9999),
     _c("r_n", 64, GRID_SIZES),
     _i("r_steps", 1000, 10, 5000),
+    _i("r_seeds", 8, 1, 64),
+    _c("d_toy", STUDY_TOYS[0], STUDY_TOYS),
+    Field("d_cmask", "bool", False),
+    _c("b_n", 48, BASIN_SIZES),
+    _i("b_steps", 1000, 10, 5000),
     _c("o_solver", "rk4", SOLVERS),
     _i("o_substeps", 10, 1, 200),
     _c("o_init", "auto", INITS),
@@ -143,6 +164,37 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
 
 START_KEYS = ("sx", "sy")
 PARAM_PREFIX = "p_"
+
+
+def toy_of(key: str) -> Toy:
+    """The toy of a toy key: a built-in toy's name, CUSTOM_PREFIX + an expression (the
+    typed objective, toys.expr.expression_toy; ExprError for a bad one), or CUSTOM
+    alone (the default expression: the typed objective's start, domain and parameters,
+    which do not depend on the text)."""
+    if key.startswith(CUSTOM_PREFIX):
+        return expression_toy(key[len(CUSTOM_PREFIX):], name=key)
+    if key == CUSTOM:
+        return toy_of(CUSTOM_PREFIX + DEFAULT_EXPR)
+    return get_toy(key)
+
+
+def toy_key(values: Mapping[str, Any]) -> str:
+    """The toy key of the state (see toy_of)."""
+    return CUSTOM_PREFIX + values["expr"] if values["toy"] == CUSTOM else values["toy"]
+
+
+def resolve_custom(values: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """(values, None) unless the toy is the typed objective and its expression does not
+    parse; then (values with the default toy, its parameters and start, the parser's
+    message), so that the app runs on the default toy and shows the message."""
+    if values["toy"] != CUSTOM:
+        return dict(values), None
+    try:
+        toy_of(toy_key(values))
+    except ExprError as err:
+        default = FIELDS["toy"].default
+        return {**values, **toy_defaults(default), "toy": default}, str(err)
+    return dict(values), None
 
 
 def param_key(name: str) -> str:
@@ -163,7 +215,7 @@ def defaults(toy_name: str | None = None) -> dict[str, Any]:
 
 def toy_defaults(toy_name: str) -> dict[str, Any]:
     """The start point, parameter values and rate-map step-size range of a toy, as state keys."""
-    toy = get_toy(toy_name)
+    toy = toy_of(toy_name)
     out = {param_key(k): float(v) for k, v in toy.defaults.items()}
     out.update(sx=float(toy.start[0]), sy=float(toy.start[1]))
     out["r_lr_lo"], out["r_lr_hi"] = lr_range(toy_name)
@@ -176,7 +228,7 @@ def lr_range(toy_name: str) -> tuple[float, float]:
     stability needs eps lambda_max < 2 (1 + beta) < 4), lambda_max the largest Hessian
     eigenvalue at the toy's first minimiser, down to 1/100 of that (2 significant
     digits); (1e-3, 1) for a toy without minimiser."""
-    toy = get_toy(toy_name)
+    toy = toy_of(toy_name)
     if not toy.has_minima():
         return 1e-3, 1.0
     p = toy.params()
@@ -212,7 +264,7 @@ def parse_query(query: Mapping[str, str], extra_keys: tuple[str, ...] = ()) -> t
         except ValueError as err:
             warn("toy", query["toy"], err, f"the default toy {toy_name}")
     values = defaults(toy_name)
-    toy = get_toy(toy_name)
+    toy = toy_of(toy_name)
     for key, text in query.items():
         if key in ("toy",) + extra_keys:
             continue
@@ -281,6 +333,8 @@ class RunSpec(NamedTuple):
     tau: float
     mu: float
     steps: int
+    noise_sigma: float = 0.0    # gradient noise g + sigma z_t (dynamics.noise); 0: exact gradients
+    seed: int = 0               # the noise's seed
 
     @property
     def label(self) -> str:
@@ -288,11 +342,12 @@ class RunSpec(NamedTuple):
 
     def setup(self, **changes) -> Setup:
         return Setup(optimizer=self.optimizer, dampening=self.dampening, cautious=self.cautious, mask=self.mask,
-                     compensation=self.compensation, decay=self.decay, dtype=self.dtype, **changes)
+                     compensation=self.compensation, decay=self.decay, dtype=self.dtype,
+                     **{"noise": "gaussian" if self.noise_sigma > 0 else "none", **changes})
 
     def hyper(self, **changes):
         numbers = dict(lr=self.lr, beta=self.beta, beta2=self.beta2, adam_eps=self.adam_eps, wd=self.wd,
-                       tau=self.tau, mu=self.mu)
+                       tau=self.tau, mu=self.mu, noise_sigma=self.noise_sigma)
         return make_hyper(self.dtype, **{**numbers, **changes})
 
     @property
@@ -301,7 +356,7 @@ class RunSpec(NamedTuple):
 
 
 def toy_params(values: Mapping[str, Any]) -> dict[str, float]:
-    toy = get_toy(values["toy"])
+    toy = toy_of(values["toy"])
     return {k: float(values[param_key(k)]) for k in toy.defaults}
 
 
@@ -316,10 +371,11 @@ def runs_of(values: Mapping[str, Any]) -> list[RunSpec]:
             out.append(RunSpec(
                 optimizer=name, cautious=cautious, dampening=bool(values["dampening"]) and name == "gdm",
                 mask=values["mask"], compensation=values["comp"], decay=values["decay"], dtype=values["dtype"],
-                toy=values["toy"], toy_params=params, start=(float(values["sx"]), float(values["sy"])),
+                toy=toy_key(values), toy_params=params, start=(float(values["sx"]), float(values["sy"])),
                 lr=float(values["lr"]), beta=float(values["beta"]), beta2=float(values["beta2"]),
                 adam_eps=float(values["adam_eps"]), wd=float(values["wd"]), tau=float(values["tau"]),
-                mu=float(values["mu"]), steps=int(values["steps"])))
+                mu=float(values["mu"]), steps=int(values["steps"]), noise_sigma=float(values["noise_sigma"]),
+                seed=int(values["seed"])))
     return out
 
 

@@ -25,6 +25,9 @@ VIEWS: list[View] = [
     View("continuous", "Continuous time", "ui.views.continuous"),
     View("inspector", "Step inspector", "ui.views.inspector"),
     View("learn", "Learn", "ui.views.learn"),
+    View("decay", "Weight decay", "ui.views.decay"),
+    View("basins", "Basins", "ui.views.basins"),
+    View("claims", "Paper claims", "ui.views.claims"),
 ]
 DEFAULT_VIEW = VIEWS[0].slug
 

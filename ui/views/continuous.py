@@ -9,7 +9,7 @@ import streamlit as st
 
 from dynamics.flows import is_smooth
 from dynamics.solvers import SOLVERS
-from ui import compute
+from ui import compute, downloads
 from ui.session import Context
 from ui.state import FIELDS
 from viz.contour import PathStyle, contour_figure
@@ -59,12 +59,26 @@ def _status(status: dict, smooth: bool) -> None:
         st.warning(w)
 
 
+def export_data(ctx: Context, series: dict, l_star) -> tuple[dict, dict]:
+    """(table, NPZ arrays): per series (steps, flow) and time t: w, L, H, fraction masked;
+    the contour grid and L* (NaN without a minimiser)."""
+    table = downloads.run_table({label: dict(t=t, w1=a["w"][:, 0], w2=a["w"][:, 1], loss=a["loss"],
+                                             hamiltonian=a["hamiltonian"], masked_fraction=a["masked_fraction"])
+                                 for label, (t, a) in series.items()})
+    xs, ys, z = compute.grid(ctx.toy.name, ctx.params_key)
+    return table, dict(contour_x=xs, contour_y=ys, contour_loss=z,
+                       l_star=np.float64(np.nan if l_star is None else l_star))
+
+
 def render(ctx: Context) -> None:
     spec = ctx.focus
     v = ctx.values
     st.markdown(f"The flow of **{spec.label}** (Learn tab: its equations) against its discrete steps. One unit "
                 "of time is one optimizer step, so t = 0…T matches steps 0…T.")
     _controls(spec)
+    if spec.noise_sigma > 0:
+        st.caption(f"The flow uses the exact gradient; the discrete steps beside it use the sidebar's noisy "
+                   f"gradient (σ = {spec.noise_sigma:g}, seed {spec.seed}).")
     lion_sign = v["o_sign"] if spec.optimizer == "lion" else "hard"
     try:
         arrays, status = compute.flow(spec, v["o_solver"], v["o_substeps"], v["o_init"], lion_sign,
@@ -81,12 +95,15 @@ def render(ctx: Context) -> None:
     colour = optimizer_colour(spec.optimizer, spec.cautious)
     flow_label, step_label = f"{spec.label} flow ({v['o_solver']})", f"{spec.label} steps"
     styles = {step_label: PathStyle(colour, "dot"), flow_label: PathStyle(FLOW_COLOUR, "solid")}
+    table, arrays_out = export_data(ctx, {step_label: (np.arange(spec.steps + 1), traj),
+                                          flow_label: (arrays["time"], arrays)}, l_star)
     left, right = st.columns([1.05, 1])
     with left:
         fig = contour_figure(ctx.toy, ctx.params, {step_label: traj["w"], flow_label: arrays["w"]}, styles=styles,
                              start=spec.start, grid=compute.grid(ctx.toy.name, ctx.params_key), minima=points,
                              presentation=ctx.presentation)
-        st.plotly_chart(fig, key="ode_contour", config={"displaylogo": False})
+        downloads.plotly_chart(fig, "ode_contour")
+        downloads.export_controls(fig, "ode_contour", table, arrays_out)
     with right:
         masked = spec.cautious
         series = [Series(step_label, colour, "dot", np.arange(spec.steps + 1), traj["loss"], traj["hamiltonian"],
@@ -94,8 +111,9 @@ def render(ctx: Context) -> None:
                          if spec.steps <= 200 else "lines"),
                   Series(flow_label, FLOW_COLOUR, "solid", arrays["time"], arrays["loss"], arrays["hamiltonian"],
                          arrays["masked_fraction"] if masked else None)]
-        st.plotly_chart(step_curves(series, l_star, ctx.presentation, xlabel="t (one unit = one step)"),
-                        key="ode_curves", config={"displaylogo": False})
+        curves = step_curves(series, l_star, ctx.presentation, xlabel="t (one unit = one step)")
+        downloads.plotly_chart(curves, "ode_curves")
+        downloads.export_controls(curves, "ode_curves", table, arrays_out)
     rise = float(np.nanmax(arrays["dH_dt"])) if np.isfinite(arrays["dH_dt"]).any() else float("nan")
     st.caption(f"Largest dH/dt on the grid t = 0…T: {rise:.3g}. Along the exact flow dH/dt ≤ 0 under the "
                "conditions stated in the Learn tab (no weight decay; Adam with 1−β₁ ≥ (1−β₂)/4; caution with α ≥ 1).")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import compute
+from ui import compute, downloads
 from ui.session import Context
 from viz.inspector import step_arrows, step_figure, window
 from viz.theme import optimizer_colour
@@ -19,12 +19,24 @@ DROP_REASON = {"elementwise": "there uᵢgᵢ ≤ 0", "elementwise-ge": "there u
 ZOOM_FLOOR = 1e-3      # smallest half-width of the zoomed view, as a fraction of the domain
 
 
-def numbers(a: dict, t: int, lr: float) -> pd.DataFrame:
-    """One row per quantity, one column per coordinate."""
-    rows = {"w_t": a["w"][t], "g = ∇L(w_t)": a["grad"][t], "u (optimizer direction)": a["direction"][t],
+def quantities(a: dict, t: int, lr: float) -> dict[str, np.ndarray]:
+    """The vectors of step t: quantity -> its two coordinates."""
+    return {"w_t": a["w"][t], "g = ∇L(w_t)": a["grad"][t], "u (optimizer direction)": a["direction"][t],
             "x = u ⊙ g": a["direction"][t] * a["grad"][t], "φ (1 = kept)": a["mask"][t],
             "−ε α φ ⊙ u": -lr * a["cautious"][t], "−ε · decay term": -lr * a["decay"][t],
             "step w_{t+1} − w_t": a["step"][t]}
+
+
+def export_table(a: dict, t: int, lr: float) -> dict[str, np.ndarray]:
+    """The numbers of step t as a table: quantity, w1, w2 (floats)."""
+    rows = quantities(a, t, lr)
+    return {"quantity": np.array(list(rows)), "w1": np.array([float(v[0]) for v in rows.values()]),
+            "w2": np.array([float(v[1]) for v in rows.values()])}
+
+
+def numbers(a: dict, t: int, lr: float) -> pd.DataFrame:
+    """One row per quantity, one column per coordinate."""
+    rows = quantities(a, t, lr)
     return pd.DataFrame({"quantity": list(rows), **{f"w{'₁₂'[i]}": [f"{float(v[i]) + 0.0:.6g}" for v in rows.values()]
                                                     for i in range(2)}})     # + 0.0: no "-0"
 
@@ -53,9 +65,9 @@ def render(ctx: Context) -> None:
         masked_steps = np.nonzero(np.any(a["mask"] < 0.5, axis=-1))[0] if spec.cautious else np.zeros(0, int)
         rise_steps = np.nonzero(np.diff(traj["loss"]) > 0)[0]
     b1, b2, _ = st.columns([1, 1, 3])
-    b1.button(f"next masked step ({len(masked_steps)})", on_click=_jump, args=(masked_steps, t),
+    b1.button(f"next masked step (of {len(masked_steps)})", on_click=_jump, args=(masked_steps, t),
               disabled=not len(masked_steps), key="_next_mask")
-    b2.button(f"next L rise ({len(rise_steps)})", on_click=_jump, args=(rise_steps, t),
+    b2.button(f"next L rise (of {len(rise_steps)})", on_click=_jump, args=(rise_steps, t),
               disabled=not len(rise_steps), key="_next_rise")
     points, _ = compute.minima(ctx.toy.name, ctx.params_key)
     w = a["w"][t]
@@ -72,8 +84,11 @@ def render(ctx: Context) -> None:
     grid = compute.grid(ctx.toy.name, ctx.params_key, 120, bounds)
     left, right = st.columns([1.5, 1])
     with left:
-        st.plotly_chart(step_figure(grid, points, bounds, w, arrows, traj["w"], ctx.styles[spec.label],
-                                    ctx.presentation), key="inspector", config={"displaylogo": False})
+        fig = step_figure(grid, points, bounds, w, arrows, traj["w"], ctx.styles[spec.label], ctx.presentation)
+        downloads.plotly_chart(fig, "inspector")
+        downloads.export_controls(fig, "inspector", export_table(a, t, spec.lr),
+                                  dict(path=traj["w"], step=np.int64(t), contour_x=grid[0], contour_y=grid[1],
+                                       contour_loss=grid[2]))
     with right:
         loss0, loss1 = float(traj["loss"][t]), float(traj["loss"][t + 1])
         st.markdown(f"**{spec.label}, step {t} → {t + 1}** (ε = {spec.lr:.4g}, β = {spec.beta:.4g})")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import compute
-from ui.equations import COMPENSATION, DECAY, FLOW, HAMILTONIAN, MASK, UPDATE, cautious_update, key_of
+from ui import compute, downloads
+from ui.equations import COMPENSATION, DECAY, FLOW, HAMILTONIAN, MASK, SOURCE, UPDATE, cautious_update, key_of
 from ui.session import Context
-from ui.state import NAMES
+from ui.state import CUSTOM_PREFIX, NAMES
 from viz.mask import mask_response_figure
 
 REFERENCES = """
@@ -52,6 +52,10 @@ def _explain(ctx: Context, spec) -> str:
     elif spec.decay == "decoupled":
         text.append("**Decoupled weight decay** pulls towards the minimiser of the regularised L + (λ/2)|w|², "
                     "not of L. ")
+    if spec.noise_sigma > 0:
+        text.append(f"**Noisy gradients** (σ = {spec.noise_sigma:g}, seed {spec.seed}): every step uses g + σz with "
+                    "z ~ N(0, I), and the cautious mask reads the noisy gradient, so it also drops coordinates where "
+                    "the momentum agrees with the true gradient but not with the noise (counted below). ")
     return "".join(text)
 
 
@@ -62,6 +66,10 @@ def _observed(ctx: Context) -> str:
         with np.errstate(invalid="ignore"):
             rises = int(np.sum(np.diff(traj["loss"]) > 0))
         masked = f", mean fraction masked {np.nanmean(traj['masked_fraction'][1:]):.2f}" if spec.cautious else ""
+        if spec.cautious and spec.noise_sigma > 0:
+            masked += (f"; dropped by the noise (u agreed with the true gradient, not with the noisy one) "
+                       f"{np.nanmean(traj['noise_drop'][1:]):.3f} of the coordinates per step, kept by the noise "
+                       f"{np.nanmean(traj['noise_keep'][1:]):.3f}")
         lines.append(f"- {spec.label}: L rose at {rises} of {spec.steps} steps{masked}")
     return "In the current settings:\n" + "\n".join(lines)
 
@@ -76,12 +84,15 @@ def _latex(table: dict, key: str, what: str) -> None:
 def render(ctx: Context) -> None:
     spec = ctx.focus
     key = key_of(spec.optimizer, spec.dampening)
-    st.subheader(f"{spec.label} on {ctx.toy.name}")
+    toy_name = ctx.toy.title if ctx.toy.name.startswith(CUSTOM_PREFIX) else ctx.toy.name
+    st.subheader(f"{spec.label} on {toy_name}")
     st.latex(ctx.toy.latex(ctx.params))
     left, right = st.columns(2)
     with left:
         st.markdown("**Update rule** (g_t = ∇L(w_t))")
         _latex(UPDATE, key, "its update rule (see dynamics.optimizers)")
+        if key in SOURCE:
+            st.caption(SOURCE[key])
         use = "in use" if spec.cautious else "selected, not in use: this run is not cautious"
         st.markdown(f"**Cautious step** (arXiv 2411.16085, Section 2; {use})")
         st.latex(cautious_update())
@@ -93,14 +104,18 @@ def render(ctx: Context) -> None:
         st.latex(comp)
         st.markdown("**One coordinate's share of the decrease of L** (x₁ = u₁g₁; Theorem 2.3 needs the "
                     "cautious curves on or above the grey one)")
-        st.plotly_chart(mask_response_figure(spec.mask, spec.compensation, spec.lr, spec.mu, spec.tau,
-                                             ctx.presentation), key="learn_mask", config={"displaylogo": False})
+        downloads.plotly_chart(mask_response_figure(spec.mask, spec.compensation, spec.lr, spec.mu, spec.tau,
+                                                    ctx.presentation), "learn_mask")
         if DECAY[spec.decay] is not None:
             st.markdown(f"**Weight decay**: {spec.decay}, λ = {spec.wd:g} (arXiv 2510.12402)")
             st.latex(DECAY[spec.decay])
     with right:
         st.markdown("**Flow** (one unit of time = one step; the Continuous time tab solves it)")
-        _latex(FLOW, key, "a flow (see dynamics.flows)")
+        if key in FLOW:
+            st.latex(FLOW[key])
+        else:
+            st.caption(f"No flow: dynamics.flows has none for {NAMES[spec.optimizer]}, so the Continuous time tab "
+                       "solves none either.")
         st.markdown("**Hamiltonian** (a Lyapunov function of the base flow)")
         ham, note = HAMILTONIAN.get(key, (None, ""))
         _latex({key: ham} if ham else {}, key, "a Hamiltonian (see dynamics.optimizers)")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import compute
+from ui import compute, downloads
 from ui.session import Context, on_start_click
 from viz.contour import contour_figure
 from viz.curves import Series, step_curves
@@ -31,7 +31,20 @@ def summary_table(ctx: Context, trajs: dict, summaries: dict, l_star) -> pd.Data
                          float(np.nanmean(traj["masked_fraction"][1:])) if spec.cautious else None, ".2f"),
                      "empirical rate": _fmt(s.rate, ".4f"), "steps to tol": _fmt(s.steps_to_tol, "d"),
                      "diverged at step": _fmt(s.diverged_at, "d")})
+        if spec.cautious and spec.noise_sigma > 0:   # the mask dropped a coordinate the true gradient would keep
+            rows[-1]["dropped by noise"] = _fmt(float(np.nanmean(traj["noise_drop"][1:])), ".3f")
     return pd.DataFrame(rows)
+
+
+def export_data(ctx: Context, trajs: dict, l_star) -> tuple[dict, dict]:
+    """(table, NPZ arrays) behind both figures: per run and step t, w, L, H and the
+    fraction masked; the contour grid and L* (NaN without a minimiser)."""
+    table = downloads.run_table({label: dict(t=np.arange(len(tr["loss"])), w1=tr["w"][:, 0], w2=tr["w"][:, 1],
+                                             loss=tr["loss"], hamiltonian=tr["hamiltonian"],
+                                             masked_fraction=tr["masked_fraction"]) for label, tr in trajs.items()})
+    xs, ys, z = compute.grid(ctx.toy.name, ctx.params_key)
+    return table, dict(contour_x=xs, contour_y=ys, contour_loss=z, l_star=np.float64(np.nan if l_star is None
+                                                                                        else l_star))
 
 
 def render(ctx: Context) -> None:
@@ -52,17 +65,20 @@ def render(ctx: Context) -> None:
                              start=(ctx.values["sx"], ctx.values["sy"]), animate=True, click_grid=True,
                              grid=compute.grid(ctx.toy.name, ctx.params_key), minima=points,
                              presentation=ctx.presentation)
-        st.plotly_chart(fig, key=CONTOUR_KEY, on_select=functools.partial(on_start_click, CONTOUR_KEY),
-                        selection_mode="points", config={"displaylogo": False})
+        downloads.plotly_chart(fig, CONTOUR_KEY, on_select=functools.partial(on_start_click, CONTOUR_KEY),
+                               selection_mode="points")
         st.caption("▶ play or drag the step slider to animate the iterates. Click anywhere on the contour to start "
                    "there. Stars: minima; open circle: the start w₀.")
+        table, arrays = export_data(ctx, trajs, l_star)
+        downloads.export_controls(fig, CONTOUR_KEY, table, arrays)
     with right:
         series = [Series(spec.label, ctx.styles[spec.label].colour, ctx.styles[spec.label].dash,
                          np.arange(spec.steps + 1), trajs[spec.label]["loss"], trajs[spec.label]["hamiltonian"],
                          trajs[spec.label]["masked_fraction"] if spec.cautious else None,
                          summaries[spec.label].rises) for spec in ctx.runs]
-        st.plotly_chart(step_curves(series, l_star, ctx.presentation), key="traj_curves",
-                        config={"displaylogo": False})
+        curves = step_curves(series, l_star, ctx.presentation)
+        downloads.plotly_chart(curves, "traj_curves")
         st.caption("Triangles mark the steps where L rose. H = L + K(state) is the Hamiltonian of the optimizer's "
                    "flow (Learn tab); gaps on the log axes are values ≤ 0 (converged to rounding) or non-finite.")
+        downloads.export_controls(curves, "traj_curves", table, arrays)
     st.dataframe(summary_table(ctx, trajs, summaries, l_star), hide_index=True, width="stretch")

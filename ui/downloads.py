@@ -1,0 +1,250 @@
+"""Downloads: every chart of the app as PDF / SVG / PNG (optionally in the publication
+theme), the numbers behind it as CSV / NPZ, and the app's whole configuration as a
+JSON file that loads back.
+
+- ``plotly_chart``: the one way the views draw a chart; its modebar camera saves SVG
+  (``modebar_config``).
+- ``export_controls``: the expander under a chart.  Figure bytes are rendered only when
+  the button is clicked: st.download_button takes a callable for ``data`` and runs it on
+  click (Streamlit's deferred download, on a thread beside the script) through
+  viz.export (Kaleido with Debian's Chromium).  The file holds the chart without its
+  interactive parts (animation frames, play buttons and slider, invisible click targets).
+  In PDF / SVG a heatmap is an embedded PNG image (viz.export); the control says so.
+- ``app_config`` / ``parse_app_config``: the state of ui.state (every field, the start,
+  the toy's parameters) and the open view in a dynamics.configfile file
+  ``{"dynamics_figure_config": 1, "versions": ..., "figure": {"app_state": ..., "view": ...}}``.
+  Loading validates it with the URL parser (ui.state.parse_query): a value the URL
+  would reject makes the whole file an error, never a silent default.
+- ``config_panel``: the sidebar expander that downloads and uploads that file.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Mapping
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from dynamics.configfile import ConfigError, check_like, dumps, loads
+from ui import session
+from ui.state import FIELDS, PARAM_PREFIX, START_KEYS, defaults, parse_query
+from ui.views import VIEWS, label_of, slug_of
+from viz.contour import CLICK_GRID
+from viz.export import ExportError, browser_path, data_bytes, export_bytes
+from viz.paper import _stack
+from viz.ratemap import CLICK_CELLS
+from viz.theme import PX_PER_INCH, apply_theme
+
+MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png", "csv": "text/csv",
+        "npz": "application/octet-stream", "json": "application/json"}
+THEMES = {"screen": "as on screen", "single": "paper: single column (3.5 in)",
+          "double": "paper: double column (7 in)"}
+SCREEN_WIDTH = 900              # px: a figure drawn "as on screen" has no width of its own
+DEFAULT_HEIGHT_IN = 2.6
+PAPER_LINE, PAPER_MARKER = 1.2, 7     # px, as viz.paper
+INTERACTIVE_TRACES = (CLICK_GRID, CLICK_CELLS)
+UPLOAD_KEY = "_config_upload"
+MESSAGE_KEY = "_config_message"
+STATE_KEY, VIEW_KEY = "app_state", "view"
+
+
+# ----------------------------------------------------------------------------- charts
+
+def modebar_config(filename: str) -> dict[str, Any]:
+    """Plotly config: no logo; the camera button saves an SVG named ``filename``."""
+    return {"displaylogo": False, "toImageButtonOptions": {"format": "svg", "filename": filename}}
+
+
+def plotly_chart(fig: go.Figure, key: str, **kwargs) -> None:
+    """st.plotly_chart with the app's modebar config (every chart of the app)."""
+    st.plotly_chart(fig, key=key, config=modebar_config(key), **kwargs)
+
+
+def static_figure(fig: go.Figure, theme: str = "screen", height_in: float = DEFAULT_HEIGHT_IN) -> go.Figure:
+    """A copy of ``fig`` for a file: no frames, sliders, play buttons or click targets;
+    ``theme`` "single" / "double" applies viz.theme.apply_theme at that column width
+    and ``height_in`` inches, "screen" keeps the screen style at SCREEN_WIDTH px."""
+    if theme not in THEMES:
+        raise ValueError(f"theme must be one of {', '.join(THEMES)}; got {theme!r}")
+    spec = fig.to_plotly_json()
+    moving = {i for frame in spec.pop("frames", None) or [] for i in frame.get("traces", [])}
+    layout = spec.setdefault("layout", {})
+    animated = bool(layout.pop("sliders", None)) | bool(layout.pop("updatemenus", None))
+    groups = {spec["data"][i].get("legendgroup") for i in moving} - {None}
+    data = []
+    for i, t in enumerate(spec["data"]):
+        if i in moving or t.get("name") in INTERACTIVE_TRACES:
+            continue                             # trails and heads of the animation, click targets
+        if t.get("legendgroup") in groups:
+            t["opacity"] = 1.0                   # the full path, faint only beside its animated trail
+        data.append(t)
+    spec["data"] = data
+    out = go.Figure(spec)
+    if animated:
+        out.update_layout(margin_b=50)           # the room the slider took
+    if theme == "screen":
+        out.update_layout(width=layout.get("width") or SCREEN_WIDTH)
+    else:
+        apply_theme(out, width=theme, height=height_in * PX_PER_INCH)
+        _thin(out)
+    return out
+
+
+def _thin(fig: go.Figure) -> None:
+    """Print sizes for the screen's lines and markers (at most 1.2 px lines, 7 px
+    markers with 1 px outlines: viz.paper's sizes)."""
+    for t in fig.data:
+        if t.type != "scatter":
+            continue
+        if t.line.width is not None:
+            t.line.width = min(t.line.width, PAPER_LINE)
+        if t.marker.size is not None and np.isscalar(t.marker.size):
+            t.marker.size = min(t.marker.size, PAPER_MARKER)
+        if t.marker.line.width is not None and np.isscalar(t.marker.line.width):
+            t.marker.line.width = min(t.marker.line.width, 1.0)
+
+
+def has_raster(fig: go.Figure) -> bool:
+    """Whether a vector export embeds an image: plotly.js paints heatmaps (and
+    heatmap-coloured contours) on a canvas."""
+    return any(t.type == "heatmap" or (t.type == "contour" and t.contours.coloring == "heatmap") for t in fig.data)
+
+
+def figure_bytes(fig: go.Figure, fmt: str, scale: float = 1.0, theme: str = "screen",
+                 height_in: float = DEFAULT_HEIGHT_IN) -> bytes:
+    """``fig`` as a PDF / SVG / PNG file (viz.export.export_bytes of ``static_figure``)."""
+    return export_bytes(static_figure(fig, theme, height_in), fmt, scale=scale)
+
+
+def run_table(series: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One tidy table from per-run columns (label -> column -> 1-D array of one length
+    per run): a ``run`` column, then the columns, runs one after another."""
+    return _stack([{"run": np.array(label), **{k: np.asarray(v) for k, v in cols.items()}}
+                   for label, cols in series.items()])
+
+
+# ----------------------------------------------------------------------------- configuration
+
+def app_config(values: Mapping[str, Any], view: str) -> str:
+    """The JSON file of the app's state ``values`` (ui.session.values) and ``view`` (a slug)."""
+    state = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+    return dumps({STATE_KEY: state, VIEW_KEY: view})
+
+
+def parse_app_config(text: str, source: str = "config") -> tuple[dict[str, Any], str, list[str]]:
+    """(values, view slug, version warnings) from an ``app_config`` file; ConfigError
+    naming the first problem otherwise."""
+    figure, warnings = loads(text, source)
+    if set(figure) != {STATE_KEY, VIEW_KEY}:
+        raise ConfigError(f"{source}: not a configuration of this app (expected 'figure' to hold "
+                          f"{STATE_KEY!r} and {VIEW_KEY!r}, got {sorted(figure)}); a file of "
+                          "`python -m dynamics figure` loads with that command")
+    state, view = figure[STATE_KEY], figure[VIEW_KEY]
+    if label_of(view) is None:
+        raise ConfigError(f"{source}: view {view!r} is not one of {', '.join(v.slug for v in VIEWS)}")
+    toys = FIELDS["toy"].choices
+    if not isinstance(state, dict) or state.get("toy") not in toys:
+        got = state.get("toy") if isinstance(state, dict) else state
+        raise ConfigError(f"{source}: {STATE_KEY}.toy {got!r} is not one of {', '.join(toys)}")
+    template = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults(state["toy"]).items()}
+    check_like(state, template, f"{source}: {STATE_KEY}")
+    query = {k: FIELDS[k].format(state[k]) for k in FIELDS}
+    query["start"] = ",".join(repr(float(state[k])) for k in START_KEYS)
+    query.update({k: repr(float(v)) for k, v in state.items() if k.startswith(PARAM_PREFIX)})
+    values, problems = parse_query(query)
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(p.replace("URL parameter", "setting") for p in problems))
+    return values, view, warnings
+
+
+def _on_upload() -> None:
+    """Callback of the uploader: load the file into the state, or keep its error."""
+    ss = st.session_state
+    upload = ss.get(UPLOAD_KEY)
+    if upload is None:
+        ss.pop(MESSAGE_KEY, None)
+        return
+    try:
+        values, view, warnings = parse_app_config(upload.getvalue().decode("utf-8"), upload.name)
+    except UnicodeDecodeError:
+        ss[MESSAGE_KEY] = ("error", f"{upload.name}: not a text file (a JSON configuration is expected)")
+        return
+    except ConfigError as err:
+        ss[MESSAGE_KEY] = ("error", f"The configuration was not loaded: {err}")
+        return
+    session.load(values)
+    ss[session.TAB_KEY] = label_of(view)
+    ss[MESSAGE_KEY] = ("success", f"Loaded {upload.name}." + "".join(f"\n\n- {w}" for w in warnings))
+
+
+def _config_download(values: Mapping[str, Any], key: str, label: str) -> None:
+    view = slug_of(st.session_state.get(session.TAB_KEY))
+    st.download_button(label, data=functools.partial(app_config, dict(values), view),
+                       file_name=f"cautious-dynamics-{view}.json", mime=MIME["json"], on_click="ignore", key=key,
+                       help="every setting of the app and the open view; load it back in the sidebar "
+                            "(Save / load configuration) to reproduce this view")
+
+
+def config_panel() -> None:
+    """Sidebar: download the configuration, upload one (errors shown here, not raised)."""
+    with st.sidebar.expander("Save / load configuration"):
+        _config_download(session.values(), "_config_download", "Download configuration (JSON)")
+        st.file_uploader("Load a configuration (JSON)", type=["json"], key=UPLOAD_KEY, on_change=_on_upload,
+                         help="a file saved by this app: sets every setting and the view it was saved from")
+        kind, text = st.session_state.get(MESSAGE_KEY, (None, ""))
+        if kind == "error":
+            st.error(text)
+        elif kind == "success":
+            st.success(text)
+
+
+# ----------------------------------------------------------------------------- export controls
+
+def _chromium_problem() -> str | None:
+    try:
+        browser_path()
+    except ExportError as err:
+        return str(err)
+    return None
+
+
+def export_controls(fig: go.Figure, key: str, table: Mapping[str, np.ndarray],
+                    arrays: Mapping[str, np.ndarray] | None = None) -> None:
+    """The expander under chart ``key``: the figure as PDF / SVG / PNG (rendered on
+    click), its numbers (``table``: column -> 1-D array; ``arrays``: extra NPZ arrays)
+    as CSV / NPZ, and the configuration as JSON."""
+    k = f"_x_{key}"
+    with st.expander("Download: figure · data · configuration"):
+        c = st.columns([1, 2, 1, 1])
+        fmt = c[0].selectbox("format", ("pdf", "svg", "png"), key=f"{k}_fmt", format_func=str.upper)
+        theme = c[1].selectbox("style", list(THEMES), key=f"{k}_theme", format_func=THEMES.get,
+                               help="paper: white background, black axes, serif 8 pt text, thin lines, the width of "
+                                    "one or two columns of a two-column paper (viz.theme.apply_theme)")
+        height = c[2].number_input("height (in)", 1.0, 10.0, DEFAULT_HEIGHT_IN, 0.1, key=f"{k}_height",
+                                   disabled=theme == "screen", help="paper styles only")
+        raster = has_raster(fig)
+        scale = c[3].number_input("scale", 1.0, 8.0, 2.0, 0.5, key=f"{k}_scale", disabled=fmt != "png" and not raster,
+                                  help="PNG: pixels = size × scale; PDF/SVG: resolution of the embedded heatmap image")
+        problem = _chromium_problem()
+        b = st.columns(4)
+        b[0].download_button(f"Figure ({fmt.upper()})", type="primary", key=f"{k}_figure",
+                             data=functools.partial(figure_bytes, fig, fmt, float(scale), theme, float(height)),
+                             file_name=f"{key}.{fmt}", mime=MIME[fmt], on_click="ignore", disabled=problem is not None,
+                             help="rendered when you click (a few seconds the first time)")
+        for col, data_fmt in zip(b[1:3], ("csv", "npz")):
+            col.download_button(f"Data ({data_fmt.upper()})", key=f"{k}_{data_fmt}",
+                                data=functools.partial(data_bytes, dict(table), data_fmt,
+                                                       dict(arrays or {}) if data_fmt == "npz" else None),
+                                file_name=f"{key}.{data_fmt}", mime=MIME[data_fmt], on_click="ignore",
+                                help="one row per plotted point" + ("; NPZ adds " + ", ".join(arrays)
+                                                                    if arrays and data_fmt == "npz" else ""))
+        with b[3]:
+            _config_download(session.values(), f"{k}_config", "Config (JSON)")
+        if problem is not None:
+            st.error(f"Figure export is unavailable: {problem}")
+        if raster:
+            st.caption("The heatmaps are embedded in PDF and SVG as a PNG image (resolution: scale × size); axes, "
+                       "text, lines and markers stay vector.")
+        st.caption("The file has no animation controls or click targets; paper styles use serif 8 pt text at the "
+                   "column width.")

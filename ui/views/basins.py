@@ -1,0 +1,72 @@
+"""Basins of attraction (dynamics.basins): which listed minimiser the focus run's
+optimizer reaches from every start of a grid over the toy's domain, base and cautious
+(arXiv 2411.16085) side by side, and the starts where the mask changes the answer.
+The sidebar's optimizer, hyperparameters and mask apply; the start point does not."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui import compute, downloads
+from ui.session import Context
+from ui.state import BASIN_SIZES, CUSTOM_PREFIX, FIELDS
+from viz.basins import COLOUR_NAMES, basins_figure, minimiser_colours
+
+RADIUS_FRACTION = 0.01     # a run reached a minimiser when it ends within 1% of the domain's larger side
+
+
+def _controls() -> None:
+    c = st.columns([1, 1, 3])
+    c[0].selectbox("starts per axis", BASIN_SIZES, key="b_n")
+    f = FIELDS["b_steps"]
+    c[1].number_input("steps per start", min_value=f.lo, max_value=f.hi, key="b_steps", step=100)
+
+
+def export_table(specs, maps) -> dict:
+    """One row per run and start: the start, the minimiser index reached (-1: none or
+    diverged) and where the run ended (the plotted numbers)."""
+    gx, gy = (a.ravel() for a in np.meshgrid(maps[0].x, maps[0].y))
+    return downloads.run_table({s.label: dict(x0=gx, y0=gy, minimiser=m.index.ravel(), diverged=m.diverged.ravel(),
+                                              final_x=m.final[..., 0].ravel(), final_y=m.final[..., 1].ravel())
+                                for s, m in zip(specs, maps)})
+
+
+def render(ctx: Context) -> None:
+    spec = ctx.focus
+    st.markdown(f"Where **{spec.label.removeprefix('C-')}** and its cautious twin end from every start on the grid "
+                f"(colour: the minimiser reached). Toy, optimizer and hyperparameters come from the sidebar.")
+    if ctx.toy.name.startswith(CUSTOM_PREFIX):
+        st.info("A custom objective has no listed minimiser, so it has no basin map. Choose a toy with listed "
+                "minima (himmelblau or camel have several).")
+        return
+    if not ctx.toy.has_minima():
+        st.info(f"{ctx.toy.title} has no listed minimiser, so it has no basins. Choose another toy "
+                "(himmelblau or camel have several minima).")
+        return
+    _controls()
+    v = ctx.values
+    points, _ = compute.minima(ctx.toy.name, ctx.params_key)
+    if len(points) < 2:
+        st.info(f"{ctx.toy.title} has a single listed minimiser: every converging start ends there. Himmelblau "
+                "(four minima) and camel (six) show basins.")
+    if spec.noise_sigma > 0:
+        st.caption("Basin maps use exact gradients: the sidebar's gradient noise is not applied here.")
+    (x0, x1), (y0, y1) = ctx.toy.domain
+    radius = RADIUS_FRACTION * max(x1 - x0, y1 - y0)
+    specs = (spec._replace(cautious=False), spec._replace(cautious=True))
+    maps = [compute.basins(s, int(v["b_n"]), int(v["b_steps"]), radius) for s in specs]
+    fig = basins_figure(*maps, titles=(specs[0].label, specs[1].label), presentation=ctx.presentation)
+    downloads.plotly_chart(fig, "basin_maps")
+    downloads.export_controls(fig, "basin_maps", export_table(specs, maps),
+                              dict(x=maps[0].x, y=maps[0].y, minima=maps[0].minima))
+    st.caption(f"{v['b_n']}² starts, {v['b_steps']} steps each; a run counts for a minimiser when it ends within "
+               f"{radius:.3g} of it. Grey: near no listed minimiser after {v['b_steps']} steps, or diverged.")
+    colours = minimiser_colours(len(points))
+    rows = []
+    for i, p in enumerate(points):
+        rows.append({"minimiser": f"{i} ({p[0]:.4g}, {p[1]:.4g})", "colour": COLOUR_NAMES[colours[i]],
+                     **{s.label: f"{m.fractions()[i]:.1%}" for s, m in zip(specs, maps)}})
+    rows.append({"minimiser": "none / diverged", "colour": "grey",
+                 **{s.label: f"{m.fractions()[-1]:.1%}" for s, m in zip(specs, maps)}})
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
