@@ -17,7 +17,7 @@ import pytest
 from dynamics import Setup, make_hyper, rollout
 from dynamics.cli import main
 from dynamics.rates import RATE_DIVERGED, envelope_rate, heavy_ball_optimum, heavy_ball_rate
-from dynamics.sweep import _minima, compiled_sweep, grid_axis, sweep
+from dynamics.sweep import _minima, compiled_sweep, grid_axis, noisy_sweep, sweep
 from toys import Toy, get_toy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,6 +237,8 @@ def test_cli_summary_names_the_best_cell(capsys):
     (["--tol", "0"], "--tol", "> 0"),
     (["--lr-scale", "cubic"], "--lr-scale", "choose from"),
     (["--out", "/no/such/folder/x.npz"], "--out", "does not exist"),
+    (["--noise-sigma", "-1"], "--noise-sigma", ">= 0"),
+    (["--noise-sigma", "0.1", "--seeds", "0"], "--seeds", "from 1 to"),
 ])
 def test_cli_bad_values_exit_2_with_one_line(capsys, argv, option, needle):
     try:
@@ -276,3 +278,22 @@ def test_benchmark_smoke_run(capsys):
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| 8x8 x 40")]
     assert len(rows) == 2 and "100.0%" in rows[0]      # NumPy agrees with JAX on every base-gdm cell
+
+
+def test_cli_noisy_sweep_reports_the_means_over_seeds(capsys):
+    """--noise-sigma S --seeds K: the JSON maps are noisy_sweep's reductions over seeds 0..K-1."""
+    argv = ["sweep", "--toy", "quad-k4", "--lr-range", "0.05:0.4:5", "--beta-range", "0:0.9:4", "--steps", "200",
+            "--cautious", "--noise-sigma", "1e-3", "--seeds", "3", "--tol", "1e-2", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    ref = noisy_sweep(Setup("gdm", cautious=True, noise="gaussian"), get_toy("quad-k4"), out["lr"], out["beta"], 200,
+                      seeds=3, hp=make_hyper(noise_sigma=1e-3), tol=1e-2)
+    np.testing.assert_allclose(out["rate"], ref.rate_mean, rtol=1e-12)
+    np.testing.assert_allclose(out["rate_std"], ref.rate_std, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(out["diverged"], ref.diverged_fraction)
+    reached = ref.steps_to_tol >= 0
+    for i, j in np.ndindex(*reached.shape[1:]):
+        cell = ref.steps_to_tol[:, i, j][reached[:, i, j]]
+        assert out["steps_to_tol"][i][j] == (int(np.median(cell)) if cell.size else -1)
+    assert out["config"]["noise_sigma"] == 1e-3 and out["config"]["seeds"] == 3
+    assert (ref.rate_std > 0).any()                  # the seeds did differ

@@ -5,6 +5,11 @@ Output maps have rows = beta, columns = lr.  ``--json`` prints lr, beta, rate,
 steps_to_tol, diverged, final_suboptimality, max_loss_rise, best = {lr, beta, rate},
 and config; ``--out FILE.npz`` saves the same arrays, plus ``analytic_rate`` (the base
 optimizer's closed form, dynamics.rates) for gd/gdm/nesterov on a quadratic toy.
+With ``--noise-sigma S --seeds K`` every cell runs K seeds of noisy gradients
+g + S z_t in the same batch (dynamics.sweep.noisy_sweep); the maps are then the mean
+over the seeds (rate, final_suboptimality, max_loss_rise), the fraction of seeds that
+diverged (``diverged``, a number in [0, 1]), the median steps_to_tol of the seeds that
+reached tol (-1 if none did), plus ``rate_std`` and, when cautious, ``noise_drop``.
 Progress goes to stderr.
 """
 from __future__ import annotations
@@ -14,15 +19,19 @@ import os
 import sys
 import time
 
+import dataclasses
+
 import numpy as np
 
 from dynamics.cli import _check, add_run_options, hyper_of, json_list, print_json, resolve_run, setup_of
 from dynamics.config import display_name
 from dynamics.rates import ANALYTIC_OPTIMIZERS, analytic_rate, best_cell
-from dynamics.sweep import DEFAULT_TOL, SCALES, grid_axis, sweep
+from dynamics.noise import SEED_LIMIT
+from dynamics.sweep import DEFAULT_TOL, SCALES, grid_axis, noisy_sweep, sweep
 from toys import TOYS, get_toy
 
 MAX_AXIS = 4096
+MAX_SEEDS = 1024
 
 
 def register(sub) -> None:
@@ -45,6 +54,12 @@ def register(sub) -> None:
                    help="distance to the minimiser that counts as converged (steps_to_tol, and the end of the "
                         "rate window); default 1e-10 in float64, 1e-4 in float32")
     g.add_argument("--out", metavar="FILE.npz", help="also save every map to this .npz file")
+    n = p.add_argument_group("noisy gradients")
+    n.add_argument("--noise-sigma", type=float, default=0.0,
+                   help="every step uses g + sigma z_t, z_t ~ N(0, I) drawn from (seed, t) (default 0: exact gradients)")
+    n.add_argument("--seeds", type=int, default=8,
+                   help=f"with --noise-sigma > 0: seeds 0..K-1 per cell, run in one batch, maps averaged "
+                        f"(1 <= K <= {MAX_SEEDS}; default 8)")
     p.set_defaults(handler=handle)
 
 
@@ -85,10 +100,30 @@ def resolve_sweep(args) -> dict:
     if args.out:
         folder = os.path.dirname(os.path.abspath(args.out))
         _check(os.path.isdir(folder), "--out", f"folder {folder} does not exist")
+    _check(math.isfinite(args.noise_sigma) and args.noise_sigma >= 0, "--noise-sigma",
+           f"must be a number >= 0, got {args.noise_sigma:g}")
+    _check(1 <= args.seeds <= min(MAX_SEEDS, SEED_LIMIT), "--seeds",
+           f"must be an integer from 1 to {MAX_SEEDS}, got {args.seeds}")
+    if args.noise_sigma > 0:          # noise settings enter the config only when the sweep is noisy
+        config.update(noise_sigma=args.noise_sigma, seeds=args.seeds)
     del config["lr"], config["beta"]
     config.update(mode="sweep", lr_range=dict(lo=lo, hi=hi, n=n, scale=args.lr_scale),
                   beta_range=dict(lo=blo, hi=bhi, n=bn, scale=args.beta_scale), tol=tol)
     return config
+
+
+def noisy_maps(result) -> dict[str, np.ndarray]:
+    """The maps of a noisy sweep reduced over its seeds (see the module docstring)."""
+    reached = result.steps_to_tol >= 0
+    steps = np.where(reached, result.steps_to_tol, np.nan)
+    with np.errstate(all="ignore"):
+        median = np.where(reached.any(axis=0), np.nanmedian(np.where(reached.any(axis=0), steps, 0), axis=0), -1)
+    maps = dict(rate=result.rate_mean, steps_to_tol=median.astype(np.int64), diverged=result.diverged_fraction,
+                final_suboptimality=result.suboptimality_mean, max_loss_rise=result.max_loss_rise.mean(axis=0),
+                rate_std=result.rate_std)
+    if result.noise_drop is not None:
+        maps["noise_drop"] = result.noise_drop.mean(axis=0)
+    return maps
 
 
 class _Progress:
@@ -114,17 +149,23 @@ def handle(args) -> int:
     setup = setup_of(config)
     hp = hyper_of({**config, "lr": lr[0], "beta": beta[0]})
     t0 = time.perf_counter()
-    result = sweep(setup, toy, lr, beta, config["steps"], hp=hp, tol=config["tol"], start=config["start"],
-                   toy_params=config["toy_params"], progress=_Progress())
+    common = dict(hp=hp, tol=config["tol"], start=config["start"], toy_params=config["toy_params"],
+                  progress=_Progress())
+    if "noise_sigma" in config:
+        result = noisy_sweep(dataclasses.replace(setup, noise="gaussian"), toy, lr, beta, config["steps"],
+                             seeds=config["seeds"], **{**common, "hp": hp._replace(noise_sigma=config["noise_sigma"])})
+        maps = noisy_maps(result)
+    else:
+        result = sweep(setup, toy, lr, beta, config["steps"], **common)
+        maps = dict(rate=result.rate, steps_to_tol=result.steps_to_tol, diverged=result.diverged,
+                    final_suboptimality=result.final_suboptimality, max_loss_rise=result.max_loss_rise)
     seconds = time.perf_counter() - t0
-    best = result.best()
+    best = best_cell(lr, beta, maps["rate"], maps["diverged"] == 1)
     analytic = None
     params = config["toy_params"]
     if "h1" in params and setup.optimizer in ANALYTIC_OPTIMIZERS:
         analytic = analytic_rate(setup.optimizer, lr[None, :], beta[:, None], [params["h1"], params["h2"]],
                                  setup.dampening)
-    maps = dict(rate=result.rate, steps_to_tol=result.steps_to_tol, diverged=result.diverged,
-                final_suboptimality=result.final_suboptimality, max_loss_rise=result.max_loss_rise)
     if args.out:
         extra = {} if analytic is None else {"analytic_rate": analytic}
         np.savez_compressed(args.out, lr=lr, beta=beta, **maps, **extra)
@@ -137,7 +178,11 @@ def handle(args) -> int:
     print(f"{name} on {toy.name}: {beta.size} x {lr.size} (beta x lr) cells, {config['steps']} steps, "
           f"tol {config['tol']:g}, {config['dtype']}: {seconds:.2f} s")
     print(f"  lr {lr[0]:g} .. {lr[-1]:g} ({lr_r['scale']}), beta {beta[0]:g} .. {beta[-1]:g} ({beta_r['scale']})")
-    print(f"  diverged {result.diverged.mean():.1%} of cells; reached tol in {(result.steps_to_tol >= 0).mean():.1%}")
+    if "noise_sigma" in config:
+        print(f"  noisy gradients: sigma {config['noise_sigma']:g}, seeds 0..{config['seeds'] - 1}; maps are means "
+              f"over the seeds")
+    print(f"  diverged {np.mean(maps['diverged']):.1%} of cell runs; reached tol in "
+          f"{(maps['steps_to_tol'] >= 0).mean():.1%} of cells")
     if best["row"] < 0:
         print("  no cell converged")
     else:
