@@ -27,7 +27,8 @@ from dynamics.caution import compensation_alpha, mask_phi
 from dynamics.config import Hyper, Setup
 from dynamics.flows import decay_term
 from dynamics.optimizers import base_transform
-from dynamics.rollout import Trajectory
+from dynamics.noise import check_seed, step_noise
+from dynamics.rollout import Trajectory, noise_free
 
 
 class StepAnatomy(NamedTuple):
@@ -73,13 +74,18 @@ def compiled_anatomy(setup: Setup):
     return jax.jit(_anatomy_fn(setup))
 
 
-def step_anatomy(setup: Setup, hp: Hyper, traj: Trajectory) -> StepAnatomy:
-    """The anatomy of every step of ``traj`` (a roll-out of ``setup`` with ``hp``)."""
+def step_anatomy(setup: Setup, hp: Hyper, traj: Trajectory, seed: int = 0) -> StepAnatomy:
+    """The anatomy of every step of ``traj`` (a roll-out of ``setup`` with ``hp`` and,
+    with gradient noise, ``seed``).  A noisy step used g~_t = g_t + sigma z_{t+1}
+    (dynamics.noise.step_noise), so the anatomy reads those gradients: the mask, like
+    Algorithm 1 of arXiv 2411.16085, saw the noisy one."""
     steps = len(traj.w) - 1
     if steps < 1:
         raise ValueError("the trajectory needs at least one step")
     dt = jnp.dtype(setup.dtype)
     w, g = jnp.asarray(traj.w[:-1], dt), jnp.asarray(traj.grad[:-1], dt)
+    if noise_free(setup, hp).noise != "none":
+        g = g + jnp.asarray(hp.noise_sigma, dt) * step_noise(check_seed(seed), steps, g[0])
     hp = Hyper(*(jnp.asarray(x, dt) for x in hp))
     out = compiled_anatomy(setup)(w, g, hp)
     return StepAnatomy(w=np.asarray(w), grad=np.asarray(g), **{k: np.asarray(v) for k, v in out.items()})

@@ -48,6 +48,12 @@ def standard_noise(key: jax.Array, t, like: jax.Array) -> jax.Array:
     return draw(t) if jnp.ndim(t) == 0 else jax.vmap(draw)(t)
 
 
+def step_noise(seed, steps: int, like: jax.Array) -> jax.Array:
+    """z_1..z_T of a run with ``seed`` (row t-1: the noise of the step that produces w_t),
+    shaped and typed like ``like``: what a noisy roll-out adds to its gradients."""
+    return standard_noise(noise_key(seed), jnp.arange(1, steps + 1), like)
+
+
 def noisy_gradient(g: jax.Array, sigma, key: jax.Array, t) -> jax.Array:
     """g~_t = g + sigma z_t of the module docstring."""
     return g + sigma * standard_noise(key, t, g)

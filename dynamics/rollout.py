@@ -30,7 +30,7 @@ import optax
 from dynamics.caution import CautiousState, cautious, masked_fraction
 from dynamics.config import Hyper, Setup
 from dynamics.decay import cautious_decay_mask, weight_decay
-from dynamics.noise import check_seed, mask_flips, noise_key, standard_noise
+from dynamics.noise import check_seed, mask_flips, step_noise
 from dynamics.optimizers import base_transform, kinetic_energy
 from toys import Toy
 
@@ -127,7 +127,7 @@ def _rollout_fn(setup: Setup, value, steps: int):
             return (w, state, g), {**rec, **extra}
 
         # the noise of every step, drawn before the loop: z_t = normal(fold_in(key, t)), t = 1..T
-        zs = standard_noise(noise_key(seed), jnp.arange(1, steps + 1), w0) if noisy else None
+        zs = step_noise(seed, steps, w0) if noisy else None
         _, recs = jax.lax.scan(step, (w0, state0, g0), zs, length=steps)
         return {k: jnp.concatenate([first[k][None], recs[k]]) for k in first}
 

@@ -30,6 +30,19 @@ def test_steps_and_masks_reproduce_the_rollout(setup):
     np.testing.assert_allclose(a.cautious, c, rtol=1e-12, atol=1e-300)
 
 
+def test_noisy_steps_read_the_noisy_gradients_of_the_rollout():
+    """With gradient noise the anatomy adds the roll-out's noise (same seed) to g_t."""
+    setup = Setup("gdm", cautious=True, noise="gaussian")
+    hp = make_hyper(lr=0.01, beta=0.9, noise_sigma=0.5)
+    traj = rollout(setup, TOY, hp, 200, seed=7)
+    a = step_anatomy(setup, hp, traj, seed=7)
+    np.testing.assert_allclose(a.step, np.diff(traj.w, axis=0), rtol=1e-9, atol=1e-14)
+    np.testing.assert_array_equal(a.mask, traj.mask[1:])
+    assert np.abs(a.grad - traj.grad[:-1]).max() > 0.1          # the noise is in the gradients it read
+    other = step_anatomy(setup, hp, traj, seed=8)
+    assert not np.allclose(other.step, np.diff(traj.w, axis=0))
+
+
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_every_optimizer_cautious_with_decay(optimizer):
     setup = Setup(optimizer, cautious=True, decay="cautious")

@@ -22,7 +22,7 @@ import pytest
 from dynamics import Setup, make_hyper, rollout
 from dynamics.claims import run_claims
 from dynamics.configfile import ConfigError, dumps
-from tests.test_app import assert_clean, charts, decode, new_app, show, trace
+from tests.test_app import assert_clean, charts, decode, default_app, new_app, show, trace  # noqa: F401 (fixture)
 from toys import get_toy
 from ui import compute, session
 from ui.downloads import app_config, figure_bytes, has_raster, parse_app_config, static_figure
@@ -77,15 +77,8 @@ def test_every_chart_saves_svg_from_the_modebar_and_has_export_controls():
 
 # ----------------------------------------------------------------------------- figure files
 
-@pytest.fixture(scope="module")
-def trajectories_app():
-    at = new_app().run()
-    assert_clean(at)
-    return at
-
-
-def test_trajectory_figure_exports_as_pdf_svg_and_png(trajectories_app):
-    fig = chart_figure(trajectories_app, "traj_contour")
+def test_trajectory_figure_exports_as_pdf_svg_and_png(default_app):
+    fig = chart_figure(default_app, "traj_contour")
     assert fig.frames and fig.layout.sliders and any(t.name == CLICK_GRID for t in fig.data)
     static = static_figure(fig, "double", 2.5)
     assert not static.frames and not static.layout.sliders and not static.layout.updatemenus

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 import streamlit as st
 
@@ -26,7 +25,7 @@ from dynamics import loss_rises, rollout
 from dynamics.anatomy import step_anatomy
 from dynamics.basins import BasinMap, basin_map
 from dynamics.decay_study import DecayRun, decay_study
-from dynamics.noise import SEED_LIMIT, noise_key, standard_noise
+from dynamics.noise import SEED_LIMIT
 from dynamics.ode import integrate
 from dynamics.rates import divergence_limit, envelope_rate
 from dynamics.rollout import Trajectory
@@ -173,17 +172,9 @@ def flow(spec: RunSpec, solver: str, substeps: int, init: str, lion_sign: str, s
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def anatomy(spec: RunSpec) -> dict[str, np.ndarray]:
-    """The anatomy of every step of spec's roll-out (dynamics.anatomy.step_anatomy).
-    With gradient noise the steps used g~_t = g_t + sigma z_{t+1} (dynamics.noise; z
-    indexed by the step that produces w_{t+1}), so the anatomy reads those gradients:
-    the mask, like Algorithm 1 of arXiv 2411.16085, saw the noisy one."""
-    traj = Trajectory(**trajectory(spec))
-    if spec.noise_sigma > 0:
-        z = standard_noise(noise_key(spec.seed), jnp.arange(1, spec.steps + 1), jnp.zeros(2, spec.dtype))
-        grad = traj.grad.copy()
-        grad[:-1] += spec.noise_sigma * np.asarray(z)
-        traj = traj._replace(grad=grad)
-    return step_anatomy(spec.setup(), spec.hyper(), traj)._asdict()
+    """The anatomy of every step of spec's roll-out (dynamics.anatomy.step_anatomy; with
+    gradient noise, the noisy gradients the steps used)."""
+    return step_anatomy(spec.setup(), spec.hyper(), Trajectory(**trajectory(spec)), seed=spec.seed)._asdict()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

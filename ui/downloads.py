@@ -31,8 +31,7 @@ from ui import session
 from ui.state import FIELDS, PARAM_PREFIX, START_KEYS, defaults, parse_query
 from ui.views import VIEWS, label_of, slug_of
 from viz.contour import CLICK_GRID
-from viz.export import ExportError, browser_path, data_bytes, export_bytes
-from viz.paper import _stack
+from viz.export import ExportError, browser_path, data_bytes, export_bytes, stack_rows
 from viz.ratemap import CLICK_CELLS
 from viz.theme import PX_PER_INCH, apply_theme
 
@@ -120,7 +119,7 @@ def figure_bytes(fig: go.Figure, fmt: str, scale: float = 1.0, theme: str = "scr
 def run_table(series: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """One tidy table from per-run columns (label -> column -> 1-D array of one length
     per run): a ``run`` column, then the columns, runs one after another."""
-    return _stack([{"run": np.array(label), **{k: np.asarray(v) for k, v in cols.items()}}
+    return stack_rows([{"run": np.array(label), **{k: np.asarray(v) for k, v in cols.items()}}
                    for label, cols in series.items()])
 
 

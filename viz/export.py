@@ -171,6 +171,13 @@ def write_figure(fig: go.Figure, path: str, scale: float = 1.0, width: float | N
 
 # ----------------------------------------------------------------------------- data
 
+def stack_rows(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One table from per-run columns: the runs one after another, scalars (the run's
+    label, ...) repeated on every row of their run."""
+    sizes = [max(np.size(v) for v in r.values()) for r in rows]
+    return {k: np.concatenate([np.broadcast_to(r[k], (n,)) for r, n in zip(rows, sizes)]) for k in rows[0]}
+
+
 def _columns(table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     cols = {k: np.asarray(v) for k, v in table.items()}
     lengths = {k: v.shape for k, v in cols.items()}

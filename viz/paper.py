@@ -45,6 +45,7 @@ from dynamics.rollout import rollout
 from dynamics.sweep import grid_axis, sweep
 from toys import TOYS, get_toy
 from viz.contour import contour_base, toy_grid
+from viz.export import stack_rows
 from viz.theme import (BLACK, DECAY_COLOURS, DECAY_NAMES, FONTS, HIGHLIGHT, PX_PER_INCH, apply_theme, label,
                        optimizer_colour, optimizer_name, symbol, width_px)
 
@@ -95,12 +96,6 @@ def _contour_arrays(config: dict) -> dict[str, np.ndarray]:
     return dict(contour_x=xs, contour_y=ys, contour_loss=z)
 
 
-def _stack(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate per-run columns, scalars (the run's label, ...) repeated on every row."""
-    sizes = [max(np.size(v) for v in r.values()) for r in rows]
-    return {k: np.concatenate([np.broadcast_to(r[k], (n,)) for r, n in zip(rows, sizes)]) for k in rows[0]}
-
-
 def compute_trajectories(config: dict) -> FigureData:
     """Per run and step t = 0..T: w1, w2, loss, hamiltonian (and lr, beta of the run)."""
     rows = []
@@ -108,7 +103,7 @@ def compute_trajectories(config: dict) -> FigureData:
         t = np.arange(len(traj.loss))
         rows.append(dict(run=np.array(run["label"]), lr=np.float64(run["lr"]), beta=np.float64(run["beta"]), t=t,
                          w1=traj.w[:, 0], w2=traj.w[:, 1], loss=traj.loss, hamiltonian=traj.hamiltonian))
-    return FigureData(_stack(rows), _contour_arrays(config))
+    return FigureData(stack_rows(rows), _contour_arrays(config))
 
 
 def compute_decay(config: dict) -> FigureData:
@@ -120,7 +115,7 @@ def compute_decay(config: dict) -> FigureData:
         rows.append(dict(run=np.array(run["label"]), t=np.arange(len(traj.loss)), w1=traj.w[:, 0],
                          w2=traj.w[:, 1], loss=traj.loss, norm=np.linalg.norm(traj.w, axis=1),
                          set_distance=set_distance(toy, traj.w, config["toy_params"])))
-    return FigureData(_stack(rows), _contour_arrays(config))
+    return FigureData(stack_rows(rows), _contour_arrays(config))
 
 
 def rate_grid(config: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +149,7 @@ def compute_rates(config: dict) -> FigureData:
         rows.append(dict(run=np.array(run["label"]), lr=lr_map.ravel(), beta=beta_map.ravel(),
                          rate=res.rate.ravel(), diverged=res.diverged.ravel(),
                          steps_to_tol=res.steps_to_tol.ravel(), best=best.ravel(), analytic_rate=analytic.ravel()))
-    return FigureData(_stack(rows), {})
+    return FigureData(stack_rows(rows), {})
 
 
 def _eigenvalues(params: dict) -> list[float]:

@@ -115,9 +115,8 @@ def resolve_sweep(args) -> dict:
 def noisy_maps(result) -> dict[str, np.ndarray]:
     """The maps of a noisy sweep reduced over its seeds (see the module docstring)."""
     reached = result.steps_to_tol >= 0
-    steps = np.where(reached, result.steps_to_tol, np.nan)
-    with np.errstate(all="ignore"):
-        median = np.where(reached.any(axis=0), np.nanmedian(np.where(reached.any(axis=0), steps, 0), axis=0), -1)
+    some = reached.any(axis=0)        # cells where a seed reached tol; the others get -1 (no all-NaN median)
+    median = np.where(some, np.nanmedian(np.where(reached, result.steps_to_tol, np.where(some, np.nan, 0)), axis=0), -1)
     maps = dict(rate=result.rate_mean, steps_to_tol=median.astype(np.int64), diverged=result.diverged_fraction,
                 final_suboptimality=result.suboptimality_mean, max_loss_rise=result.max_loss_rise.mean(axis=0),
                 rate_std=result.rate_std)
