@@ -33,8 +33,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dynamics.config import Setup, make_hyper  # noqa: E402
-from dynamics.rates import (DIVERGENCE_FACTOR, RATE_DIVERGED, STEPS_NOT_REACHED, block_envelope_rate,  # noqa: E402
-                            block_starts, envelope_rate, window_starts)
+from dynamics.rates import (DIVERGENCE_FACTOR, STEPS_NOT_REACHED, block_fit_rate, block_starts,  # noqa: E402
+                            distance_rate, window_starts)
+from dynamics.rates import heavy_ball_optimum, heavy_ball_rate  # noqa: E402
 from dynamics.rollout import make_optimizer, rollout  # noqa: E402
 from dynamics.sweep import DEFAULT_TOL, compiled_sweep, grid_axis, sweep  # noqa: E402
 from toys import get_toy  # noqa: E402
@@ -43,67 +44,85 @@ TOY = "quad-k4"                 # w1^2 + 4 w2^2 (h = 2, 8), the paper's Figure 3
 LR_RANGE = (0.01, 0.5)          # linear axes, as in Figure 3
 BETA_RANGE = (0.0, 0.95)
 # Floating-point operations per cell and step (counted by hand on the traced program; compares,
-# selects and the block write are not counted): gradient and loss of the rotated quadratic 22,
-# heavy-ball trace 4, step -eps u and w + u 4, distance^2 5, loss rise 3; caution adds
-# u*g 2, the mask mean 2, max and 1/x 2, alpha*phi*u 4.
-FLOPS_PER_CELL_STEP = {"base": 38, "cautious": 48}
+# selects, sign and the block writes are not counted; sqrt, log and exp count as one each):
+# gradient and loss of the rotated quadratic 22, heavy-ball trace 4, step -eps u and w + u 4,
+# renormalisation (norm^2 7, sqrt, 1/x, log, 4 scalings) 14, log-scale sum 1, real log d^2 5,
+# real loss 4, loss rise 3, the fit's block sums 3; caution adds the sign agreement 2, the mask
+# mean 2, max and 1/x 2, alpha*phi*u 4.
+FLOPS_PER_CELL_STEP = {"base": 60, "cautious": 70}
 # Peak of this machine class (2 cores x 2.5 GHz x 2 AVX-512 FMA units x 8 doubles x 2 flops);
 # float32 has twice the lanes.  An upper bound: the sweep is elementwise and cache-bound.
 PEAK_FLOPS = {"float64": 2 * 2.5e9 * 2 * 8 * 2, "float32": 2 * 2.5e9 * 2 * 16 * 2}
 
 
+def _renormalise(x, y, mx, my):
+    """(x, y, mx, my) scaled to unit norm, and log of the norm (an all-zero state stays)."""
+    norm = np.sqrt(x * x + y * y + mx * mx + my * my)
+    inv = np.where(norm > 0, 1 / np.where(norm > 0, norm, 1), 1).astype(x.dtype)
+    return x * inv, y * inv, mx * inv, my * inv, np.log(np.maximum(norm, np.finfo(x.dtype).tiny))
+
+
 def numpy_sweep(lr, beta, h, w0, steps, tol, cautious, dtype="float64"):
-    """gdm (cautious: elementwise mask, mean compensation) on L = (h1 w1^2 + h2 w2^2)/2
-    vectorised over the cells with NumPy, one array per coordinate; the same outputs and
-    definitions as dynamics.sweep (minimiser at 0).  Returns a dict of (cells,) arrays."""
+    """gdm (cautious: elementwise mask from the signs, mean compensation) on
+    L = (h1 w1^2 + h2 w2^2)/2 vectorised over the cells with NumPy, one array per
+    coordinate; the same outputs and definitions as dynamics.sweep (minimiser at 0):
+    the state renormalised every step, the real d_t and L(w_t) read in logs, the
+    late-window fit from per-block sums.  Returns a dict of (cells,) arrays."""
     dt = np.dtype(dtype)
     lr, beta = np.asarray(lr, dt), np.asarray(beta, dt)
     h1, h2 = dt.type(h[0]), dt.type(h[1])
     n = lr.size
-    x, y = np.full(n, w0[0], dt), np.full(n, w0[1], dt)
-    mx, my = np.zeros(n, dt), np.zeros(n, dt)          # heavy-ball momentum
+    tiny = np.finfo(dt).tiny
+    x, y, mx, my, log_scale = _renormalise(np.full(n, w0[0], dt), np.full(n, w0[1], dt), np.zeros(n, dt),
+                                           np.zeros(n, dt))
     gx, gy = h1 * x, h2 * y
-    last_loss = 0.5 * (x * gx + y * gy)
-    d2_0 = dt.type(w0[0] ** 2 + w0[1] ** 2)
-    limit, tol2 = DIVERGENCE_FACTOR**2 * max(d2_0, dt.type(tol * tol)), dt.type(tol * tol)
-    top_rise, run_max = np.zeros(n, dt), np.full(n, d2_0, dt)
+    last_loss = np.full(n, 0.5 * (h[0] * w0[0] ** 2 + h[1] * w0[1] ** 2), dt)
+    d2_0, tol2 = dt.type(w0[0] ** 2 + w0[1] ** 2), dt.type(tol * tol)
+    log_lim2, log_tol2 = np.log(DIVERGENCE_FACTOR**2 * max(d2_0, tol2)).astype(dt), np.log(tol2)
+    top_rise = np.zeros(n, dt)
     still = steps + 1
     state = np.where(d2_0 < tol2, 0, still).astype(np.int32)
     starts = block_starts(steps)
-    maxima = np.zeros((starts.size, n), dt)
-    maxima[0] = d2_0
+    sum_y, sum_ty = np.zeros((starts.size, n), dt), np.zeros((starts.size, n), dt)
+    cur_y, cur_ty = log_scale.copy(), np.zeros(n, dt)
+    sum_y[0] = cur_y
     times = np.arange(1, steps + 1)
     owner = np.searchsorted(starts, times, side="right") - 1
     fresh = np.isin(times, starts)
     with np.errstate(all="ignore"):
-        for t, k, first in zip(times, owner, fresh):
+        for t, k, first, tau in zip(times, owner, fresh, (times - starts[owner]).astype(dt)):
             mx *= beta
             mx += gx
             my *= beta
             my += gy
             if cautious:
-                kx, ky = (mx * gx > 0).astype(dt), (my * gy > 0).astype(dt)
-                scale = lr / np.maximum(0.5 * (kx + ky), 1e-3)
+                kx = (np.sign(mx) * np.sign(gx) > 0).astype(dt)
+                ky = (np.sign(my) * np.sign(gy) > 0).astype(dt)
+                scale = lr / np.maximum(0.5 * (kx + ky), dt.type(1e-3))
                 x -= scale * kx * mx
                 y -= scale * ky * my
             else:
                 x -= lr * mx
                 y -= lr * my
+            x, y, mx, my, step_log = _renormalise(x, y, mx, my)
+            log_scale += step_log
             gx, gy = h1 * x, h2 * y
-            loss = 0.5 * (x * gx + y * gy)
-            r2 = x * x + y * y
-            good = (state >= 0) & (r2 <= limit)
+            loss = np.exp(2 * log_scale) * (0.5 * (x * gx + y * gy))
+            ld2 = 2 * log_scale + np.log(np.maximum(x * x + y * y, tiny))
+            good = (state >= 0) & (ld2 <= log_lim2)
             live = good & (state == still)
-            run_max = np.where(live, r2 if first else np.maximum(run_max, r2), run_max)
-            state = np.where(good, np.where(live & (r2 < tol2), t, state), -1)
+            state = np.where(good, np.where(live & (ld2 < log_tol2), t, state), -1)
             top_rise = np.where(good, np.maximum(top_rise, loss - last_loss), top_rise)
             last_loss = np.where(good, loss, last_loss)
-            maxima[k] = run_max
+            cur_y = log_scale.copy() if first else cur_y + log_scale
+            cur_ty = np.zeros(n, dt) if first else cur_ty + tau * log_scale
+            sum_y[k], sum_ty[k] = cur_y, cur_ty
         failed = (state < 0) | ~np.isfinite(top_rise)
         hit = ~failed & (state < still)
-        rate = block_envelope_rate(maxima, np.where(hit, state, steps), d2_0, starts, window_starts(steps))
+        rate, spread, settled = block_fit_rate(sum_y, sum_ty, np.full(n, steps), starts, window_starts(steps))
     big = np.finfo(dt).max
-    return dict(rate=np.where(failed, RATE_DIVERGED, rate), steps_to_tol=np.where(hit, state, STEPS_NOT_REACHED),
+    return dict(rate=rate, rate_uncertainty=spread, settled=settled,
+                steps_to_tol=np.where(hit, state, STEPS_NOT_REACHED),
                 final_suboptimality=np.where(np.isfinite(last_loss), last_loss, big),
                 max_loss_rise=np.where(np.isfinite(top_rise), top_rise, big), diverged=failed)
 
@@ -138,14 +157,27 @@ def optax_loop(setup, toy, lr, beta, steps, tol, hp) -> None:
             ws.append(w)
             losses.append(loss)
         ws, losses = jax.device_get((ws, losses))
-        envelope_rate(np.linalg.norm(np.stack(ws), axis=1), tol, np.stack(losses))
+        distance_rate(np.linalg.norm(np.stack(ws), axis=1), tol, np.stack(losses))
 
 
 def rollout_loop(setup, toy, lr, beta, steps, tol, hp) -> None:
     """Per cell, one jitted roll-out (the single-run program), then the rate."""
     for lr_c, beta_c in zip(lr, beta):
         traj = rollout(setup, toy, hp._replace(lr=lr_c, beta=beta_c), steps)
-        envelope_rate(np.linalg.norm(traj.w, axis=1), tol, traj.loss)
+        distance_rate(np.linalg.norm(traj.w, axis=1), tol, traj.loss)
+
+
+def accuracy(res) -> dict:
+    """The estimate against the closed form over the cells where the heavy ball converges:
+    median and max |error|, cells read below the optimum 1/3, whether the best cells agree."""
+    exact = heavy_ball_rate(res.lr[None, :], res.beta[:, None], (2.0, 8.0))
+    conv = exact < 1
+    err = np.abs(res.rate_estimate - exact)[conv]
+    best = res.best()
+    exact_best = np.unravel_index(np.argmin(np.where(conv, exact, np.inf)), exact.shape)
+    return dict(err_median=float(np.median(err)), err_max=float(err.max()),
+                below=int((res.rate_estimate[conv] < heavy_ball_optimum(2.0, 8.0)["rate"]).sum()),
+                same_best=best is not None and (best["row"], best["col"]) == tuple(int(i) for i in exact_best))
 
 
 def timed(fn, *args, repeats: int = 1, **kw) -> float:
@@ -184,12 +216,15 @@ def run(args) -> list[dict]:
             for variant in args.variants:
                 setup = Setup("gdm", cautious=variant == "cautious", dtype=dtype)
                 compiled_sweep.cache_clear()          # a fresh jit: the first call compiles
-                first = timed(sweep, setup, toy, lr_axis, beta_axis, args.steps, tol=tol)
-                warm = timed(sweep, setup, toy, lr_axis, beta_axis, args.steps, tol=tol, repeats=args.repeats)
-                res = sweep(setup, toy, lr_axis, beta_axis, args.steps, tol=tol)
-                row = dict(grid=f"{n}x{n}", steps=args.steps, dtype=dtype, variant=variant, compile=max(first - warm, 0.0), jax=warm,
-                           ns=warm / (n * n * args.steps) * 1e9,
+                kw = dict(tol=tol, rate_method="estimate")
+                first = timed(sweep, setup, toy, lr_axis, beta_axis, args.steps, **kw)
+                warm = timed(sweep, setup, toy, lr_axis, beta_axis, args.steps, repeats=args.repeats, **kw)
+                res = sweep(setup, toy, lr_axis, beta_axis, args.steps, **kw)
+                row = dict(grid=f"{n}x{n}", steps=args.steps, dtype=dtype, variant=variant,
+                           compile=max(first - warm, 0.0), jax=warm, ns=warm / (n * n * args.steps) * 1e9,
                            limit=FLOPS_PER_CELL_STEP[variant] * n * n * args.steps / PEAK_FLOPS[dtype])
+                if variant == "base":
+                    row.update(accuracy(res))
                 if args.numpy:
                     t0 = time.perf_counter()
                     ref = numpy_sweep(lr, beta, h, toy.start, args.steps, tol, variant == "cautious", dtype)
@@ -211,7 +246,8 @@ def run(args) -> list[dict]:
 
 
 HEADER = ("| grid x steps | dtype | variant | compile s | JAX warm s | ns/cell-step | NumPy s | x NumPy "
-          "| NumPy agrees | optax loop s* | x loop | roll-out loop s* | x roll-out | limit s | JAX/limit |")
+          "| NumPy agrees | optax loop s* | x loop | roll-out loop s* | x roll-out | limit s | JAX/limit "
+          "| median err | max err | below 1/3 | best = exact best |")
 
 
 def _fmt(x, spec=".3g"):
@@ -224,7 +260,8 @@ def _line(r: dict) -> str:
             f"{_fmt(r['jax'], '.3f')} | {_fmt(r['ns'], '.1f')} | {_fmt(r.get('numpy'), '.2f')} | "
             f"{_fmt(ratio('numpy'), '.1f')} | {_fmt(r.get('agree'), '.1%')} | {_fmt(r.get('loop'), '.3g')} | "
             f"{_fmt(ratio('loop'), '.3g')} | {_fmt(r.get('rollout'), '.3g')} | {_fmt(ratio('rollout'), '.3g')} | "
-            f"{_fmt(r['limit'], '.3f')} | {_fmt(r['jax'] / r['limit'], '.0f')}x |")
+            f"{_fmt(r['limit'], '.3f')} | {_fmt(r['jax'] / r['limit'], '.0f')}x | {_fmt(r.get('err_median'), '.1e')} | "
+            f"{_fmt(r.get('err_max'), '.1e')} | {_fmt(r.get('below'), 'd')} | {_fmt(r.get('same_best'), '')} |")
 
 
 def main(argv=None) -> int:

@@ -1,5 +1,5 @@
 """The anatomy of each step of a roll-out: what the cautious mask saw and did
-(arXiv 2411.16085, Algorithm 1; DESIGN.md Sections 3-5).
+(arXiv 2411.16085, Algorithm 1; docs/theory.md, Sections 1-3).
 
 At step t (w_t -> w_{t+1}), with g_t = grad L(w_t):
 

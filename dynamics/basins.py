@@ -1,7 +1,7 @@
 """Basins of attraction: which listed minimiser an optimizer reaches from each start.
 
 A grid of start points w_0 = (x[j], y[i]) over the toy's domain; every cell runs the
-optimizer of a single roll-out (``make_optimizer``, DESIGN.md Sections 3-5; the
+optimizer of a single roll-out (``make_optimizer``, docs/theory.md, Sections 1-3; the
 cautious mask of arXiv 2411.16085 when setup.cautious)
 
     g_t = grad L(w_t);  w_{t+1} = w_t - eps u_t      (t = 0 .. T-1)

@@ -1,7 +1,8 @@
 """The cautious mask of arXiv 2411.16085 as a wrapper around any optax transformation.
 
 With u the inner optimizer's direction and g the gradient, x = u * g elementwise, the
-cautious direction is  alpha * phi * u  (so w_{t+1} = w_t - eps alpha phi u_t):
+cautious direction is  alpha * phi * u  (so w_{t+1} = w_t - eps alpha phi u_t;
+docs/theory.md, Section 2):
 
 mask kinds (phi):
   ``elementwise``     phi_i = 1[x_i > 0]                        (Algorithm 1)
@@ -11,11 +12,13 @@ mask kinds (phi):
   ``smooth``          phi_i = sigmoid(x_i / tau)                (tau -> 0 gives the hard mask)
 compensation (alpha):
   ``none``   alpha = 1
-  ``mean``   alpha = 1 / max(mean(phi), 1e-3)                   (Algorithm 1, timm, C-AdamW)
-  ``count``  alpha = d / (sum(phi) + 1)                          (Algorithms 2-3, C-Lion)
+  ``mean``   alpha = 1 / max(mean(phi), 1e-3)   Algorithm 1 writes 1/(mean(phi) + eps), timm
+             clamps with max(mean, 1e-3); Algorithm 2 (C-AdamW) scales by d/||phi||_0,
+             which is the same 1/mean(phi)
+  ``count``  alpha = d / (sum(phi) + 1)         Algorithm 3 (C-Lion) only
 
 In 2-D ``count`` gives alpha = 2/3 when nothing is masked: the theory's condition
-x alpha phi(x) >= max(x, 0) needs alpha >= 1, so it fails there (Section 2).
+x alpha phi(x) >= max(x, 0) needs alpha >= 1, so it fails there (the paper's Section 2).
 
 On a pytree of parameters each leaf (each parameter tensor) is its own vector, as in
 the paper's and timm's implementations: inner products, means and counts are taken
@@ -32,22 +35,48 @@ import optax
 from dynamics.config import COMPENSATIONS, MASKS
 
 
+def _agree(u: jax.Array, g: jax.Array) -> jax.Array:
+    """sign(u_i) sign(g_i) elementwise: +1 where u_i and g_i share a sign, -1 where they
+    disagree, 0 where either is 0.  Unlike the product u_i g_i it never underflows to 0
+    (near a minimiser u_i g_i ~ 1e-320 would read as "disagree" under the strict mask
+    and drop a live coordinate for good)."""
+    return jnp.sign(u) * jnp.sign(g)
+
+
+def _scaled(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(x / s, s) with s = max |x_i| (s = 1 when x = 0): x rescaled to a largest
+    magnitude of 1, so that inner products of rescaled vectors cannot underflow."""
+    s = jnp.max(jnp.abs(x))
+    s = jnp.where(s > 0, s, jnp.ones_like(s))
+    return x / s, s
+
+
+def _threshold_keep(u: jax.Array, g: jax.Array, lr, mu) -> jax.Array:
+    """g.u >= -(mu lr/2)|u|^2 without underflow: with u = a u', g = b g' (a, b the largest
+    magnitudes), divide by a b > 0:  g'.u' >= -(mu lr/2) (a/b) |u'|^2."""
+    un, a = _scaled(u)
+    gn, b = _scaled(g)
+    return jnp.sum(gn * un) >= -(mu * lr / 2) * (a / b) * jnp.sum(un * un)
+
+
 def mask_phi(u: jax.Array, g: jax.Array, kind: str, lr=None, mu=1.0, tau=1e-3) -> jax.Array:
-    """phi(u, g) of the table above for one array (same shape as u)."""
-    x = u * g
+    """phi(u, g) of the table above for one array (same shape as u).  The hard masks are
+    computed from sign(u) and sign(g), and the inner products of ``inner`` and
+    ``threshold`` from u and g rescaled to a largest magnitude of 1, so none of them
+    underflows (docs/theory.md, Section 2); only ``smooth`` reads the product u*g."""
     if kind == "elementwise":
-        return (x > 0).astype(u.dtype)
+        return (_agree(u, g) > 0).astype(u.dtype)
     if kind == "elementwise-ge":
-        return (x >= 0).astype(u.dtype)
+        return (_agree(u, g) >= 0).astype(u.dtype)
     if kind == "inner":
-        return jnp.broadcast_to(jnp.sum(x) >= 0, u.shape).astype(u.dtype)
+        keep = jnp.sum(_scaled(u)[0] * _scaled(g)[0]) >= 0
+        return jnp.broadcast_to(keep, u.shape).astype(u.dtype)
     if kind == "threshold":
         if lr is None:
             raise ValueError("the threshold mask needs the step size lr")
-        keep = jnp.sum(x) >= -(mu * lr / 2) * jnp.sum(u * u)
-        return jnp.broadcast_to(keep, u.shape).astype(u.dtype)
+        return jnp.broadcast_to(_threshold_keep(u, g, lr, mu), u.shape).astype(u.dtype)
     if kind == "smooth":
-        return jax.nn.sigmoid(x / tau).astype(u.dtype)
+        return jax.nn.sigmoid(u * g / tau).astype(u.dtype)
     raise ValueError(f"mask must be one of {', '.join(MASKS)}; got {kind!r}")
 
 

@@ -5,7 +5,7 @@ which decay mode): it is hashable and selects a compiled function.  ``Hyper`` ho
 every number (step size, momenta, decay strength, ...) as an array leaf, so a new
 value re-runs the same compiled function instead of recompiling it.
 
-Conventions (DESIGN.md Section 3): w_{t+1} = w_t - eps * u_t where u_t is the
+Conventions (docs/theory.md, Section 1): w_{t+1} = w_t - eps * u_t where u_t is the
 optimizer's direction; ``beta`` is the momentum of gdm/nesterov and b1 of adam/lion,
 ``beta2`` is b2 of adam/lion.
 """
@@ -46,7 +46,7 @@ class Setup:
     decay: weight-decay mode (arXiv 2510.12402).  dtype: float64 or float32.
     bias_correction: adam's bias-corrected m^ = m/(1-b1^t), v^ = v/(1-b2^t) (optax
     scale_by_adam, the default); False steps with the raw moments m, v, which is the
-    semi-implicit Euler discretisation (h = 1) of adam's flow (DESIGN.md Section 6).
+    semi-implicit Euler discretisation (h = 1) of adam's flow (docs/theory.md, Section 4.3).
     lion_sign: ``hard`` sign(c) or ``smooth`` tanh(c / sign_tau) in lion's direction;
     the smooth sign is a flow option (a smooth right-hand side for adaptive ODE
     solvers, dynamics.flows), not a discrete optimizer.

@@ -1,5 +1,5 @@
 r"""Continuous-time flows of the optimizers, their Hamiltonians and energy rates
-(DESIGN.md Section 6; arXiv 2411.16085, Section 2).
+(docs/theory.md, Section 4; arXiv 2411.16085, Section 2).
 
 Time unit = one optimizer step: the semi-implicit Euler step with h = 1 of each flow
 is the discrete optimizer of dynamics.optimizers (see ``semi_implicit_step``).  The
@@ -33,7 +33,7 @@ Derivations (dH/dt = g.w' + grad K . (m', v')):
   dH/dt = -eps sum m^2/r - (eps b/(4a)) sum m^2 (g^2 - v)/(sqrt(v) r^2)
         <= -eps (1 - b/(4a)) sum m^2/r <= 0 when a >= b/4, using
   m^2 v/(sqrt(v) r^2) = m^2 sqrt(v)/r^2 <= m^2/r (the paper's Example 2.1).  The
-  flow starts from m0 = g(w0), v0 = g(w0)^2 (``init="auto"``, DESIGN.md Section 6: the
+  flow starts from m0 = g(w0), v0 = g(w0)^2 (``init="auto"``, docs/theory.md, Section 4.3: the
   moments bias-corrected Adam uses at its first step); ``init="zeros"`` starts from
   m0 = v0 = 0 like the discrete optimizer.
 * lion.  With rho = 1 - b1 in (0, 1], c = m + rho (g - m), so g = m + (c - m)/rho.

@@ -1,6 +1,6 @@
 """ODE mode: integrate an optimizer's flow (dynamics.flows) with a solver
 (dynamics.solvers) and read out, on the grid t = 0, 1, ..., T (time unit = one step,
-DESIGN.md Section 6), the iterate w(t), L, H = L + K, dL/dt = g.w', dH/dt and the
+docs/theory.md, Section 4), the iterate w(t), L, H = L + K, dL/dt = g.w', dH/dt and the
 fraction masked 1 - mean(phi).  Rates are the formulas evaluated at the state (not
 finite differences of the series).
 

@@ -1,7 +1,7 @@
 """Base optimizers as optax GradientTransformations that output the direction u_t,
 and the kinetic part of each one's Hamiltonian H = L + K(state).
 
-Conventions (DESIGN.md Sections 3 and 6), with eps the step size:
+Conventions (docs/theory.md, Sections 1 and 4), with eps the step size:
 
 =========  ==========================================  =====================  ==============================
 name       state update                                direction u_t          K(state)
@@ -22,7 +22,7 @@ laprop     v = b2 v + (1-b2) g^2;                      m^ = m/(1-b1^t)        ep
 adamw      adam + decoupled decay  (optax.adamw)       as adam (+ lambda w)   as adam
 =========  ==========================================  =====================  ==============================
 
-Each K makes H non-increasing along the optimizer's flow (DESIGN.md Section 6).  The
+Each K makes H non-increasing along the optimizer's flow (docs/theory.md, Section 4).  The
 nesterov row is derived here: with s' = g - (1-beta) s and w' = -eps (g + beta s),
 dH/dt = -eps |g|^2 - eps beta (1-beta) |s|^2 <= 0.  The dampened gdm row: with
 m' = (1-beta)(g - m), w' = -eps m, dH/dt = -eps |m|^2.  On discrete Adam iterates

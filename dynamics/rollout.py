@@ -1,6 +1,6 @@
 """Discrete roll-outs: one jit-compiled ``lax.scan`` over the optimizer steps.
 
-Each step (DESIGN.md Sections 3-5):  g_t = grad L(w_t);  u_t from the base optimizer;
+Each step (docs/theory.md, Sections 1-3):  g_t = grad L(w_t);  u_t from the base optimizer;
 u_t <- alpha phi u_t if cautious;  u_t <- u_t + decay(u_t, w_t);  w_{t+1} = w_t - eps u_t.
 The same optax chain is what ``make_optimizer`` hands to a user training a model.
 

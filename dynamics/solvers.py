@@ -1,5 +1,5 @@
 """ODE solvers for the flows of dynamics.flows, all returning the state on the grid
-t = 0, 1, ..., T (time unit = one optimizer step; DESIGN.md Section 6).
+t = 0, 1, ..., T (time unit = one optimizer step; docs/theory.md, Section 4).
 
 Fixed step, h = 1/substeps, one ``lax.scan`` over the T units with an inner scan over
 the substeps (jit- and vmap-friendly):

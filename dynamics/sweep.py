@@ -1,9 +1,9 @@
 """Batched (step size, momentum) sweeps: every cell of an (lr, beta) grid runs as one
 jit-compiled, vmapped (and, with several devices, sharded) JAX computation
-(DESIGN.md Section 7; the paper's Figure 3, arXiv 2411.16085).
+(docs/theory.md, Section 5; the paper's Figure 3, arXiv 2411.16085).
 
 Each cell runs the optax optimizer of a single run (``make_optimizer`` of
-dynamics.rollout, DESIGN.md Sections 3-5), hyperparameters as array leaves:
+dynamics.rollout, docs/theory.md, Sections 1-3), hyperparameters as array leaves:
 
     g_t = grad L(w_t);  (u_t, state) = opt.update(g_t, state, w_t);  w_{t+1} = w_t + u_t
 
@@ -11,7 +11,12 @@ dynamics.rollout, DESIGN.md Sections 3-5), hyperparameters as array leaves:
 fields broadcast.  Nothing of the trajectory is stored: the scan carry holds, per
 cell, the optimizer state and running reductions, from which the sweep returns
 
-- ``rate``: the envelope-ratio estimate of dynamics.rates (RATE_DIVERGED = 1.0 if diverged),
+- ``rate``: the map's rate, by ``rate_method``: ``exact`` (the closed form of
+  dynamics.rates, for gd, gdm and nesterov on a quadratic) or ``estimate`` (the
+  late-window fit of dynamics.rates; ``auto``, the default, is exact where it exists),
+- ``rate_estimate``, ``rate_uncertainty``, ``settled``: the estimate, the spread between
+  its half-window fits, and whether it settled (always computed, also beside an exact map),
+- ``rate_exact``: the closed-form map where one exists (None otherwise),
 - ``steps_to_tol``: the first t with d_t < tol (-1 if never, or if the run diverged),
 - ``final_suboptimality``: L(w_T) - min L over the toy's listed minima,
 - ``max_loss_rise``: max over t of L(w_t) - L(w_{t-1}), clipped below at 0,
@@ -19,9 +24,13 @@ cell, the optimizer state and running reductions, from which the sweep returns
 
 No output is ever NaN.  A diverged cell reports suboptimality and loss rise up to the
 step before divergence was detected (non-finite values there become the dtype's
-largest finite number).  The estimator's windows need the maximum of d_t over O(log T)
-blocks of steps (dynamics.rates.block_starts): a (blocks, cells) array written once per
-step, not the trajectory.
+largest finite number).  The estimator's fit needs two sums of y_t per block of steps
+(dynamics.rates.block_starts): two (blocks, cells) arrays written once per step, not
+the trajectory.  Homogeneous setups (dynamics.rates.is_homogeneous) carry the state
+renormalised to unit norm, z = (w - w*)/scale and moments/scale, with log(scale):
+their real iterate is w* + scale z, from which d_t and L(w_t) - L* = scale^2 (L(w* + z)
+- L*) are read in logs, so no quantity underflows (the quadratic's L - L* is
+homogeneous of degree 2).
 
 Grids are cut into chunks of cells, the last one padded, so that one compiled program
 serves every chunk and memory stays bounded; ``progress(done, total)`` is called after
@@ -31,13 +40,13 @@ single-threaded.  With several devices each chunk's cells are sharded over all o
 (a one-axis ``Mesh`` and ``NamedSharding(mesh, P("cells"))``); cells are independent,
 so the program needs no communication and gives the same numbers on any device count.
 
-A cell and the single run: both call the same optax transformation, and a cell's
-outputs equal those read from ``rollout``'s trajectory with dynamics.rates.envelope_rate
-up to floating-point rounding.  They need not be bit-identical: XLA:CPU contracts
+A cell and the single run: both call the same optax transformation, and a distance
+cell's outputs equal those read from ``rollout``'s trajectory with
+dynamics.rates.distance_rate up to floating-point rounding.  They need not be bit-identical: XLA:CPU contracts
 a*b + c into a fused multiply-add wherever the multiply and the add share a fusion,
 and the batched program fuses differently from the single one, so iterates can differ
 by ~1 ulp per step.  Smooth dynamics keep that at rounding level; the hard cautious
-mask 1[u_i g_i > 0] is discontinuous and can amplify it into another trajectory (the
+mask 1[sign(u_i) sign(g_i) > 0] is discontinuous and can amplify it into another trajectory (the
 cautious map is genuinely sensitive at the scale of one cell).  Within the sweep a
 cell's numbers are bit-identical whatever the chunk size, grid or device count.
 
@@ -64,16 +73,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from dynamics.caution import CautiousState
 from dynamics.config import Hyper, Setup, make_hyper
-from dynamics.rates import (DIVERGENCE_FACTOR, RATE_DIVERGED, STEPS_NOT_REACHED, best_cell, block_envelope_rate,
-                            block_starts, window_starts)
+from dynamics.rates import (DIVERGENCE_FACTOR, RATE_DIVERGED, STEPS_NOT_REACHED, best_cell, block_fit_rate,
+                            block_starts, exact_rate_map, is_homogeneous, log_floor, resolve_rate_method,
+                            window_starts)
 from dynamics.noise import check_seed, noise_key, noisy_gradient
 from dynamics.rollout import cast_inputs, make_optimizer, noise_free, step_records
 from toys import Toy
 
 DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-4}
 CHUNK_CELLS = {"cpu": 4096}      # cells per device in one chunk (other platforms: 262144)
-CHUNK_BYTES = 256 * 2**20        # cap on a chunk's block-maximum array
+CHUNK_BYTES = 256 * 2**20        # cap on a chunk's block-sum arrays
 SCALES = ("log", "linear")
 # XLA:CPU options, measured on the 256 x 256 x 1000 cautious-gdm benchmark (BENCHMARKS.md):
 # YNNPACK's fusion of the reductions over the length-2 parameter axis (mask means,
@@ -86,7 +97,8 @@ ProgressFn = Callable[[int, int], None]
 
 class SweepResult(NamedTuple):
     """A swept map.  Arrays have shape (len(beta), len(lr)): row i is beta[i], column j
-    is lr[j].  See the module docstring for the meaning and sentinels of each map."""
+    is lr[j].  See the module docstring for the meaning and sentinels of each map;
+    ``rate_method`` says which rate ``rate`` holds (``exact`` or ``estimate``)."""
 
     lr: np.ndarray
     beta: np.ndarray
@@ -98,18 +110,29 @@ class SweepResult(NamedTuple):
     steps: int
     tol: float
     noise_drop: np.ndarray | None = None
+    rate_method: str = "estimate"
+    rate_estimate: np.ndarray | None = None
+    rate_uncertainty: np.ndarray | None = None
+    settled: np.ndarray | None = None
+    rate_exact: np.ndarray | None = None
 
-    def best(self) -> dict:
-        """The converging cell with the smallest rate: {lr, beta, rate, row, col}."""
+    def best(self) -> dict | None:
+        """The converging cell with the smallest rate: {lr, beta, rate, row, col}, or None."""
         return best_cell(self.lr, self.beta, self.rate, self.diverged)
 
     def cell(self, lr_index: int, beta_index: int) -> dict:
         """Every output of one cell as plain Python numbers."""
         i, j = beta_index, lr_index
-        return dict(lr=float(self.lr[j]), beta=float(self.beta[i]), rate=float(self.rate[i, j]),
-                    steps_to_tol=int(self.steps_to_tol[i, j]),
-                    final_suboptimality=float(self.final_suboptimality[i, j]),
-                    max_loss_rise=float(self.max_loss_rise[i, j]), diverged=bool(self.diverged[i, j]))
+        out = dict(lr=float(self.lr[j]), beta=float(self.beta[i]), rate=float(self.rate[i, j]),
+                   steps_to_tol=int(self.steps_to_tol[i, j]),
+                   final_suboptimality=float(self.final_suboptimality[i, j]),
+                   max_loss_rise=float(self.max_loss_rise[i, j]), diverged=bool(self.diverged[i, j]))
+        if self.rate_estimate is not None:
+            out.update(rate_estimate=float(self.rate_estimate[i, j]),
+                       rate_uncertainty=float(self.rate_uncertainty[i, j]), settled=bool(self.settled[i, j]))
+        if self.rate_exact is not None:
+            out["rate_exact"] = float(self.rate_exact[i, j])
+        return out
 
 
 def grid_axis(lo: float, hi: float, n: int, scale: str = "linear") -> np.ndarray:
@@ -122,18 +145,24 @@ def grid_axis(lo: float, hi: float, n: int, scale: str = "linear") -> np.ndarray
 
 
 class _Cell(NamedTuple):
-    """Per-cell scan carry: iterate, optimizer state, gradient at w, and the running
-    reductions: last accepted loss, largest loss rise, maximum of d^2 in the current
-    block, and ``status`` = T' once d_t < tol, steps + 1 before, -1 once diverged;
-    ``drops`` (noisy cautious sweeps only): (sum of noise_drop, steps summed)."""
+    """Per-cell scan carry: x (the iterate w; for a renormalised run z = (w - w*)/scale),
+    optimizer state (renormalised runs: moments/scale), gradient at the point stepped
+    from, log_scale (renormalised runs; 0 otherwise), and the running reductions: last
+    accepted real loss, largest loss rise, ``status`` = T' once d_t < tol, steps + 1
+    before, -1 once diverged; the fit's sums over the current block (sum_y, sum_ty) and
+    the last step added to them (``last``); ``drops`` (noisy cautious sweeps only):
+    (sum of noise_drop, steps summed)."""
 
-    w: jax.Array
+    x: jax.Array
     state: object
     g: jax.Array
+    log_scale: jax.Array
     loss: jax.Array
     max_rise: jax.Array
-    block_max: jax.Array
     status: jax.Array
+    sum_y: jax.Array
+    sum_ty: jax.Array
+    last: jax.Array
     drops: tuple | None = None
 
 
@@ -144,83 +173,150 @@ def _distance2(toy: Toy):
     return lambda w, p, minima: jnp.min(jnp.sum((w[None, :] - minima) ** 2, axis=-1))
 
 
+def _scale_moments(state, c):
+    """The optimizer state with every floating-point moment multiplied by c; the
+    cautious wrapper's record of its last mask and integer counters are kept."""
+    def leaf(x):
+        if isinstance(x, CautiousState):
+            return x._replace(inner_state=_scale_moments(x.inner_state, c))
+        return x * c if jnp.issubdtype(x.dtype, jnp.floating) else x
+    return jax.tree.map(leaf, state, is_leaf=lambda x: isinstance(x, CautiousState))
+
+
+def _moments_norm2(state) -> jax.Array:
+    """Sum of squares of the state's moments (the leaves _scale_moments scales)."""
+    def leaf(x):
+        if isinstance(x, CautiousState):
+            return _moments_norm2(x.inner_state)
+        return jnp.sum(x * x) if jnp.issubdtype(x.dtype, jnp.floating) else 0.0
+    return sum(jax.tree.leaves(jax.tree.map(leaf, state, is_leaf=lambda x: isinstance(x, CautiousState))), 0.0)
+
+
+def _renormalise(z, state):
+    """(z, state) scaled to unit norm |(z, moments)| and the log of the scale removed
+    (an all-zero state stays zero, with the log of the smallest normal number)."""
+    norm = jnp.sqrt(jnp.sum(z * z) + _moments_norm2(state))
+    inv = jnp.where(norm > 0, 1 / jnp.where(norm > 0, norm, 1), 1)
+    return z * inv, _scale_moments(state, inv), log_floor(norm, jnp)
+
+
 def _sweep_fn(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
     """The traced sweep of one chunk: (lr, beta, seed) per cell -> dict of per-cell
     outputs; seed is None without noise."""
     value, dist2 = toy.value, _distance2(toy)
     noisy = setup.noise != "none"
     flips = noisy and setup.cautious
+    homogeneous = is_homogeneous(setup, toy)
     starts = block_starts(steps)
     t = np.arange(1, steps + 1)
-    xs = (t.astype(np.int32), (np.searchsorted(starts, t, side="right") - 1).astype(np.int32),
-          np.isin(t, starts))
+    owner = np.searchsorted(starts, t, side="right") - 1
+    xs = (t.astype(np.int32), owner.astype(np.int32), np.isin(t, starts), t - starts[owner])
     running = steps + 1
 
     def run(lr, beta, seed, hp: Hyper, w0, p, minima, loss_min, tol2):
         dt = w0.dtype
         loss_grad = jax.value_and_grad(lambda w: value(w, p))
+        wstar = minima[0]
         d2_0 = dist2(w0, p, minima)
-        lim2 = DIVERGENCE_FACTOR**2 * jnp.maximum(d2_0, tol2)
+        log_lim2, log_tol2 = jnp.log(DIVERGENCE_FACTOR**2 * jnp.maximum(d2_0, tol2)), jnp.log(tol2)
 
         def optimizer(lr_c, beta_c):
             return make_optimizer(setup, hp._replace(lr=lr_c, beta=beta_c))
 
+        def real(x, log_scale, loss_x):
+            """(log d^2, L) of the real iterate behind the carried point x."""
+            if not homogeneous:
+                return log_floor(dist2(x, p, minima), jnp), loss_x
+            scale2 = jnp.exp(2 * log_scale)
+            return 2 * log_scale + log_floor(jnp.sum(x * x), jnp), loss_min + scale2 * (loss_x - loss_min)
+
         def init(lr_c, beta_c):
             loss, g = loss_grad(w0)
-            status = jnp.where(jnp.isfinite(loss), jnp.where(d2_0 < tol2, 0, running), -1)
+            status = jnp.where(jnp.isfinite(loss), jnp.where(d2_0 < tol2, 0, running), -1).astype(jnp.int32)
+            state = optimizer(lr_c, beta_c).init(w0)
+            x, log_scale = w0, jnp.zeros((), dt)
+            if homogeneous:
+                x, state, log_scale = _renormalise(w0 - wstar, state)
+                g = loss_grad(wstar + x)[1]
+            y = log_scale if homogeneous else 0.5 * log_floor(d2_0, jnp)
             drops = (jnp.zeros((), dt), jnp.zeros((), jnp.int32)) if flips else None
-            return _Cell(w0, optimizer(lr_c, beta_c).init(w0), g, loss, jnp.zeros((), dt), d2_0,
-                         status.astype(jnp.int32), drops)
+            return _Cell(x, state, g, log_scale, loss, jnp.zeros((), dt), status, y, jnp.zeros((), dt),
+                         jnp.zeros((), jnp.int32), drops)
 
-        def step(c: _Cell, lr_c, beta_c, seed_c, t, new_block):
+        def step(c: _Cell, lr_c, beta_c, seed_c, t, new_block, tau):
             g_used = noisy_gradient(c.g, hp.noise_sigma, noise_key(seed_c), t) if noisy else c.g
-            upd, state = optimizer(lr_c, beta_c).update(g_used, c.state, c.w)
-            w = c.w + upd
-            loss, g = loss_grad(w)
-            d2 = dist2(w, p, minima)
-            # Only d2 decides here (NaN fails d2 <= lim2): a test on the loss too would make
+            w_from = wstar + c.x if homogeneous else c.x
+            upd, state = optimizer(lr_c, beta_c).update(g_used, c.state, w_from)
+            x, log_scale = c.x + upd, c.log_scale
+            if homogeneous:
+                x, state, step_log = _renormalise(x, state)
+                log_scale = log_scale + step_log
+            loss_x, g = loss_grad(wstar + x if homogeneous else x)
+            ld2, loss = real(x, log_scale, loss_x)
+            # Only d^2 decides here (NaN fails ld2 <= log_lim2): a test on the loss too would make
             # XLA recompute L in every consumer.  A non-finite loss poisons max_rise instead.
-            ok = (c.status >= 0) & (d2 <= lim2)
+            ok = (c.status >= 0) & (ld2 <= log_lim2)
             active = ok & (c.status == running)
-            block_max = jnp.where(active, jnp.where(new_block, d2, jnp.maximum(c.block_max, d2)), c.block_max)
-            status = jnp.where(ok, jnp.where(active & (d2 < tol2), t, c.status), -1)
+            status = jnp.where(ok, jnp.where(active & (ld2 < log_tol2), t, c.status), -1)
+            y, add = (log_scale, True) if homogeneous else (0.5 * ld2, (c.status == running) & jnp.isfinite(ld2))
+            sum_y = jnp.where(add, jnp.where(new_block, y, c.sum_y + y), c.sum_y)
+            sum_ty = jnp.where(add, jnp.where(new_block, 0, c.sum_ty + tau * y), c.sum_ty)
             drops = None
             if flips:
-                drop = step_records(setup, hp._replace(lr=lr_c, beta=beta_c), c.state, c.w, c.g, g_used)["noise_drop"]
+                drop = step_records(setup, hp._replace(lr=lr_c, beta=beta_c), c.state, c.x, c.g, g_used)["noise_drop"]
                 drops = (c.drops[0] + jnp.where(ok, drop, 0), c.drops[1] + ok.astype(jnp.int32))
-            return _Cell(w, state, g, jnp.where(ok, loss, c.loss),
-                         jnp.where(ok, jnp.maximum(c.max_rise, loss - c.loss), c.max_rise), block_max, status,
-                         drops)
+            return _Cell(x, state, g, log_scale, jnp.where(ok, loss, c.loss),
+                         jnp.where(ok, jnp.maximum(c.max_rise, loss - c.loss), c.max_rise), status,
+                         sum_y, sum_ty, jnp.where(add, t, c.last), drops)
 
-        carry = jax.vmap(init)(lr, beta)
-        blocks = jnp.zeros((len(starts), lr.shape[0]), dt).at[0].set(carry.block_max)
-        if mesh is not None:
-            blocks = jax.lax.with_sharding_constraint(blocks, NamedSharding(mesh, PartitionSpec(None, "cells")))
-
-        def body(state, x):
-            cells, blocks = state
-            t, j, new_block = x
-            cells = jax.vmap(step, in_axes=(0, 0, 0, 0, None, None))(cells, lr, beta, seed, t, new_block)
-            return (cells, jax.lax.dynamic_update_index_in_dim(blocks, cells.block_max, j, 0)), None
-
-        (c, blocks), _ = jax.lax.scan(body, (carry, blocks), xs)
-        diverged = (c.status < 0) | ~jnp.isfinite(c.max_rise)
-        reached = ~diverged & (c.status < running)
-        rate = block_envelope_rate(blocks, jnp.where(reached, c.status, steps), d2_0, starts,
-                                   window_starts(steps), jnp)
-        big = jnp.asarray(jnp.finfo(dt).max, dt)
-        finite = lambda x: jnp.where(jnp.isfinite(x), x, big)
-        out = dict(rate=jnp.where(diverged, jnp.asarray(RATE_DIVERGED, dt), rate),
-                   steps_to_tol=jnp.where(reached, c.status, STEPS_NOT_REACHED),
-                   final_suboptimality=finite(c.loss - loss_min), max_loss_rise=finite(c.max_rise),
-                   diverged=diverged)
-        if flips:
-            out["noise_drop"] = c.drops[0] / jnp.maximum(c.drops[1], 1)
-        return out
+        c = _scan_cells(init, step, lr, beta, seed, xs, len(starts), dt, mesh)
+        return _outputs(c, homogeneous, running, steps, starts, loss_min, flips)
 
     if noisy:
         return run
     return lambda lr, beta, *consts: run(lr, beta, None, *consts)
+
+
+def _scan_cells(init, step, lr, beta, seed, xs, n_blocks, dt, mesh):
+    """Run every cell's scan; returns the final carry with sum_y and sum_ty replaced by
+    their (blocks, cells) arrays."""
+    carry = jax.vmap(init)(lr, beta)
+    blocks = (jnp.zeros((n_blocks, lr.shape[0]), dt).at[0].set(carry.sum_y), jnp.zeros((n_blocks, lr.shape[0]), dt))
+    if mesh is not None:
+        spec = NamedSharding(mesh, PartitionSpec(None, "cells"))
+        blocks = tuple(jax.lax.with_sharding_constraint(b, spec) for b in blocks)
+
+    def body(state, x):
+        cells, (by, bty) = state
+        t, j, new_block, tau = x
+        cells = jax.vmap(step, in_axes=(0, 0, 0, 0, None, None, None))(cells, lr, beta, seed, t, new_block,
+                                                                    tau.astype(dt))
+        write = lambda b, v: jax.lax.dynamic_update_index_in_dim(b, v, j, 0)
+        return (cells, (write(by, cells.sum_y), write(bty, cells.sum_ty))), None
+
+    (c, (by, bty)), _ = jax.lax.scan(body, (carry, blocks), xs)
+    return c._replace(sum_y=by, sum_ty=bty)
+
+
+def _outputs(c: _Cell, homogeneous: bool, running: int, steps: int, starts, loss_min, flips: bool) -> dict:
+    """The per-cell outputs of the module docstring from the final carry (block sums in
+    sum_y and sum_ty)."""
+    dt = c.loss.dtype
+    diverged = (c.status < 0) | ~jnp.isfinite(c.max_rise)
+    reached = ~diverged & (c.status < running)
+    t_end = jnp.full_like(c.last, steps) if homogeneous else c.last
+    rho, spread, settled = block_fit_rate(c.sum_y, c.sum_ty, t_end, starts, window_starts(steps), jnp)
+    big = jnp.asarray(jnp.finfo(dt).max, dt)
+    finite = lambda x: jnp.where(jnp.isfinite(x), x, big)
+    if not homogeneous:          # a distance run's fit stops where it diverged: only the flag is reported
+        rho, spread, settled = (jnp.where(diverged, jnp.asarray(RATE_DIVERGED, dt), rho),
+                                jnp.where(diverged, 0, spread), settled & ~diverged)
+    out = dict(rate=finite(rho), rate_uncertainty=finite(spread), settled=settled,
+               steps_to_tol=jnp.where(reached, c.status, STEPS_NOT_REACHED),
+               final_suboptimality=finite(c.loss - loss_min), max_loss_rise=finite(c.max_rise), diverged=diverged)
+    if flips:
+        out["noise_drop"] = c.drops[0] / jnp.maximum(c.drops[1], 1)
+    return out
 
 
 @functools.lru_cache(maxsize=32)
@@ -257,7 +353,7 @@ def chunk_size(cells: int, steps: int, n_devices: int = 1, workers: int = 1, chu
     workers, and a multiple of the device count."""
     if chunk_cells is None:
         per_device = CHUNK_CELLS.get(jax.default_backend(), 262144)
-        cap = CHUNK_BYTES // (8 * (len(block_starts(steps)) + 16))
+        cap = CHUNK_BYTES // (8 * (2 * len(block_starts(steps)) + 16))
         chunk_cells = max(256, min(per_device * n_devices, cap))
     chunk = min(int(chunk_cells), -(-cells // workers))
     return max(n_devices, -(-chunk // n_devices) * n_devices)
@@ -270,10 +366,12 @@ _WARM_LOCK = threading.Lock()
 def sweep(setup: Setup, toy: Toy, lr: Sequence[float], beta: Sequence[float], steps: int, *,
           hp: Hyper | None = None, tol: float | None = None, start=None, toy_params=None,
           chunk_cells: int | None = None, progress: ProgressFn | None = None,
-          devices: Sequence | None = None, seed: int = 0) -> SweepResult:
+          devices: Sequence | None = None, seed: int = 0, rate_method: str = "auto") -> SweepResult:
     """Run every (lr[j], beta[i]) cell for ``steps`` steps from ``start`` (default: the
     toy's) and map the rate metrics of the module docstring.
 
+    rate_method: ``exact``, ``estimate`` or ``auto`` (dynamics.rates.RATE_METHODS):
+    which rate ``rate`` holds; ValueError for ``exact`` where no closed form exists.
     hp: the other hyperparameters (beta2, wd, tau, noise_sigma, ...; its lr and beta are
     ignored).  tol: on the distance to the minimiser (default DEFAULT_TOL[dtype]).
     chunk_cells: cells per compiled call (default: see chunk_size).
@@ -281,9 +379,16 @@ def sweep(setup: Setup, toy: Toy, lr: Sequence[float], beta: Sequence[float], st
     after each one.  devices: default all of ``jax.devices()``; cells are sharded over them.
     seed: the gradient noise's seed when setup.noise is on (every cell uses it).
     """
+    run_setup = noise_free(setup, make_hyper(setup.dtype) if hp is None else hp)
+    method = resolve_rate_method(rate_method, run_setup, toy)
     maps, lr_axis, beta_axis, steps, tol = _sweep_maps(setup, toy, lr, beta, steps, hp, tol, start, toy_params,
                                                        chunk_cells, progress, devices, (seed,))
-    return SweepResult(lr=lr_axis, beta=beta_axis, steps=steps, tol=tol, **{k: v[0] for k, v in maps.items()})
+    maps = {k: v[0] for k, v in maps.items()}
+    exact = exact_rate_map(run_setup, toy, lr_axis, beta_axis, toy_params)
+    maps["rate_estimate"] = maps.pop("rate")
+    rate = exact if method == "exact" else maps["rate_estimate"]
+    return SweepResult(lr=lr_axis, beta=beta_axis, steps=steps, tol=tol, rate=rate, rate_method=method,
+                       rate_exact=exact, **maps)
 
 
 class NoisySweepResult(NamedTuple):
@@ -302,6 +407,8 @@ class NoisySweepResult(NamedTuple):
     steps: int
     tol: float
     noise_drop: np.ndarray | None = None
+    rate_uncertainty: np.ndarray | None = None
+    settled: np.ndarray | None = None
 
     @property
     def rate_mean(self) -> np.ndarray:
@@ -326,9 +433,10 @@ class NoisySweepResult(NamedTuple):
     def run(self, k: int) -> SweepResult:
         """The map of seed ``seeds[k]`` alone."""
         maps = {f: getattr(self, f)[k] for f in ("rate", "steps_to_tol", "final_suboptimality", "max_loss_rise",
-                                                 "diverged")}
+                                                 "diverged", "rate_uncertainty", "settled")}
         drop = None if self.noise_drop is None else self.noise_drop[k]
-        return SweepResult(lr=self.lr, beta=self.beta, steps=self.steps, tol=self.tol, noise_drop=drop, **maps)
+        return SweepResult(lr=self.lr, beta=self.beta, steps=self.steps, tol=self.tol, noise_drop=drop,
+                           rate_estimate=maps["rate"], **maps)
 
 
 def noisy_sweep(setup: Setup, toy: Toy, lr: Sequence[float], beta: Sequence[float], steps: int, *,
@@ -392,7 +500,7 @@ def _sweep_maps(setup, toy, lr, beta, steps, hp, tol, start, toy_params, chunk_c
     flat = run_cells(fn, cells, consts, chunk, devices, workers, setup.dtype, progress)
     shape = (k, beta_axis.size, lr_axis.size)
     types = dict(rate=np.float64, steps_to_tol=np.int64, final_suboptimality=np.float64, max_loss_rise=np.float64,
-                 diverged=bool, noise_drop=np.float64)
+                 diverged=bool, noise_drop=np.float64, rate_uncertainty=np.float64, settled=bool)
     maps = {name: v.reshape(shape).astype(types[name]) for name, v in flat.items()}
     return maps, lr_axis, beta_axis, steps, tol
 

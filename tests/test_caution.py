@@ -112,6 +112,39 @@ def test_wrapper_rejects_bad_settings():
         cautious(optax.identity(), "threshold")
 
 
+# --- masks from signs: nothing underflows ----------------------------------------------------------
+
+def test_masks_read_signs_where_the_product_underflows():
+    """u_i g_i = 1e-400 is 0 in float64: a mask read from the product would drop these
+    coordinates (strict) or keep a disagreeing one (>=); the signs decide instead."""
+    tiny = 1e-200
+    u, g = jnp.array([tiny, -tiny, 1.0]), jnp.array([tiny, tiny, 1.0])
+    assert float(u[0] * g[0]) == 0.0                                   # the product underflows
+    np.testing.assert_array_equal(mask_phi(u, g, "elementwise"), [1, 0, 1])
+    np.testing.assert_array_equal(mask_phi(u, g, "elementwise-ge"), [1, 0, 1])
+    np.testing.assert_array_equal(mask_phi(u, jnp.array([0.0, tiny, 1.0]), "elementwise-ge"), [1, 0, 1])
+    # u.g = 1e-340 (0.5 - 1) < 0, but every product underflows: 0 >= 0 would keep the step
+    u, g = jnp.array([0.5e-170, -1e-170]), jnp.array([1e-170, 1e-170])
+    assert float(jnp.sum(u * g)) == 0.0
+    np.testing.assert_array_equal(mask_phi(u, g, "inner"), [0, 0])
+    np.testing.assert_array_equal(mask_phi(u, -g, "inner"), [1, 1])
+    # threshold: u.g = -0.5e-340 against -(mu lr / 2)|u|^2 = -0.1 * 1.25e-340
+    np.testing.assert_array_equal(mask_phi(u, g, "threshold", lr=0.2, mu=1.0), [0, 0])
+    np.testing.assert_array_equal(mask_phi(u, g, "threshold", lr=1.0, mu=1.0), [1, 1])   # -0.5 >= -0.625
+    np.testing.assert_array_equal(mask_phi(jnp.zeros(2), g, "threshold", lr=0.2), [1, 1])
+    np.testing.assert_array_equal(mask_phi(u, jnp.zeros(2), "threshold", lr=0.2), [1, 1])
+
+
+def test_a_cautious_run_does_not_freeze_a_coordinate_near_the_minimiser():
+    """Issue 10's run: with the mask read from u_i g_i, w_2 froze at 7.6e-156 (its product
+    underflowed, the strict mask dropped it for good and mean compensation doubled the
+    other step) and the run stopped at |w| ~ 1e-155.  From the signs it converges on."""
+    traj = rollout(Setup("gdm", cautious=True), get_toy("quad-k4"),
+                   make_hyper(lr=0.16555555555555557, beta=0.04523809523809523), 1000)
+    assert np.abs(traj.w[500]).max() < 1e-125 and np.abs(traj.w[-1]).max() < 1e-300
+    assert np.abs(traj.w[300, 1]) < 1e-200
+
+
 # --- roll-outs against NumPy, every mask x compensation ---------------------------------------
 
 ANGLE, CENTRE = 0.4, np.array([1.0, -2.0])

@@ -16,7 +16,7 @@ import pytest
 from dynamics import Setup, make_hyper, rollout
 from dynamics.cli import main
 from dynamics.configfile import ConfigError, dumps, loads
-from dynamics.rates import heavy_ball_optimum
+from dynamics.rates import heavy_ball_optimum, heavy_ball_rate
 from dynamics.sweep import grid_axis, sweep
 from toys import get_toy
 from viz import paper
@@ -83,6 +83,7 @@ def test_fig3_maps_are_the_sweep_with_the_best_cell_dotted():
     dots = [t for t in fig.data if t.name == "best cell"]
     for k, cautious in enumerate((False, True)):
         res = sweep(Setup("gdm", cautious=cautious), get_toy("quad-k4"), lr, beta, 1000, tol=1e-10)
+        assert res.rate_method == ("estimate" if cautious else "exact")
         rows = data.table["run"] == ("C-GDM" if cautious else "GDM")
         np.testing.assert_array_equal(data.table["rate"][rows], res.rate.ravel())
         np.testing.assert_array_equal(np.asarray(heatmaps[k].z, float),
@@ -93,6 +94,38 @@ def test_fig3_maps_are_the_sweep_with_the_best_cell_dotted():
     optimum = next(t for t in fig.data if t.name.startswith("GDM optimum"))
     assert (optimum.x[0], optimum.y[0]) == pytest.approx((2 / 9, 1 / 9), rel=1e-12)
     assert heavy_ball_optimum(2.0, 8.0)["rate"] == pytest.approx(1 / 3)
+    # GDM's map is its closed form (rate_method auto), C-GDM's the estimate; the titles
+    # quote the minimum of the map drawn under them
+    gdm = data.table["run"] == "GDM"
+    exact = heavy_ball_rate(lr[None, :], beta[:, None], [2.0, 8.0]).ravel()
+    np.testing.assert_array_equal(data.table["rate"][gdm], exact)
+    assert set(data.table["rate_method"][gdm]) == {"exact"} and set(data.table["rate_method"][~gdm]) == {"estimate"}
+    titles = [a.text for a in fig.layout.annotations]
+    for name, how in (("GDM", "closed form"), ("C-GDM", "estimate")):
+        rows = data.table["run"] == name
+        low = np.min(np.where(data.table["diverged"][rows] | (data.table["rate"][rows] >= 1), np.inf,
+                              data.table["rate"][rows]))
+        assert f"{name} ({how}): min ρ = {low:.3f}" in titles
+
+
+def test_fig2_presets_are_the_papers_settings():
+    """fig2-paper: 0.5 w1^2 + 0.1 w2^2 from (1, 1), GDM and C-GDM at eps 0.01, beta 0.99,
+    GD at the 10x larger eps 0.1; fig2: the code repository's x1^2 + 0.1 x2^2 from (-5, 5);
+    fig2-ablation: the paper's six (eps, beta) pairs, GDM and C-GDM each."""
+    paper_cfg = paper.default_config("fig2-paper")
+    toy = get_toy(paper_cfg["toy"])
+    assert toy.value(np.array([1.0, 1.0]), toy.params(paper_cfg["toy_params"])) == pytest.approx(0.5 + 0.1)
+    assert paper_cfg["start"] == [1.0, 1.0] and paper_cfg["steps"] == 1000
+    assert [(r["optimizer"], r["cautious"], r["lr"], r["beta"]) for r in paper_cfg["runs"]] == [
+        ("gd", False, 0.1, 0.99), ("gdm", False, 0.01, 0.99), ("gdm", True, 0.01, 0.99)]
+    repo = paper.default_config("fig2")
+    assert repo["toy"] == "quad-repo" and repo["start"] == [-5.0, 5.0]
+    ablation = paper.default_config("fig2-ablation")
+    assert ablation["toy"] == "quad-paper" and ablation["start"] == [1.0, 1.0]
+    pairs = [(r["lr"], r["beta"]) for r in ablation["runs"]]
+    assert pairs == [p for p in ((0.01, 0.5), (0.01, 0.9), (0.01, 0.99), (0.01, 0.999), (0.1, 0.99), (0.001, 0.99))
+                     for _ in range(2)]
+    assert [r["cautious"] for r in ablation["runs"]] == [False, True] * 6
 
 
 def test_decay_data_distance_is_to_the_valley(rendered):

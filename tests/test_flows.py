@@ -1,4 +1,4 @@
-"""Flows, Hamiltonians and caution in continuous time (DESIGN.md Section 6;
+"""Flows, Hamiltonians and caution in continuous time (docs/theory.md, Section 4;
 arXiv 2411.16085 Section 2): closed forms at random states, the h = 1 link to the
 discrete optimizers, and energy invariants along integrated flows."""
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_semi_implicit_euler_with_h1_is_the_discrete_optimizer(case):
 
 
 def test_bias_corrected_adam_differs_from_its_flow_step():
-    """The semi-implicit step matches adam only without bias correction (DESIGN.md Section 6)."""
+    """The semi-implicit step matches adam only without bias correction (docs/theory.md, Section 4.3)."""
     hp = make_hyper(lr=0.01, beta=0.9, beta2=0.99)
     disc = rollout(Setup("adam"), ROSEN, hp, 120)
     flow = integrate(Setup("adam", bias_correction=False), ROSEN, hp, 120, solver="semi-implicit",

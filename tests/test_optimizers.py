@@ -1,5 +1,5 @@
-"""Base optimizers (DESIGN.md Section 3), weight decay (Section 5, arXiv 2510.12402)
-and the Hamiltonian read-out (Section 6): roll-outs against optax's own optimizers
+"""Base optimizers (docs/theory.md, Section 1), weight decay (Section 3, arXiv 2510.12402)
+and the Hamiltonian read-out (Section 4): roll-outs against optax's own optimizers
 driven independently, against NumPy re-implementations and against the closed-form
 heavy-ball recursion on a quadratic."""
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_trajectory_equals_optax(case, toy_name):
     assert np.linalg.norm(ref[-1] - ref[0]) > 0.1
 
 
-# --- NumPy re-implementation: states and Hamiltonians H = L + K (README, DESIGN Section 6) -----
+# --- NumPy re-implementation: states and Hamiltonians H = L + K (docs/theory.md, Section 4) -----
 
 ANGLE, CENTRE, H1, H2 = 0.4, np.array([1.0, -2.0]), 1.0, 10.0
 QUAD_PARAMS = {"h1": H1, "h2": H2, "angle": ANGLE, "cx": CENTRE[0], "cy": CENTRE[1]}

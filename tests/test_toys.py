@@ -1,4 +1,4 @@
-"""The toy objectives (DESIGN.md Section 8): jax gradients against central finite
+"""The toy objectives (docs/theory.md, Section 6.3): jax gradients against central finite
 differences, listed minimisers against their stationarity, values and Hessians,
 closed forms of the quadratic, the valleys of minimisers, and parameter checks."""
 from __future__ import annotations
@@ -105,8 +105,10 @@ def test_quadratic_presets(name, h1, h2):
     toy = get_toy(name)
     hess = np.asarray(jax.hessian(toy.value)(jnp.zeros(2), arrays(toy.params())))
     np.testing.assert_allclose(hess, np.diag([h1, h2]), atol=1e-14)
-    if name in ("quad-paper", "quad-repo"):
+    if name == "quad-repo":                 # the image in the paper's code repository
         assert tuple(toy.start) == (-5.0, 5.0)
+    if name == "quad-paper":                # the paper's Figure 2: from (1, 1)
+        assert tuple(toy.start) == (1.0, 1.0)
 
 
 def test_valley_toys_minimiser_sets():

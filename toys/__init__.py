@@ -1,4 +1,4 @@
-"""2-D objectives (DESIGN.md Section 8): value in jax.numpy, gradient by jax.grad,
+"""2-D objectives (docs/theory.md, Section 6.3): value in jax.numpy, gradient by jax.grad,
 LaTeX formula, domain, default start, and known minimisers."""
 from toys.base import Toy
 from toys.catalog import TOYS, get_toy, quadratic_toy

@@ -34,6 +34,9 @@ class Toy:
     min_values: p -> the listed value L(w*) for each minimiser, or None to skip.
     valley: True when the minimisers form a curve (the listed points are its
     minimum-norm points); set_residual(w, p) is then zero exactly on that set.
+    eigenvalues: p -> the Hessian eigenvalues when L is a quadratic (None otherwise):
+    closed-form rates exist there, and linear and cautious steps are positively
+    homogeneous about the minimiser (dynamics.rates).
     """
 
     name: str
@@ -49,6 +52,7 @@ class Toy:
     valley: bool = False
     set_residual: Callable[[jax.Array, Params], jax.Array] | None = None
     note: str = ""
+    eigenvalues: Callable[[Params], tuple[float, ...]] | None = None
 
     def params(self, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
         """Defaults updated by ``overrides``; unknown keys raise ValueError."""

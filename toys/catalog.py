@@ -1,4 +1,4 @@
-"""The toy objectives of DESIGN.md Section 8.
+"""The toy objectives (docs/theory.md, Section 6.3).
 
 Quadratic conventions: L(w) = 1/2 (w - c)^T R diag(h1, h2) R^T (w - c), with R the
 rotation by ``angle`` (radians) and h1, h2 the Hessian eigenvalues.  The paper's
@@ -49,7 +49,7 @@ def quadratic_toy(name: str, title: str, h1: float, h2: float, start, domain, no
         defaults={"h1": h1, "h2": h2, "angle": 0.0, "cx": 0.0, "cy": 0.0},
         domain=domain, start=start,
         approx_minima=lambda p: [(p["cx"], p["cy"])], min_values=lambda p: [0.0],
-        param_help=_QUAD_HELP, note=note,
+        param_help=_QUAD_HELP, note=note, eigenvalues=lambda p: (p["h1"], p["h2"]),
     )
 
 
@@ -111,7 +111,7 @@ def _register(toy: Toy) -> None:
 _register(quadratic_toy("quadratic", "Quadratic (w1^2 + 4 w2^2, the paper's Figure 3)", 2.0, 8.0,
                         start=(-2.0, 1.5), domain=((-2.5, 2.5), (-2.0, 2.0))))
 _register(quadratic_toy("quad-paper", "Paper Figure 2: 0.5 w1^2 + 0.1 w2^2", 1.0, 0.2,
-                        start=(-5.0, 5.0), domain=((-6.0, 6.0), (-6.0, 6.0)),
+                        start=(1.0, 1.0), domain=((-1.25, 1.25), (-1.25, 1.25)),
                         note="arXiv 2411.16085, Figure 2 (text)"))
 _register(quadratic_toy("quad-repo", "Paper code repository: x1^2 + 0.1 x2^2", 2.0, 0.2,
                         start=(-5.0, 5.0), domain=((-6.0, 6.0), (-6.0, 6.0)),

@@ -1,5 +1,5 @@
-"""The Streamlit side of the app (DESIGN.md Section 2: app.py lays out widgets and calls
-cached pure functions).
+"""The Streamlit side of the app: app.py lays out widgets and calls cached pure
+functions.
 
 - ``ui.state``: every setting of the app as a typed field with a default and a valid
   range; parsing and writing the URL query string (the whole state lives in the URL);

@@ -8,7 +8,7 @@ that differ from their defaults are written, so a URL stays short and any subset
 parameters is a valid URL.  ``parse_query`` never raises: a value that is malformed,
 out of range or unknown falls back to its default and produces a warning message.
 
-Conventions (DESIGN.md Section 3): w_{t+1} = w_t - lr u_t; ``beta`` is the momentum of
+Conventions (docs/theory.md, Section 1): w_{t+1} = w_t - lr u_t; ``beta`` is the momentum of
 gdm/nesterov (undampened heavy ball s = beta s + g unless ``dampening``) and b1 of
 adam/lion; ``beta2`` is b2 of adam/lion.
 """

@@ -1,6 +1,6 @@
 """Curves against the step (or the time t of a flow): the loss gap L - L* on a log axis
 with the steps where L rose marked, the Hamiltonian gap H - L* (H = L + K(state),
-DESIGN.md Section 6) and the fraction of coordinates the cautious mask dropped.
+docs/theory.md, Section 4) and the fraction of coordinates the cautious mask dropped.
 
 Without a known minimum value L* (a toy with no minimiser) L and H are drawn as they
 are, on a linear axis.  Values <= 0 (exactly converged, or rounding) and non-finite

@@ -3,16 +3,23 @@ a themed Plotly figure (``build``).  ``python -m dynamics figure`` and the app s
 
 Presets (arXiv 2411.16085 "Cautious Optimizers"; arXiv 2510.12402 "Cautious Weight Decay"):
 
-- ``fig2`` / ``fig2-paper``: Figure 2 of 2411.16085, GD, GDM and C-GDM (undampened heavy
-  ball s = beta s + g, w -= eps s; cautious: w -= eps alpha phi(s*g) s, Algorithm 1 with
-  mean compensation) at eps = 0.01, beta = 0.99 on x1^2 + 0.1 x2^2 (the image in the
-  paper's code repository) or 0.5 w1^2 + 0.1 w2^2 (the paper's text): trajectories on
-  the contours, the loss L(w_t) and the Hamiltonian H_t = L + (eps/2)|s_t|^2.
-- ``fig2-ablation``: Figure 2 (right): GDM and C-GDM loss curves for several (eps, beta).
-- ``fig3``: Figure 3 of 2411.16085: empirical convergence-rate maps (dynamics.sweep) of
-  GDM and C-GDM on w1^2 + 4 w2^2 (kappa = 4) over (eps, beta), with a red dot at each
-  map's best cell and a cross at the analytic GDM optimum (eps, beta) = (2/9, 1/9),
-  rate 1/3 (dynamics.rates).  The heatmaps are embedded as images in PDF/SVG (viz.export).
+- ``fig2-paper``: Figure 2 (left) of 2411.16085 as the paper states it: f = 0.5 w1^2 +
+  0.1 w2^2 from (1, 1), GDM and C-GDM (undampened heavy ball s = beta s + g, w -= eps s;
+  cautious: w -= eps alpha phi s with phi from sign(s) sign(g), Algorithm 1 with mean
+  compensation) at eps = 0.01, beta = 0.99, and GD at the 10x larger eps = 0.1:
+  trajectories on the contours, the loss L(w_t) and the Hamiltonian H_t = L + (eps/2)|s_t|^2.
+- ``fig2``: the variant drawn in the paper's code repository: x1^2 + 0.1 x2^2 from
+  (-5, 5), GD, GDM and C-GDM all at eps = 0.01, beta = 0.99.
+- ``fig2-ablation``: Figure 2 (right): GDM and C-GDM loss curves on the fig2-paper
+  quadratic for the paper's six (eps, beta) pairs (0.01, 0.5), (0.01, 0.9), (0.01, 0.99),
+  (0.01, 0.999), (0.1, 0.99), (0.001, 0.99).
+- ``fig3``: Figure 3 of 2411.16085: convergence-rate maps (dynamics.sweep) of GDM and
+  C-GDM on w1^2 + 4 w2^2 (kappa = 4) over (eps, beta), with a red dot at each map's best
+  cell and a cross at the analytic GDM optimum (eps, beta) = (2/9, 1/9), rate 1/3
+  (dynamics.rates).  ``rate_method`` (default ``auto``): GDM's map is its closed form, and
+  C-GDM's the late-window estimate (its unsettled cells are counted in the data); the
+  titles quote the minima of the maps drawn.  The heatmaps are embedded as images in
+  PDF/SVG (viz.export).
 - ``wd-line`` / ``wd-hyperbola``: 2510.12402 on a valley of minimisers: GDM with no
   decay, decoupled decay (u += lambda w) and cautious decay (u += lambda 1[u w >= 0] w):
   paths, L(w_t) and |w_t|.  Cautious decay reaches the valley and slides along it towards
@@ -40,7 +47,7 @@ from plotly.subplots import make_subplots
 
 from dynamics.configfile import ConfigError, check_like, run_template, setup_hyper
 from dynamics.decay_study import set_distance
-from dynamics.rates import ANALYTIC_OPTIMIZERS, analytic_rate, heavy_ball_optimum
+from dynamics.rates import RATE_METHODS, heavy_ball_optimum, resolve_rate_method
 from dynamics.rollout import rollout
 from dynamics.sweep import grid_axis, sweep
 from toys import TOYS, get_toy
@@ -125,30 +132,28 @@ def rate_grid(config: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def compute_rates(config: dict) -> FigureData:
-    """Per run and (beta, lr) cell: the empirical rate, diverged, steps_to_tol, whether it
-    is the run's best cell, and the analytic rate of the run's base optimizer (gd, gdm,
-    nesterov on a quadratic toy; NaN otherwise)."""
+    """Per run and (beta, lr) cell: the rate of the map (by config["rate_method"]), the
+    method used, the simulation's estimate with its uncertainty and settled flag,
+    diverged, steps_to_tol, whether it is the run's best cell, and the closed form of the
+    run's optimizer where one exists (NaN otherwise)."""
     toy = get_toy(config["toy"])
     lr, beta = rate_grid(config)
-    params = toy.params(config["toy_params"])
     rows = []
     for run in config["runs"]:
         setup, hp = setup_hyper(run)
         res = sweep(setup, toy, lr, beta, config["steps"], hp=hp, tol=config["tol"], start=config["start"],
-                    toy_params=config["toy_params"])
+                    toy_params=config["toy_params"], rate_method=config["rate_method"])
         best = np.zeros(res.rate.shape, bool)
         b = res.best()
-        if b["row"] >= 0:
+        if b is not None:
             best[b["row"], b["col"]] = True
-        if "h1" in params and setup.optimizer in ANALYTIC_OPTIMIZERS and not setup.cautious:
-            analytic = analytic_rate(setup.optimizer, lr[None, :], beta[:, None], _eigenvalues(params),
-                                     setup.dampening)
-        else:
-            analytic = np.full(res.rate.shape, np.nan)
+        exact = res.rate_exact if res.rate_exact is not None else np.full(res.rate.shape, np.nan)
         lr_map, beta_map = np.meshgrid(lr, beta)
-        rows.append(dict(run=np.array(run["label"]), lr=lr_map.ravel(), beta=beta_map.ravel(),
-                         rate=res.rate.ravel(), diverged=res.diverged.ravel(),
-                         steps_to_tol=res.steps_to_tol.ravel(), best=best.ravel(), analytic_rate=analytic.ravel()))
+        rows.append(dict(run=np.array(run["label"]), rate_method=np.array(res.rate_method), lr=lr_map.ravel(),
+                         beta=beta_map.ravel(), rate=res.rate.ravel(), rate_estimate=res.rate_estimate.ravel(),
+                         rate_uncertainty=res.rate_uncertainty.ravel(), settled=res.settled.ravel(),
+                         diverged=res.diverged.ravel(), steps_to_tol=res.steps_to_tol.ravel(), best=best.ravel(),
+                         rate_exact=exact.ravel()))
     return FigureData(stack_rows(rows), {})
 
 
@@ -192,9 +197,9 @@ def _contour_panel(fig: go.Figure, config: dict, paths: list[tuple[str, str, np.
                      scaleratio=1, constrain="domain", row=1, col=col)
 
 
-def _line(fig, x, y, name, colour, col, showlegend, dash="solid") -> None:
+def _line(fig, x, y, name, colour, col, showlegend, dash="solid", row=1) -> None:
     fig.add_trace(go.Scatter(x=x, y=_positive(y), mode="lines", name=name, legendgroup=name, showlegend=showlegend,
-                             line=dict(color=colour, width=1.2, dash=dash)), row=1, col=col)
+                             line=dict(color=colour, width=1.2, dash=dash)), row=row, col=col)
 
 
 def _finish(fig: go.Figure, config: dict, legend_rows: int = 1) -> go.Figure:
@@ -235,35 +240,42 @@ def _panels(config: dict) -> list[tuple[float, float]]:
 
 
 def build_ablation(config: dict, data: FigureData) -> go.Figure:
-    """One loss panel per (eps, beta) of the runs (log scale)."""
+    """One loss panel per (eps, beta) of the runs (log scale), three panels a row."""
     panels = _panels(config)
     eps, beta = symbol("lr"), symbol("beta")
-    fig = make_subplots(rows=1, cols=len(panels), shared_yaxes=True, horizontal_spacing=0.03,
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, horizontal_spacing=0.03,
+                        vertical_spacing=0.22 if rows > 1 else 0.0,
                         subplot_titles=[f"{eps} = {lr:g}, {beta} = {b:g}" for lr, b in panels])
     shown = set()
     for run in config["runs"]:
-        col = panels.index((run["lr"], run["beta"])) + 1
+        k = panels.index((run["lr"], run["beta"]))
         name = optimizer_name(run["optimizer"], run["cautious"])
         keep = (data.table["run"] == run["label"])
-        _line(fig, data.table["t"][keep], data.table["loss"][keep], name, _run_colour(run), col, name not in shown)
+        _line(fig, data.table["t"][keep], data.table["loss"][keep], name, _run_colour(run), k % cols + 1,
+              name not in shown, row=k // cols + 1)
         shown.add(name)
-    fig.update_xaxes(title_text=label("step"))
+    fig.update_xaxes(title_text=label("step"), row=rows)
     fig.update_yaxes(type="log", exponentformat="power")
-    fig.update_yaxes(title_text=label("loss"), row=1, col=1)
+    for row in range(1, rows + 1):
+        fig.update_yaxes(title_text=label("loss"), row=row, col=1)
     return _finish(fig, config)
 
 
 def build_rates(config: dict, data: FigureData) -> go.Figure:
-    """1 x runs heatmaps of the empirical rate (shared colour scale 0..1, diverged cells
-    blank), a red dot at each best cell, a cross at the analytic GDM optimum."""
+    """1 x runs heatmaps of the rate (shared colour scale 0..1, diverged cells blank), a
+    red dot at each best cell, a cross at the analytic GDM optimum; each title names the
+    rate drawn (closed form or estimate) and quotes the minimum of that map."""
     lr, beta = rate_grid(config)
     runs = config["runs"]
     titles = []
     for run in runs:
         r = _rows_of(data.table, run["label"])
         best = r["rate"][r["best"]]
-        titles.append(f"{run['label']}: min {symbol('rate')} = {best[0]:.3f}" if best.size else
-                      f"{run['label']}: every cell diverged")
+        how = "closed form" if str(r["rate_method"][0]) == "exact" else "estimate"
+        titles.append(f"{run['label']} ({how}): min {symbol('rate')} = {best[0]:.3f}" if best.size else
+                      f"{run['label']} ({how}): no cell converged")
     fig = make_subplots(rows=1, cols=len(runs), shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=titles)
     params = get_toy(config["toy"]).params(config["toy_params"])
     optimum = heavy_ball_optimum(*_eigenvalues(params)) if "h1" in params else None
@@ -315,21 +327,30 @@ def build_decay(config: dict, data: FigureData) -> go.Figure:
 
 # ----------------------------------------------------------------------------- presets
 
-def _fig2(toy: str) -> dict:
+def _fig2_repo() -> dict:
     hp = dict(lr=0.01, beta=0.99)
-    return dict(**_toy_fields(toy), steps=1000,
+    return dict(**_toy_fields("quad-repo"), steps=1000,
                 runs=[_run("gd", **hp), _run("gdm", **hp), _run("gdm", True, **hp)], layout=_layout(2.3))
 
 
+def _fig2_paper() -> dict:
+    runs = [_run("gd", lr=0.1, beta=0.99), _run("gdm", lr=0.01, beta=0.99), _run("gdm", True, lr=0.01, beta=0.99)]
+    runs[0]["label"] = "GD (lr=0.1)"
+    return dict(**_toy_fields("quad-paper"), steps=1000, runs=runs, layout=_layout(2.3))
+
+
+ABLATION_PAIRS = ((0.01, 0.5), (0.01, 0.9), (0.01, 0.99), (0.01, 0.999), (0.1, 0.99), (0.001, 0.99))
+
+
 def _ablation() -> dict:
-    runs = [_run("gdm", c, lr=lr, beta=b) for lr in (0.01, 0.1) for b in (0.9, 0.99) for c in (False, True)]
+    runs = [_run("gdm", c, lr=lr, beta=b) for lr, b in ABLATION_PAIRS for c in (False, True)]
     for run in runs:
         run["label"] = f"{run['label']} lr={run['lr']:g} beta={run['beta']:g}"
-    return dict(**_toy_fields("quad-repo"), steps=1000, runs=runs, layout=_layout(2.0))
+    return dict(**_toy_fields("quad-paper"), steps=1000, runs=runs, layout=_layout(3.2))
 
 
 def _fig3() -> dict:
-    return dict(**_toy_fields("quad-k4"), steps=1000, tol=1e-10,
+    return dict(**_toy_fields("quad-k4"), steps=1000, tol=1e-10, rate_method="auto",
                 lr_range=dict(lo=0.01, hi=0.5, n=128, scale="linear"),
                 beta_range=dict(lo=0.0, hi=0.95, n=128, scale="linear"),
                 runs=[_run("gdm"), _run("gdm", True)], layout=_layout(2.6))
@@ -344,14 +365,15 @@ def _decay(toy: str) -> dict:
 
 
 PRESETS: dict[str, Preset] = {
-    "fig2": Preset("arXiv 2411.16085 Fig. 2: GD / GDM / C-GDM on x1^2 + 0.1 x2^2 (code repository), "
-                   "eps 0.01, beta 0.99: paths, L, H", _fig2("quad-repo"), compute_trajectories, build_trajectories),
-    "fig2-paper": Preset("the same on 0.5 w1^2 + 0.1 w2^2 (the paper's text)", _fig2("quad-paper"),
+    "fig2-paper": Preset("arXiv 2411.16085 Fig. 2 (left) as in the paper: 0.5 w1^2 + 0.1 w2^2 from (1, 1), GDM and "
+                         "C-GDM at eps 0.01, beta 0.99, GD at eps 0.1: paths, L, H", _fig2_paper(),
                          compute_trajectories, build_trajectories),
-    "fig2-ablation": Preset("Fig. 2 (right): GDM vs C-GDM loss for eps in {0.01, 0.1} x beta in {0.9, 0.99}",
-                            _ablation(), compute_trajectories, build_ablation),
-    "fig3": Preset("Fig. 3: empirical rate maps of GDM and C-GDM on w1^2 + 4 w2^2 (kappa = 4), 128 x 128 "
-                   "cells, red dot at the best cell", _fig3(), compute_rates, build_rates),
+    "fig2": Preset("the code repository's variant: x1^2 + 0.1 x2^2 from (-5, 5), GD / GDM / C-GDM at eps 0.01, "
+                   "beta 0.99", _fig2_repo(), compute_trajectories, build_trajectories),
+    "fig2-ablation": Preset("Fig. 2 (right): GDM vs C-GDM loss on 0.5 w1^2 + 0.1 w2^2 for the paper's six "
+                            "(eps, beta) pairs", _ablation(), compute_trajectories, build_ablation),
+    "fig3": Preset("Fig. 3: rate maps of GDM (closed form) and C-GDM (estimated) on w1^2 + 4 w2^2 (kappa = 4), "
+                   "128 x 128 cells, red dot at each map's best cell", _fig3(), compute_rates, build_rates),
     "wd-line": Preset("arXiv 2510.12402: GDM with no / decoupled / cautious weight decay on the valley "
                       "(w1 + w2 - 2)^2", _decay("valley-line"), compute_decay, build_decay),
     "wd-hyperbola": Preset("the same on the valley (w1 w2 - 1)^2", _decay("valley-hyperbola"),
@@ -401,6 +423,13 @@ def validate(config: dict[str, Any]) -> None:
     if "lr_range" in config:
         if not config["tol"] > 0:
             raise ConfigError(f"figure.tol: must be > 0, got {config['tol']!r}")
+        if config["rate_method"] not in RATE_METHODS:
+            raise ConfigError(f"figure.rate_method: one of {', '.join(RATE_METHODS)}, got {config['rate_method']!r}")
+        for run in config["runs"]:
+            try:
+                resolve_rate_method(config["rate_method"], setup_hyper(run)[0], get_toy(config["toy"]))
+            except ValueError as err:
+                raise ConfigError(f"figure.rate_method: {run['label']}: {err}") from None
         for key in ("lr_range", "beta_range"):
             if not isinstance(config[key]["n"], int):
                 raise ConfigError(f"figure.{key}.n: must be an integer, got {config[key]['n']!r}")

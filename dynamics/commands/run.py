@@ -1,7 +1,7 @@
 """``python -m dynamics run``: one trajectory, as a summary or as JSON.
 
 ``--mode discrete`` (default) runs the optimizer's steps; ``--mode ode`` integrates its
-flow (dynamics.ode; DESIGN.md Section 6, time unit = one step, so ``--steps T`` is the
+flow (dynamics.ode; docs/theory.md, Section 4, time unit = one step, so ``--steps T`` is the
 time span) with ``--solver`` and ``--substeps`` N (N sub-steps per unit of time).
 ``--noise-sigma`` and ``--seed`` give the discrete run noisy gradients (dynamics.noise);
 ``--objective 'EXPR'`` replaces --toy by a typed objective (toys.expr, parsed safely).
