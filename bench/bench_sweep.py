@@ -37,7 +37,8 @@ from dynamics.rates import (DIVERGENCE_FACTOR, STEPS_NOT_REACHED, block_fit_rate
                             distance_rate, window_starts)
 from dynamics.rates import heavy_ball_optimum, heavy_ball_rate  # noqa: E402
 from dynamics.rollout import make_optimizer, rollout  # noqa: E402
-from dynamics.sweep import DEFAULT_TOL, compiled_sweep, grid_axis, sweep  # noqa: E402
+from dynamics.sweep import (DEFAULT_TOL, RENORM_EVERY, ZERO_STATE_EXPONENT, compiled_sweep, grid_axis,  # noqa: E402
+                            sweep)
 from toys import get_toy  # noqa: E402
 
 TOY = "quad-k4"                 # w1^2 + 4 w2^2 (h = 2, 8), the paper's Figure 3
@@ -55,42 +56,57 @@ FLOPS_PER_CELL_STEP = {"base": 60, "cautious": 70}
 PEAK_FLOPS = {"float64": 2 * 2.5e9 * 2 * 8 * 2, "float32": 2 * 2.5e9 * 2 * 16 * 2}
 
 
-def _renormalise(x, y, mx, my):
-    """(x, y, mx, my) scaled to unit norm, and log of the norm (an all-zero state stays)."""
-    norm = np.sqrt(x * x + y * y + mx * mx + my * my)
-    inv = np.where(norm > 0, 1 / np.where(norm > 0, norm, 1), 1).astype(x.dtype)
-    return x * inv, y * inv, mx * inv, my * inv, np.log(np.maximum(norm, np.finfo(x.dtype).tiny))
-
-
 def numpy_sweep(lr, beta, h, w0, steps, tol, cautious, dtype="float64"):
     """gdm (cautious: elementwise mask from the signs, mean compensation) on
     L = (h1 w1^2 + h2 w2^2)/2 vectorised over the cells with NumPy, one array per
     coordinate; the same outputs and definitions as dynamics.sweep (minimiser at 0):
-    the state renormalised every step, the real d_t and L(w_t) read in logs, the
-    late-window fit from per-block sums.  Returns a dict of (cells,) arrays."""
+    the state scaled by a power of two every RENORM_EVERY steps (np.frexp, np.ldexp),
+    the real d_t and L(w_t) compared and scaled by 2^k, y_t = k log 2 + log|state|,
+    the late-window fit from per-block sums.  Returns a dict of (cells,) arrays."""
     dt = np.dtype(dtype)
     lr, beta = np.asarray(lr, dt), np.asarray(beta, dt)
     h1, h2 = dt.type(h[0]), dt.type(h[1])
     n = lr.size
-    tiny = np.finfo(dt).tiny
-    x, y, mx, my, log_scale = _renormalise(np.full(n, w0[0], dt), np.full(n, w0[1], dt), np.zeros(n, dt),
-                                           np.zeros(n, dt))
-    gx, gy = h1 * x, h2 * y
+    tiny, ln2 = np.finfo(dt).tiny, dt.type(np.log(2))
+    x, y, mx, my = np.full(n, w0[0], dt), np.full(n, w0[1], dt), np.zeros(n, dt), np.zeros(n, dt)
+    k = np.zeros(n, np.int64)
     last_loss = np.full(n, 0.5 * (h[0] * w0[0] ** 2 + h[1] * w0[1] ** 2), dt)
     d2_0, tol2 = dt.type(w0[0] ** 2 + w0[1] ** 2), dt.type(tol * tol)
-    log_lim2, log_tol2 = np.log(DIVERGENCE_FACTOR**2 * max(d2_0, tol2)).astype(dt), np.log(tol2)
+    lim2 = dt.type(DIVERGENCE_FACTOR**2 * max(d2_0, tol2))
     top_rise = np.zeros(n, dt)
     still = steps + 1
     state = np.where(d2_0 < tol2, 0, still).astype(np.int32)
     starts = block_starts(steps)
     sum_y, sum_ty = np.zeros((starts.size, n), dt), np.zeros((starts.size, n), dt)
-    cur_y, cur_ty = log_scale.copy(), np.zeros(n, dt)
-    sum_y[0] = cur_y
     times = np.arange(1, steps + 1)
     owner = np.searchsorted(starts, times, side="right") - 1
     fresh = np.isin(times, starts)
     with np.errstate(all="ignore"):
-        for t, k, first, tau in zip(times, owner, fresh, (times - starts[owner]).astype(dt)):
+        for t in range(steps + 1):
+            if t % RENORM_EVERY == 0:
+                n2 = x * x + y * y + mx * mx + my * my
+                step_k = np.where(n2 > 0, np.frexp(n2)[1] // 2, ZERO_STATE_EXPONENT)
+                x, y, mx, my = (np.ldexp(v, -step_k).astype(dt) for v in (x, y, mx, my))
+                k += step_k
+            n2 = x * x + y * y + mx * mx + my * my
+            cur = k * ln2 + dt.type(0.5) * np.log(np.maximum(n2, tiny))
+            gx, gy = h1 * x, h2 * y
+            if t == 0:
+                sum_y[0], cur_y, cur_ty = cur, cur, np.zeros(n, dt)
+            else:
+                kb, tau = owner[t - 1], dt.type(t - starts[owner[t - 1]])
+                cur_y = cur if fresh[t - 1] else cur_y + cur
+                cur_ty = np.zeros(n, dt) if fresh[t - 1] else cur_ty + tau * cur
+                sum_y[kb], sum_ty[kb] = cur_y, cur_ty
+                loss = np.ldexp(0.5 * (x * gx + y * gy), 2 * k).astype(dt)
+                d2 = x * x + y * y
+                good = (state >= 0) & (d2 <= np.ldexp(lim2, -2 * k))
+                live = good & (state == still)
+                state = np.where(good, np.where(live & (d2 < np.ldexp(tol2, -2 * k)), t, state), -1)
+                top_rise = np.where(good, np.maximum(top_rise, loss - last_loss), top_rise)
+                last_loss = np.where(good, loss, last_loss)
+            if t == steps:
+                break
             mx *= beta
             mx += gx
             my *= beta
@@ -104,19 +120,6 @@ def numpy_sweep(lr, beta, h, w0, steps, tol, cautious, dtype="float64"):
             else:
                 x -= lr * mx
                 y -= lr * my
-            x, y, mx, my, step_log = _renormalise(x, y, mx, my)
-            log_scale += step_log
-            gx, gy = h1 * x, h2 * y
-            loss = np.exp(2 * log_scale) * (0.5 * (x * gx + y * gy))
-            ld2 = 2 * log_scale + np.log(np.maximum(x * x + y * y, tiny))
-            good = (state >= 0) & (ld2 <= log_lim2)
-            live = good & (state == still)
-            state = np.where(good, np.where(live & (ld2 < log_tol2), t, state), -1)
-            top_rise = np.where(good, np.maximum(top_rise, loss - last_loss), top_rise)
-            last_loss = np.where(good, loss, last_loss)
-            cur_y = log_scale.copy() if first else cur_y + log_scale
-            cur_ty = np.zeros(n, dt) if first else cur_ty + tau * log_scale
-            sum_y[k], sum_ty[k] = cur_y, cur_ty
         failed = (state < 0) | ~np.isfinite(top_rise)
         hit = ~failed & (state < still)
         rate, spread, settled = block_fit_rate(sum_y, sum_ty, np.full(n, steps), starts, window_starts(steps))

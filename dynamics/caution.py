@@ -6,7 +6,7 @@ docs/theory.md, Section 2):
 
 mask kinds (phi):
   ``elementwise``     phi_i = 1[x_i > 0]                        (Algorithm 1)
-  ``elementwise-ge``  phi_i = 1[x_i >= 0]                       (Algorithm 2)
+  ``elementwise-ge``  phi_i = 1[x_i >= 0]                       (the non-strict variant)
   ``inner``           phi   = 1[u.g >= 0] on every coordinate   (Theorem 2.5)
   ``threshold``       phi   = 1[g.u >= -(mu eps/2)|u|^2]        (Theorem 2.7, mu = smoothness)
   ``smooth``          phi_i = sigmoid(x_i / tau)                (tau -> 0 gives the hard mask)

@@ -27,10 +27,11 @@ step before divergence was detected (non-finite values there become the dtype's
 largest finite number).  The estimator's fit needs two sums of y_t per block of steps
 (dynamics.rates.block_starts): two (blocks, cells) arrays written once per step, not
 the trajectory.  Homogeneous setups (dynamics.rates.is_homogeneous) carry the state
-renormalised to unit norm, z = (w - w*)/scale and moments/scale, with log(scale):
-their real iterate is w* + scale z, from which d_t and L(w_t) - L* = scale^2 (L(w* + z)
-- L*) are read in logs, so no quantity underflows (the quadratic's L - L* is
-homogeneous of degree 2).
+renormalised by a power of two every RENORM_EVERY steps, z = (w - w*)/2^k and
+moments/2^k with |(z, moments)|^2 brought into [1/2, 2) (exact: only exponents change): their real iterate is
+w* + 2^k z, whose d_t and L(w_t) - L* = 2^(2k) (L(w* + z) - L*) are compared and
+scaled by exact powers of two, so no quantity underflows or overflows (the quadratic's L - L* is
+homogeneous of degree 2), and y_t = k log 2 + log|(z, moments)|.
 
 Grids are cut into chunks of cells, the last one padded, so that one compiled program
 serves every chunk and memory stays bounded; ``progress(done, total)`` is called after
@@ -48,7 +49,10 @@ and the batched program fuses differently from the single one, so iterates can d
 by ~1 ulp per step.  Smooth dynamics keep that at rounding level; the hard cautious
 mask 1[sign(u_i) sign(g_i) > 0] is discontinuous and can amplify it into another trajectory (the
 cautious map is genuinely sensitive at the scale of one cell).  Within the sweep a
-cell's numbers are bit-identical whatever the chunk size, grid or device count.
+cell's trajectory, and so its steps_to_tol, suboptimality, loss rise and divergence,
+is bit-identical whatever the chunk size, grid or device count; its fitted rate and
+uncertainty can differ in the last bit or two (the compiled fit of another chunk shape
+rounds differently), far below anything the maps resolve.
 
 Noisy gradients (Setup.noise, dynamics.noise): each cell also carries a seed, and step
 t uses g_t + sigma z_t with z_t drawn from fold_in(key(seed), t), the noise of the
@@ -145,9 +149,9 @@ def grid_axis(lo: float, hi: float, n: int, scale: str = "linear") -> np.ndarray
 
 
 class _Cell(NamedTuple):
-    """Per-cell scan carry: x (the iterate w; for a renormalised run z = (w - w*)/scale),
-    optimizer state (renormalised runs: moments/scale), gradient at the point stepped
-    from, log_scale (renormalised runs; 0 otherwise), and the running reductions: last
+    """Per-cell scan carry: x (the iterate w; for a renormalised run z = (w - w*)/2^k),
+    optimizer state (renormalised runs: moments/2^k), gradient at the point stepped
+    from, its scale (renormalised runs; None otherwise), and the running reductions: last
     accepted real loss, largest loss rise, ``status`` = T' once d_t < tol, steps + 1
     before, -1 once diverged; the fit's sums over the current block (sum_y, sum_ty) and
     the last step added to them (``last``); ``drops`` (noisy cautious sweeps only):
@@ -156,7 +160,7 @@ class _Cell(NamedTuple):
     x: jax.Array
     state: object
     g: jax.Array
-    log_scale: jax.Array
+    scale: _Scale | None
     loss: jax.Array
     max_rise: jax.Array
     status: jax.Array
@@ -173,18 +177,22 @@ def _distance2(toy: Toy):
     return lambda w, p, minima: jnp.min(jnp.sum((w[None, :] - minima) ** 2, axis=-1))
 
 
-def _scale_moments(state, c):
-    """The optimizer state with every floating-point moment multiplied by c; the
+ZERO_STATE_EXPONENT = -1022     # an all-zero state shrinks by 2^-1022 a step: rate ~ 0, not a NaN
+RENORM_EVERY = 8                # renormalise every 8th step: rho^8 stays in range for 1e-4 <= rho <= 1e4
+
+
+def _map_moments(fn, state):
+    """The optimizer state with ``fn`` applied to every floating-point moment; the
     cautious wrapper's record of its last mask and integer counters are kept."""
     def leaf(x):
         if isinstance(x, CautiousState):
-            return x._replace(inner_state=_scale_moments(x.inner_state, c))
-        return x * c if jnp.issubdtype(x.dtype, jnp.floating) else x
+            return x._replace(inner_state=_map_moments(fn, x.inner_state))
+        return fn(x) if jnp.issubdtype(x.dtype, jnp.floating) else x
     return jax.tree.map(leaf, state, is_leaf=lambda x: isinstance(x, CautiousState))
 
 
 def _moments_norm2(state) -> jax.Array:
-    """Sum of squares of the state's moments (the leaves _scale_moments scales)."""
+    """Sum of squares of the state's moments (the leaves _map_moments maps)."""
     def leaf(x):
         if isinstance(x, CautiousState):
             return _moments_norm2(x.inner_state)
@@ -192,12 +200,61 @@ def _moments_norm2(state) -> jax.Array:
     return sum(jax.tree.leaves(jax.tree.map(leaf, state, is_leaf=lambda x: isinstance(x, CautiousState))), 0.0)
 
 
+def _bits(dtype):
+    """(integer type of the same width, mantissa bits, exponent bias) of a float dtype."""
+    f = jnp.finfo(dtype)
+    return (jnp.int64 if f.bits == 64 else jnp.int32), f.nmant, f.maxexp - 1
+
+
+def _pow2(k, dtype) -> jax.Array:
+    """2^k in ``dtype``, exact, built from its bits (k clipped to the normal exponents):
+    cheaper than jnp.ldexp, which also handles subnormal results."""
+    itype, nmant, bias = _bits(dtype)
+    f = jnp.finfo(dtype)
+    k = jnp.clip(k, f.minexp, f.maxexp - 1)
+    return jax.lax.bitcast_convert_type((k + bias).astype(itype) << nmant, dtype)
+
+
+def _times_pow2(x, k) -> jax.Array:
+    """x 2^k for any integer k: two exact factors, so that the product overflows to inf
+    or underflows to 0 as the exact value would, never a wrong finite number."""
+    f = jnp.finfo(x.dtype)
+    first = jnp.clip(k, f.minexp, f.maxexp - 1)
+    return x * _pow2(first, x.dtype) * _pow2(k - first, x.dtype)
+
+
 def _renormalise(z, state):
-    """(z, state) scaled to unit norm |(z, moments)| and the log of the scale removed
-    (an all-zero state stays zero, with the log of the smallest normal number)."""
-    norm = jnp.sqrt(jnp.sum(z * z) + _moments_norm2(state))
-    inv = jnp.where(norm > 0, 1 / jnp.where(norm > 0, norm, 1), 1)
-    return z * inv, _scale_moments(state, inv), log_floor(norm, jnp)
+    """(z, state, k, n2): z and the moments scaled by the power of two 2^-k that brings
+    their squared norm n2 into [1/2, 2) (exact: only exponents change), so the real
+    state is 2^k times the carried one.  No square root, division or logarithm; an
+    all-zero state stays zero with k = ZERO_STATE_EXPONENT."""
+    n2 = jnp.sum(z * z) + _moments_norm2(state)
+    itype, nmant, bias = _bits(n2.dtype)
+    exponent = ((jax.lax.bitcast_convert_type(n2, itype) >> nmant) & (2 * bias + 1)) - (bias - 1)  # frexp's
+    k = jnp.where(n2 > 0, exponent // 2, ZERO_STATE_EXPONENT).astype(jnp.int32)
+    down = _pow2(-k, n2.dtype)
+    return z * down, _map_moments(lambda m: m * down, state), k, n2 * down * down
+
+
+class _Scale(NamedTuple):
+    """A renormalised run's exponent k (its real state is 2^k times the carried one) and
+    what depends on k, updated only when k changes: the divergence limit and tol^2 in
+    carried units, and 2^(2k) as two exact factors (their product over- or underflows
+    as the exact value would)."""
+
+    k: jax.Array
+    lim2: jax.Array
+    tol2: jax.Array
+    up_a: jax.Array
+    up_b: jax.Array
+
+
+def _scale_of(k, lim2, tol2) -> _Scale:
+    f = jnp.finfo(lim2.dtype)
+    two_k = 2 * k
+    a = jnp.clip(two_k, f.minexp, f.maxexp - 1)
+    return _Scale(k, _times_pow2(lim2, -two_k), _times_pow2(tol2, -two_k), _pow2(a, lim2.dtype),
+                  _pow2(two_k - a, lim2.dtype))
 
 
 def _sweep_fn(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
@@ -218,54 +275,62 @@ def _sweep_fn(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
         loss_grad = jax.value_and_grad(lambda w: value(w, p))
         wstar = minima[0]
         d2_0 = dist2(w0, p, minima)
-        log_lim2, log_tol2 = jnp.log(DIVERGENCE_FACTOR**2 * jnp.maximum(d2_0, tol2)), jnp.log(tol2)
+        lim2 = DIVERGENCE_FACTOR**2 * jnp.maximum(d2_0, tol2)
+        ln2 = jnp.asarray(math.log(2), dt)
 
         def optimizer(lr_c, beta_c):
             return make_optimizer(setup, hp._replace(lr=lr_c, beta=beta_c))
 
-        def real(x, log_scale, loss_x):
-            """(log d^2, L) of the real iterate behind the carried point x."""
-            if not homogeneous:
-                return log_floor(dist2(x, p, minima), jnp), loss_x
-            scale2 = jnp.exp(2 * log_scale)
-            return 2 * log_scale + log_floor(jnp.sum(x * x), jnp), loss_min + scale2 * (loss_x - loss_min)
+        def observe(x, scale: _Scale | None, n2, c_status):
+            """(g at x, d^2, its divergence limit, tol^2, real L, y_t, whether y_t enters the
+            fit) at the carried point x.  A renormalised run's real state is 2^k times
+            the carried one: its limits are scaled instead (_Scale; no logarithm of d)."""
+            if homogeneous:
+                loss_x, g = loss_grad(wstar + x)
+                return (g, jnp.sum(x * x), scale.lim2, scale.tol2,
+                        loss_min + (loss_x - loss_min) * scale.up_a * scale.up_b,
+                        scale.k * ln2 + 0.5 * log_floor(n2, jnp), True)
+            loss, g = loss_grad(x)
+            d2 = dist2(x, p, minima)
+            return g, d2, lim2, tol2, loss, 0.5 * log_floor(d2, jnp), (c_status == running) & jnp.isfinite(d2)
+
+        def renormalise(x, state, scale: _Scale):
+            x, state, k, n2 = _renormalise(x, state)
+            return x, state, _scale_of(scale.k + k, lim2, tol2), n2
+
+        def keep(x, state, scale: _Scale):      # the steps between renormalisations
+            return x, state, scale, jnp.sum(x * x) + _moments_norm2(state)
 
         def init(lr_c, beta_c):
-            loss, g = loss_grad(w0)
+            loss = value(w0, p)
             status = jnp.where(jnp.isfinite(loss), jnp.where(d2_0 < tol2, 0, running), -1).astype(jnp.int32)
-            state = optimizer(lr_c, beta_c).init(w0)
-            x, log_scale = w0, jnp.zeros((), dt)
+            x, state, scale, n2 = w0, optimizer(lr_c, beta_c).init(w0), None, None
             if homogeneous:
-                x, state, log_scale = _renormalise(w0 - wstar, state)
-                g = loss_grad(wstar + x)[1]
-            y = log_scale if homogeneous else 0.5 * log_floor(d2_0, jnp)
+                x, state, scale, n2 = renormalise(w0 - wstar, state, _scale_of(jnp.zeros((), jnp.int32), lim2, tol2))
+            g, _, _, _, _, y, _ = observe(x, scale, n2, status)
             drops = (jnp.zeros((), dt), jnp.zeros((), jnp.int32)) if flips else None
-            return _Cell(x, state, g, log_scale, loss, jnp.zeros((), dt), status, y, jnp.zeros((), dt),
+            return _Cell(x, state, g, scale, loss, jnp.zeros((), dt), status, y, jnp.zeros((), dt),
                          jnp.zeros((), jnp.int32), drops)
 
         def step(c: _Cell, lr_c, beta_c, seed_c, t, new_block, tau):
             g_used = noisy_gradient(c.g, hp.noise_sigma, noise_key(seed_c), t) if noisy else c.g
-            w_from = wstar + c.x if homogeneous else c.x
-            upd, state = optimizer(lr_c, beta_c).update(g_used, c.state, w_from)
-            x, log_scale = c.x + upd, c.log_scale
-            if homogeneous:
-                x, state, step_log = _renormalise(x, state)
-                log_scale = log_scale + step_log
-            loss_x, g = loss_grad(wstar + x if homogeneous else x)
-            ld2, loss = real(x, log_scale, loss_x)
-            # Only d^2 decides here (NaN fails ld2 <= log_lim2): a test on the loss too would make
+            upd, state = optimizer(lr_c, beta_c).update(g_used, c.state, wstar + c.x if homogeneous else c.x)
+            x, scale, n2 = c.x + upd, c.scale, None
+            if homogeneous:        # t is shared by every cell: a real branch, not a select
+                x, state, scale, n2 = jax.lax.cond(t % RENORM_EVERY == 0, renormalise, keep, x, state, scale)
+            g, d2, lim, tol_, loss, y, add = observe(x, scale, n2, c.status)
+            # Only d^2 decides here (NaN fails d2 <= lim): a test on the loss too would make
             # XLA recompute L in every consumer.  A non-finite loss poisons max_rise instead.
-            ok = (c.status >= 0) & (ld2 <= log_lim2)
+            ok = (c.status >= 0) & (d2 <= lim)
             active = ok & (c.status == running)
-            status = jnp.where(ok, jnp.where(active & (ld2 < log_tol2), t, c.status), -1)
-            y, add = (log_scale, True) if homogeneous else (0.5 * ld2, (c.status == running) & jnp.isfinite(ld2))
+            status = jnp.where(ok, jnp.where(active & (d2 < tol_), t, c.status), -1)
             sum_y = jnp.where(add, jnp.where(new_block, y, c.sum_y + y), c.sum_y)
             sum_ty = jnp.where(add, jnp.where(new_block, 0, c.sum_ty + tau * y), c.sum_ty)
             drops = None
             if flips:
                 drop = step_records(setup, hp._replace(lr=lr_c, beta=beta_c), c.state, c.x, c.g, g_used)["noise_drop"]
                 drops = (c.drops[0] + jnp.where(ok, drop, 0), c.drops[1] + ok.astype(jnp.int32))
-            return _Cell(x, state, g, log_scale, jnp.where(ok, loss, c.loss),
+            return _Cell(x, state, g, scale, jnp.where(ok, loss, c.loss),
                          jnp.where(ok, jnp.maximum(c.max_rise, loss - c.loss), c.max_rise), status,
                          sum_y, sum_ty, jnp.where(add, t, c.last), drops)
 
@@ -349,8 +414,8 @@ def _workers(devices: tuple) -> int:
 
 def chunk_size(cells: int, steps: int, n_devices: int = 1, workers: int = 1, chunk_cells: int | None = None) -> int:
     """Cells per chunk: ``chunk_cells``, or CHUNK_CELLS per device capped so that the
-    block-maximum array stays under CHUNK_BYTES; at most the grid shared among the
-    workers, and a multiple of the device count."""
+    block-sum arrays stay under CHUNK_BYTES; at most the grid shared among the workers,
+    and a multiple of the device count."""
     if chunk_cells is None:
         per_device = CHUNK_CELLS.get(jax.default_backend(), 262144)
         cap = CHUNK_BYTES // (8 * (2 * len(block_starts(steps)) + 16))

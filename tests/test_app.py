@@ -188,13 +188,19 @@ def test_every_preset_in_every_view(preset):
             assert charts(at), v.slug
 
 
+def heatmap(spec: dict, name: str) -> dict:
+    return next(t for t in spec["data"] if t["type"] == "heatmap" and t.get("name") == name)
+
+
+FIG3_SMALL = {"toy": "quad-k4", "view": "rates", "r_n": "16", "r_steps": "300", "r_lr_lo": "0.01", "r_lr_hi": "0.5",
+              "r_lr_scale": "linear", "r_beta_hi": "0.95"}
+
+
 def test_rate_map_matches_the_sweep_and_a_cell_loads_into_the_trajectories():
-    query = {"toy": "quad-k4", "view": "rates", "r_n": "16", "r_steps": "300", "r_lr_lo": "0.01", "r_lr_hi": "0.5",
-             "r_lr_scale": "linear", "r_beta_hi": "0.95"}
-    at = new_app(query).run()
+    at = new_app(FIG3_SMALL).run()
     assert_clean(at)
     spec = charts(at)["rate_maps"]
-    heat = [t for t in spec["data"] if t["type"] == "heatmap" and t.get("name") == "C-GDM"][0]
+    heat = heatmap(spec, "C-GDM: simulation")
     lr, beta = grid_axis(0.01, 0.5, 16), grid_axis(0.0, 0.95, 16)
     ref = sweep(Setup("gdm", cautious=True), get_toy("quad-k4"), lr, beta, 300, start=get_toy("quad-k4").start)
     np.testing.assert_allclose(decode(heat["z"]), np.where(ref.diverged, np.nan, ref.rate), rtol=1e-12)
@@ -206,8 +212,77 @@ def test_rate_map_matches_the_sweep_and_a_cell_loads_into_the_trajectories():
     assert at.session_state["_tab"] == "Trajectories"
     show(at, "rates")
     at.selectbox(key="r_n").set_value(32).run()
-    heat = [t for t in charts(at)["rate_maps"]["data"] if t["type"] == "heatmap" and t.get("name") == "GDM"][0]
+    heat = heatmap(charts(at)["rate_maps"], "GDM: simulation")
     assert decode(heat["z"]).shape == (32, 32)
+
+
+def checkered(spec: dict, axis: str) -> np.ndarray | None:
+    """The cells of the checkered "not settled" layer on the panel of ``axis`` (x, x2,
+    ...): the layer marks the half-cells (2i, 2j) of every unsettled cell (i, j)."""
+    layer = [t for t in spec["data"] if t["type"] == "heatmap" and t.get("name", "").startswith("not settled")
+             and t.get("xaxis", "x") == axis]
+    return None if not layer else decode(layer[0]["z"])[0::2, 0::2] == 1
+
+
+def test_rates_view_shows_the_closed_form_beside_the_simulation_and_marks_unsettled_cells():
+    """Issue 10: GDM on w1^2 + 4 w2^2 has a closed form, drawn beside GDM's simulated map;
+    the caption's max |estimate - exact| is the one of the two panels; cells whose
+    estimate has not settled are checkered and counted; red dots come from each
+    panel's own rates."""
+    at = new_app(FIG3_SMALL).run()
+    assert_clean(at)
+    spec = charts(at)["rate_maps"]
+    titles = [a["text"].replace("<br>", ": ") for a in spec["layout"]["annotations"]]
+    panels = ["GDM: closed form", "GDM: simulation", "C-GDM: simulation", "C-GDM − GDM: simulation"]
+    assert titles[:4] == panels
+    assert [heatmap(spec, name).get("xaxis", "x") for name in panels] == ["x", "x2", "x3", "x4"]
+    toy = get_toy("quad-k4")
+    lr, beta = grid_axis(0.01, 0.5, 16), grid_axis(0.0, 0.95, 16)
+    base, caut = (sweep(Setup("gdm", cautious=c), toy, lr, beta, 300, start=toy.start) for c in (False, True))
+    assert base.rate_exact is not None and caut.rate_exact is None
+    exact, simulated = decode(heatmap(spec, panels[0])["z"]), decode(heatmap(spec, panels[1])["z"])
+    np.testing.assert_allclose(exact, np.where(base.rate_exact < 1, base.rate_exact, np.nan), rtol=1e-12)
+    np.testing.assert_allclose(simulated, np.where(base.diverged, np.nan, base.rate_estimate), rtol=1e-12)
+    assert not np.allclose(exact, simulated, equal_nan=True)           # two different maps
+    diff = decode(heatmap(spec, panels[3])["z"])
+    expected = np.where(caut.diverged, 1, caut.rate_estimate) - np.where(base.diverged, 1, base.rate_estimate)
+    np.testing.assert_allclose(diff, np.where(base.diverged & caut.diverged, np.nan, expected), rtol=1e-12, atol=1e-15)
+    caption = " ".join(c.value for c in at.caption)
+    gap = float(np.nanmax(np.abs(simulated - exact)))
+    assert 0 < gap < 0.05 and f"max |estimate − exact| = {gap:.1e}" in caption
+    # unsettled cells: checkered where the sweep says so, counted in the caption
+    for axis, res, label in (("x2", base, "GDM"), ("x3", caut, "C-GDM")):
+        expected = ~res.settled & ~res.diverged
+        marked = checkered(spec, axis)
+        np.testing.assert_array_equal(marked if marked is not None else np.zeros_like(expected), expected)
+        assert f"{label} {int(expected.sum())}" in caption
+    assert (~caut.settled & ~caut.diverged).any()                      # C-GDM has unsettled cells here
+    assert checkered(spec, "x") is None                                # a closed form is never unsettled
+    assert any(t.get("name") == "checkered: not settled (spread > 1e-3)" for t in spec["data"])
+    heat = heatmap(spec, panels[2])
+    assert "±" in heat["hovertemplate"] and "%{text}" in heat["hovertemplate"]
+    text = np.array(heat["text"])
+    assert set(text[~caut.settled & ~caut.diverged]) == {"not settled"}
+    assert set(text[caut.settled & ~caut.diverged]) == {"settled"}
+    # red dots: the best cell of each panel's own rates
+    dots = [t for t in spec["data"] if t.get("legendgroup") == "best"]
+    for dot, rate, div in zip(dots, (base.rate_exact, base.rate_estimate, caut.rate_estimate),
+                              (base.rate_exact >= 1, base.diverged, caut.diverged)):
+        i, j = np.unravel_index(np.argmin(np.where(div, np.inf, rate)), rate.shape)
+        assert (dot["x"], dot["y"]) == (pytest.approx([lr[j]]), pytest.approx([beta[i]]))
+    assert [d.get("xaxis", "x") for d in dots] == ["x", "x2", "x3"]
+    assert any("docs/theory.md, Section 5" in m.value for m in at.markdown)
+    assert not any("DESIGN.md" in m.value for m in [*at.markdown, *at.caption])
+
+
+def test_rates_view_without_a_closed_form_has_three_panels():
+    at = new_app({**FIG3_SMALL, "opt": "adam", "variants": "both", "lr": "0.05", "beta": "0.9"}).run()
+    assert_clean(at)
+    spec = charts(at)["rate_maps"]
+    assert [a["text"].replace("<br>", ": ") for a in spec["layout"]["annotations"]][:3] == [
+        "Adam: simulation", "C-Adam: simulation", "C-Adam − Adam: simulation"]
+    assert not any("closed form" in t.get("name", "") for t in spec["data"])
+    assert not any("max |estimate − exact|" in c.value for c in at.caption)
 
 
 def test_divergence_and_extreme_settings_are_messages_not_exceptions():
@@ -282,3 +357,24 @@ def test_rate_map_reports_progress_block_by_block():
                            progress=lambda done, total: calls.append((done, total)))
     assert calls == [(0, 128), (32, 128), (64, 128), (96, 128), (128, 128)]      # 4096-cell blocks
     assert out["rate"].shape == (128, 128)
+
+
+def test_trajectory_summary_rate_is_the_late_window_fit_of_log_distance():
+    from dynamics.rates import distance_rate
+    from ui import compute
+    from ui.state import runs_of
+
+    toy = get_toy("quad-k4")
+    for steps, settled in ((300, True), (10, False)):           # 10 steps: a window of 6 points cannot settle
+        spec = runs_of({**defaults("quad-k4"), "lr": 0.2, "beta": 0.1, "steps": steps})[0]
+        traj = compute.trajectory(spec)
+        points, l_star = compute.minima(spec.toy, spec.toy_params)
+        s = compute.summarize(spec, traj, points, l_star)
+        ref = distance_rate(np.linalg.norm(traj["w"] - toy.minima(toy.params())[0], axis=-1), 1e-10, traj["loss"])
+        assert (s.rate, s.rate_uncertainty, s.rate_settled) == (ref.rate, ref.uncertainty, ref.settled)
+        assert s.rate_settled is settled
+        assert compute.rate_text(s).endswith("(not settled)") is not settled
+        assert compute.rate_text(s).startswith(f"{ref.rate:.4f} ± ")
+    diverged = runs_of({**defaults("quad-k4"), "lr": 5.0, "steps": 100})[0]
+    s = compute.summarize(diverged, compute.trajectory(diverged), *compute.minima("quad-k4", diverged.toy_params))
+    assert s.diverged_at is not None and s.rate is None and compute.rate_text(s) == "—"

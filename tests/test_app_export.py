@@ -28,6 +28,7 @@ from ui import compute, session
 from ui.downloads import app_config, figure_bytes, has_raster, parse_app_config, static_figure
 from ui.state import defaults, parse_query
 from ui.views import VIEWS
+from dynamics.claims import HOLDS
 from ui.views.claims import VERDICT, flatten
 from ui.views.trajectories import export_data
 from viz.contour import CLICK_GRID
@@ -199,11 +200,11 @@ def test_claims_view_shows_what_dynamics_claims_computes():
     assert_clean(at)
     ref = run_claims()
     summary, measured = at.table[0].value, at.dataframe[0].value
-    assert list(summary.index) == [c.key for c in ref]
-    assert list(summary["holds"]) == [VERDICT[c.holds] for c in ref]
-    expected = [(c.key, k, float(v)) for c in ref for k, v in flatten(c.measured).items()
+    assert list(summary.index) == [c.id for c in ref]
+    assert list(summary["verdict"]) == [VERDICT[c.verdict] for c in ref]
+    expected = [(c.id, k, float(v)) for c in ref for k, v in flatten(c.as_dict()["measured"]).items()
                 if isinstance(v, (int, float)) and not isinstance(v, bool)]
     assert list(zip(measured["claim"], measured["quantity"])) == [(c, k) for c, k, _ in expected]
     np.testing.assert_allclose(measured["value"].to_numpy(), [v for *_, v in expected], rtol=1e-9, atol=1e-300)
-    held = sum(c.holds for c in ref)
+    held = sum(c.verdict == HOLDS for c in ref)
     assert any(f"{held} of {len(ref)} claims hold" in m.value for m in at.markdown)

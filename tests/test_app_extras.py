@@ -11,7 +11,7 @@ from dynamics import Setup, make_hyper, rollout
 from dynamics.basins import basin_map, changed
 from dynamics.decay_study import STUDY_OPTIMIZERS, decay_study
 from dynamics.sweep import grid_axis, noisy_sweep
-from tests.test_app import assert_clean, charts, decode, new_app, show, trace
+from tests.test_app import assert_clean, charts, checkered, decode, heatmap, new_app, show, trace
 from toys import get_toy
 from toys.expr import ExprError, expression_toy, parse_expression
 from ui.equations import UPDATE
@@ -191,9 +191,17 @@ def test_noisy_rate_map_is_the_mean_over_seeds_of_noisy_sweep():
     lr, beta = grid_axis(0.01, 0.5, 16), grid_axis(0.0, 0.95, 16)
     ref = noisy_sweep(Setup("gdm", cautious=True, noise="gaussian"), toy, lr, beta, 200, seeds=(5, 6, 7),
                       hp=make_hyper(noise_sigma=0.01), start=toy.start)
-    heat = [t for t in charts(at)["rate_maps"]["data"] if t["type"] == "heatmap" and t.get("name") == "C-GDM"][0]
+    spec = charts(at)["rate_maps"]
+    heat = heatmap(spec, "C-GDM: simulation")
     expected = np.where(ref.diverged_fraction >= 1, np.nan, ref.rate_mean)
     np.testing.assert_allclose(decode(heat["z"]), expected, rtol=1e-12)
+    # noise has no closed form; a cell is settled where every seed's fit settled
+    assert [a["text"].replace("<br>", ": ") for a in spec["layout"]["annotations"]][:3] == [
+        "GDM: simulation", "C-GDM: simulation", "C-GDM − GDM: simulation"]
+    unsettled = ~ref.settled.all(axis=0) & (ref.diverged_fraction < 1)
+    marked = checkered(spec, "x2")
+    np.testing.assert_array_equal(marked if marked is not None else np.zeros_like(unsettled), unsettled)
+    np.testing.assert_allclose(decode(heat["customdata"])[..., 3], ref.rate_uncertainty.mean(axis=0), rtol=1e-6)
     drop = float(np.mean(ref.noise_drop.mean(axis=0)[ref.diverged_fraction < 1]))
     assert any(f"{drop:.3f} of the coordinates per step" in c.value for c in at.caption)
 

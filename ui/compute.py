@@ -12,7 +12,11 @@ and never compiles a new one.
 
 Rate maps are computed in blocks of beta rows, each block one cached call of
 dynamics.sweep.sweep, so that the caller can show progress between blocks (a cached
-function must not touch Streamlit elements created outside it).
+function must not touch Streamlit elements created outside it).  Every block of one
+map has the same keys (docs/theory.md, Section 5): ``rate`` (the closed form where the
+setup has one, else the estimate), ``rate_estimate``, ``rate_uncertainty``, ``settled``,
+``diverged``, ``steps_to_tol``, ``max_loss_rise`` and, only where a closed form exists,
+``rate_exact``.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from dynamics.basins import BasinMap, basin_map
 from dynamics.decay_study import DecayRun, decay_study
 from dynamics.noise import SEED_LIMIT
 from dynamics.ode import integrate
-from dynamics.rates import divergence_limit, envelope_rate
+from dynamics.rates import distance_rate, divergence_limit
 from dynamics.rollout import Trajectory
 from dynamics.sweep import DEFAULT_TOL, noisy_sweep, sweep
 from ui.state import RunSpec, toy_of
@@ -64,14 +68,26 @@ def minima(toy_name: str, params: tuple) -> tuple[np.ndarray, float | None]:
 
 
 class Summary(NamedTuple):
-    """Per-run numbers for the table under the plots."""
+    """Per-run numbers for the table under the plots.  rate, rate_uncertainty and
+    rate_settled are None without minima or when the run diverged."""
 
     final_gap: float            # L(w_T) - L* (or L(w_T) without L*)
     rises: np.ndarray           # steps t where L(w_t) > L(w_{t-1})
     largest_rise: float
     diverged_at: int | None     # first step that is non-finite or beyond 1e6 max(d_0, tol)
-    rate: float | None          # envelope rate (dynamics.rates.envelope_rate), None without minima
+    rate: float | None          # late-window fit of log d_t (dynamics.rates.distance_rate)
     steps_to_tol: int | None
+    rate_uncertainty: float | None = None    # spread between the fits over the window's two halves
+    rate_settled: bool | None = None         # the fit settled (spread <= dynamics.rates.SETTLED_SPREAD)
+
+
+def rate_text(s: Summary, spec: str = ".4f") -> str:
+    """The empirical rate of a summary for a table: "0.8123 ± 2.1e-05", with "(not
+    settled)" when the late-window fit still drifts; "—" without a rate."""
+    if s.rate is None:
+        return "—"
+    text = format(s.rate, spec) + ("" if s.rate_uncertainty is None else f" ± {s.rate_uncertainty:.1e}")
+    return text + ("" if s.rate_settled in (None, True) else " (not settled)")
 
 
 def distances(spec: RunSpec, w: np.ndarray, points: np.ndarray) -> np.ndarray | None:
@@ -85,6 +101,9 @@ def distances(spec: RunSpec, w: np.ndarray, points: np.ndarray) -> np.ndarray | 
 
 
 def summarize(spec: RunSpec, traj: dict[str, np.ndarray], points: np.ndarray, l_star: float | None) -> Summary:
+    """The table row of one run.  Its empirical rate is the late-window least-squares
+    fit of log d_t (dynamics.rates.distance_rate; docs/theory.md, Section 5.3) with its
+    uncertainty and settled flag."""
     loss = traj["loss"]
     with np.errstate(invalid="ignore", over="ignore"):
         rises, sizes = loss_rises(loss)
@@ -96,21 +115,28 @@ def summarize(spec: RunSpec, traj: dict[str, np.ndarray], points: np.ndarray, l_
         else:
             bad |= np.linalg.norm(traj["w"], axis=-1) > 1e6 * (np.linalg.norm(traj["w"][0]) + 1)
     diverged_at = int(np.argmax(bad)) if bad.any() else None
-    rate = envelope_rate(d, tol, loss) if d is not None else None
+    rate = distance_rate(d, tol, loss) if d is not None else None
+    fitted = rate is not None and not rate.diverged
     final = float(loss[-1] - (l_star or 0.0))
     return Summary(final, rises, float(sizes.max()) if len(sizes) else 0.0, diverged_at,
-                   None if rate is None or rate.diverged else rate.rate,
-                   None if rate is None or rate.steps_to_tol < 0 else rate.steps_to_tol)
+                   rate.rate if fitted else None,
+                   None if rate is None or rate.steps_to_tol < 0 else rate.steps_to_tol,
+                   rate.uncertainty if fitted else None, rate.settled if fitted else None)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def sweep_block(spec: RunSpec, lr_axis: tuple, beta_rows: tuple, steps: int) -> dict[str, np.ndarray]:
-    """The rate metrics of rows ``beta_rows`` x columns ``lr_axis`` (dynamics.sweep.sweep;
-    spec's own lr and beta are replaced by the grid)."""
+    """The rate metrics of rows ``beta_rows`` x columns ``lr_axis`` (dynamics.sweep.sweep
+    with rate_method "auto"; spec's own lr and beta are replaced by the grid): the keys
+    of the module docstring, ``rate_exact`` only where the setup has a closed form."""
     res = sweep(spec.setup(), toy_of(spec.toy), lr_axis, beta_rows, steps, hp=spec.hyper(), start=spec.start,
                 toy_params=spec.params)
-    return dict(rate=res.rate, diverged=res.diverged, steps_to_tol=res.steps_to_tol,
-                max_loss_rise=res.max_loss_rise)
+    out = dict(rate=res.rate, rate_estimate=res.rate_estimate, rate_uncertainty=res.rate_uncertainty,
+               settled=res.settled, diverged=res.diverged, steps_to_tol=res.steps_to_tol,
+               max_loss_rise=res.max_loss_rise)
+    if res.rate_exact is not None:
+        out["rate_exact"] = res.rate_exact
+    return out
 
 
 def seeds_of(spec: RunSpec, k: int) -> tuple[int, ...]:
@@ -123,15 +149,19 @@ def seeds_of(spec: RunSpec, k: int) -> tuple[int, ...]:
 def noisy_sweep_block(spec: RunSpec, lr_axis: tuple, beta_rows: tuple, steps: int, seeds: tuple) -> dict:
     """The maps of ``sweep_block`` averaged over ``seeds`` (dynamics.sweep.noisy_sweep,
     gradient noise sigma = spec.noise_sigma): ``rate`` is the mean rate (a diverged seed
-    counts 1), ``diverged`` where every seed diverged, ``diverged_fraction``,
+    counts 1; also as ``rate_estimate``: noise has no closed form), ``rate_uncertainty``
+    the mean over the seeds of each fit's spread, ``settled`` where every seed's fit
+    settled, ``diverged`` where every seed diverged, ``diverged_fraction``,
     ``rate_std``, ``steps_to_tol`` the step by which every seed reached tol (-1: some
     seed never did), and (cautious) ``noise_drop``, the mean over the seeds of the
     fraction of coordinates the mask dropped because of the noise."""
     res = noisy_sweep(spec.setup(), toy_of(spec.toy), lr_axis, beta_rows, steps, seeds=seeds, hp=spec.hyper(),
                       start=spec.start, toy_params=spec.params)
     reached = (res.steps_to_tol >= 0).all(axis=0)
-    out = dict(rate=res.rate_mean, diverged=res.diverged_fraction >= 1.0, diverged_fraction=res.diverged_fraction,
-               rate_std=res.rate_std, steps_to_tol=np.where(reached, res.steps_to_tol.max(axis=0), -1))
+    out = dict(rate=res.rate_mean, rate_estimate=res.rate_mean, rate_uncertainty=res.rate_uncertainty.mean(axis=0),
+               settled=res.settled.all(axis=0), diverged=res.diverged_fraction >= 1.0,
+               diverged_fraction=res.diverged_fraction, rate_std=res.rate_std,
+               steps_to_tol=np.where(reached, res.steps_to_tol.max(axis=0), -1))
     if res.noise_drop is not None:
         out["noise_drop"] = res.noise_drop.mean(axis=0)
     return out

@@ -1,8 +1,8 @@
 r"""The equations the Learn view shows, as LaTeX, for a RunSpec: the discrete update,
 the flow (time unit = one step), the Hamiltonian H = L + K and its rate, the cautious
 mask and compensation, and the weight decay.  They restate the tables of
-dynamics.optimizers, dynamics.flows, dynamics.caution and dynamics.decay (DESIGN.md
-Sections 3-6); arXiv 2411.16085 is "Cautious Optimizers", arXiv 2510.12402 "Cautious
+dynamics.optimizers, dynamics.flows, dynamics.caution and dynamics.decay (docs/theory.md,
+Sections 1-4); arXiv 2411.16085 is "Cautious Optimizers", arXiv 2510.12402 "Cautious
 Weight Decay"."""
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ HAMILTONIAN = {
 }
 MASK = {
     "elementwise": (r"\phi_i = \mathbb 1[x_i > 0],\quad x = u \odot g", "Algorithm 1"),
-    "elementwise-ge": (r"\phi_i = \mathbb 1[x_i \ge 0],\quad x = u \odot g", "Algorithm 2"),
+    "elementwise-ge": (r"\phi_i = \mathbb 1[x_i \ge 0],\quad x = u \odot g",
+                       "the non-strict variant: a coordinate with uᵢ = 0 or gᵢ = 0 is kept"),
     "inner": (r"\phi = \mathbb 1[u \cdot g \ge 0] \text{ on every coordinate}", "Theorem 2.5"),
     "threshold": (r"\phi = \mathbb 1\!\left[g \cdot u \ge -\tfrac{\mu\varepsilon}{2}\|u\|^2\right]", "Theorem 2.7"),
     "smooth": (r"\phi_i = \operatorname{sigmoid}(x_i / \tau)\ \ (\tau \to 0:\ \text{the hard mask})",
@@ -93,8 +94,10 @@ MASK = {
 }
 COMPENSATION = {
     "none": (r"\alpha = 1", ""),
-    "mean": (r"\alpha = 1 / \max(\operatorname{mean}(\phi),\, 10^{-3})", "Algorithm 1, C-AdamW"),
-    "count": (r"\alpha = d / (\operatorname{nnz}(\phi) + 1)", "Algorithms 2-3, C-Lion"),
+    "mean": (r"\alpha = 1 / \max(\operatorname{mean}(\phi),\, 10^{-3})",
+             "Algorithm 1's 1/(mean(φ) + ε), with the mean clamped at 10⁻³ as timm does; for a hard mask the same "
+             "number as Algorithm 2 (C-AdamW)'s d/‖φ‖₀"),
+    "count": (r"\alpha = d / (\operatorname{nnz}(\phi) + 1)", "Algorithm 3 (C-Lion) only"),
 }
 DECAY = {
     "none": None,

@@ -13,11 +13,11 @@ from ui.session import on_preset, on_toy_change
 from ui.state import CUSTOM, FIELDS, NAMES, START_BOUND, VARIANTS, param_bounds, param_key, toy_of
 
 MASK_TEXT = {"elementwise": "elementwise φᵢ = 1[uᵢgᵢ > 0] (Alg. 1)",
-             "elementwise-ge": "elementwise φᵢ = 1[uᵢgᵢ ≥ 0] (Alg. 2)",
+             "elementwise-ge": "elementwise φᵢ = 1[uᵢgᵢ ≥ 0] (non-strict)",
              "inner": "inner φ = 1[u·g ≥ 0] (Thm 2.5)",
              "threshold": "threshold φ = 1[g·u ≥ −(με/2)|u|²] (Thm 2.7)",
              "smooth": "smooth φᵢ = sigmoid(uᵢgᵢ/τ)"}
-COMP_TEXT = {"none": "none: α = 1", "mean": "mean: α = 1/mean φ (Alg. 1)", "count": "count: α = d/(nnz φ + 1) (Alg. 2-3)"}
+COMP_TEXT = {"none": "none: α = 1", "mean": "mean: α = 1/mean φ (Alg. 1, 2)", "count": "count: α = d/(nnz φ + 1) (Alg. 3)"}
 DECAY_TEXT = {"none": "none", "decoupled": "decoupled: u += λw", "cautious": "cautious: u += λ·1[u·w ≥ 0]·w"}
 VARIANT_TEXT = {"both": "base + cautious", "base": "base only", "cautious": "cautious only"}
 

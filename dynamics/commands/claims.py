@@ -1,20 +1,28 @@
-"""``python -m dynamics claims``: recompute the toy-scale claims of arXiv 2411.16085 and
-arXiv 2510.12402 (dynamics.claims) and print, for each, the measured values, the claim
-and whether it holds.  ``--json`` prints one object {claims: [...], settings: {...}}.
+"""``python -m dynamics claims``: the claims of arXiv 2411.16085v4 (Cautious Optimizers)
+and arXiv 2510.12402v2 (Cautious Weight Decay) as the papers state them, each
+recomputed on this project's toys (dynamics.claims) with its source, quote, test,
+numbers and a computed verdict: holds, does not hold, or holds only under a stated
+condition.  Project observations are labelled as such.  ``--json`` prints one object
+{claims: [one object per claim], counts, settings, seconds}.
 """
 from __future__ import annotations
 
 import dataclasses
 import time
 
-from dynamics.claims import CHECKS, ClaimSettings, run_claims
+from dynamics.claims import CHECKS, CONDITIONAL, FAILS, HOLDS, VERDICTS, ClaimSettings, run_claims
+from dynamics.claims_base import plain
 from dynamics.cli import print_json
+
+MARK = {HOLDS: "✓", FAILS: "✗", CONDITIONAL: "◐"}
 
 
 def register(sub) -> None:
-    p = sub.add_parser("claims", help="recompute the papers' toy-scale claims and say whether each holds",
-                       description="Recompute each toy-scale claim of the cautious-optimizer papers: measured "
-                                   "value, claim, test, and whether it holds (about 15 s).")
+    p = sub.add_parser("claims", help="the papers' claims as stated, recomputed, each with a verdict",
+                       description="Recompute the claims of the cautious-optimizer papers as they state them: "
+                                   "source, quote, test, measured numbers and a verdict (holds / does not hold / "
+                                   "holds only under a condition), project observations labelled apart "
+                                   "(about a minute).")
     p.add_argument("--only", action="append", choices=tuple(CHECKS), metavar="CHECK",
                    help=f"run only this check (repeatable): {', '.join(CHECKS)}")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
@@ -27,29 +35,47 @@ def _numbers(measured: dict, indent: str = "    ") -> list[str]:
         if isinstance(value, dict):
             lines.append(f"{indent}{key}:")
             lines += _numbers(value, indent + "  ")
+        elif isinstance(value, float):
+            lines.append(f"{indent}{key} = {value:.6g}")
+        elif isinstance(value, list) and value and all(isinstance(v, float) for v in value):
+            lines.append(f"{indent}{key} = [{', '.join(f'{v:.6g}' for v in value)}]")
         else:
-            lines.append(f"{indent}{key} = {value:.6g}" if isinstance(value, float) else f"{indent}{key} = {value}")
+            lines.append(f"{indent}{key} = {value}")
     return lines
+
+
+def report(claims: list[dict], seconds: float) -> str:
+    """The text report: per claim its verdict, id, kind, source, quote, statement,
+    condition, test, measured numbers and note; then the counts."""
+    out = []
+    for c in claims:
+        where = c["source"] if c["source"].startswith(c["kind"]) else f"{c['kind']}; {c['source']}"
+        out.append(f"[{MARK[c['verdict']]} {c['verdict'].upper()}] {c['id']}  ({where})")
+        if c["quote"]:
+            out.append(f"  quote:     {c['quote']}")
+        out.append(f"  statement: {c['statement']}")
+        if c["condition"]:
+            out.append(f"  condition: {c['condition']}")
+        out.append(f"  test:      {c['test']}")
+        out.append("  measured:")
+        out += _numbers(c["measured"])
+        if c["note"]:
+            out.append(f"  note:      {c['note']}")
+    counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
+    out.append(f"{len(claims)} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+               + f" ({seconds:.1f} s)")
+    return "\n".join(out)
 
 
 def handle(args) -> int:
     settings = ClaimSettings()
     t0 = time.perf_counter()
-    claims = run_claims(settings, args.only)
+    claims = [c.as_dict() for c in run_claims(settings, args.only)]
     seconds = time.perf_counter() - t0
     if args.json:
-        print_json(dict(claims=[c.as_dict() for c in claims], settings=dataclasses.asdict(settings),
+        counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
+        print_json(dict(claims=claims, counts=counts, settings=plain(dataclasses.asdict(settings)),
                         seconds=seconds))
         return 0
-    for c in claims:
-        print(f"[{'HOLDS' if c.holds else 'DOES NOT HOLD'}] {c.key} ({c.source})")
-        print(f"  claim: {c.claim}")
-        print(f"  test:  {c.test}")
-        print("  measured:")
-        print("\n".join(_numbers(c.measured)))
-        if c.note:
-            print(f"  note:  {c.note}")
-    held = sum(c.holds for c in claims)
-    print(f"{held} of {len(claims)} claims hold ({seconds:.1f} s)")
+    print(report(claims, seconds))
     return 0
-

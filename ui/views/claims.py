@@ -1,8 +1,10 @@
-"""Paper claims: the toy-scale claims of arXiv 2411.16085 (Cautious Optimizers: Theorem
-2.3, Section 2 / Figure 2, Figure 3) and arXiv 2510.12402 (Cautious Weight Decay,
-Sections 3-4) recomputed by dynamics.claims at the papers' own settings (not the
-sidebar's): each claim, what was measured and whether it holds.  The checks take
-about 10 s together; each is cached once computed."""
+"""Paper claims: the claims of arXiv 2411.16085v4 (Cautious Optimizers: Theorem 2.1,
+Section 3.1 / Figures 1-2, the one-step theorems of Section 2.3 and Appendix A) and
+arXiv 2510.12402v2 (Cautious Weight Decay, Sections 2-3), each quoted and judged on its
+own words by dynamics.claims at the papers' settings (not the sidebar's): ✓ holds,
+✗ does not hold, ◐ holds only under a stated condition; the project's own
+observations are labelled apart.  Each check of dynamics.claims.CHECKS is cached
+once computed (together about a minute)."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,12 +13,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dynamics.claims import CHECKS, run_claims
+from dynamics.claims import CHECKS, CONDITIONAL, FAILS, HOLDS, run_claims
 from ui.session import Context
 
 RUN_KEY = "_claims_run"
-VERDICT = {True: "✓ holds", False: "✗ does not hold"}
-SUMMARY_ITEMS = 4       # measured values written in the summary table (all of them in the next one)
+MARK = {HOLDS: "✓", FAILS: "✗", CONDITIONAL: "◐"}
+VERDICT = {v: f"{m} {v}" for v, m in MARK.items()}
 
 
 @st.cache_data(max_entries=len(CHECKS), show_spinner=False)
@@ -39,28 +41,26 @@ def flatten(measured: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _fmt(value) -> str:
-    return format(value, ".4g") if isinstance(value, float) else str(value)
-
-
 def summary(claims: list[dict]) -> pd.DataFrame:
-    """One row per claim: key, verdict (VERDICT), source, statement, the first measured values."""
-    rows = []
-    for c in claims:
-        items = list(flatten(c["measured"]).items())
-        text = ", ".join(f"{k} = {_fmt(v)}" for k, v in items[:SUMMARY_ITEMS])
-        rows.append({"claim": c["key"], "holds": VERDICT[bool(c["holds"])], "source": c["source"],
-                     "statement": c["claim"],
-                     "measured": text + (", …" if len(items) > SUMMARY_ITEMS else "")})
-    return pd.DataFrame(rows)
+    """One row per claim: id, verdict (with its mark), kind, source, statement, condition."""
+    rows = [{"claim": c["id"], "verdict": VERDICT[c["verdict"]], "kind": c["kind"], "source": c["source"],
+             "statement": c["statement"], "condition": c["condition"] or ""} for c in claims]
+    return pd.DataFrame(rows, columns=["claim", "verdict", "kind", "source", "statement", "condition"])
 
 
 def measured(claims: list[dict]) -> pd.DataFrame:
     """One row per numeric measured value: claim, quantity, value (strings are in the quantity names)."""
-    rows = [{"claim": c["key"], "quantity": k, "value": float(v)}
+    rows = [{"claim": c["id"], "quantity": k, "value": float(v)}
             for c in claims for k, v in flatten(c["measured"]).items()
             if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)]
     return pd.DataFrame(rows, columns=["claim", "quantity", "value"])
+
+
+def counts(claims: list[dict]) -> str:
+    """"**a of N claims hold** (✓); b ◐ hold only under a condition; c ✗ do not hold" in Markdown."""
+    n = {v: sum(c["verdict"] == v for c in claims) for v in (HOLDS, CONDITIONAL, FAILS)}
+    return (f"**{n[HOLDS]} of {len(claims)} claims hold** (✓); {n[CONDITIONAL]} ◐ hold only under a condition; "
+            f"{n[FAILS]} ✗ do not hold")
 
 
 def _start() -> None:
@@ -68,13 +68,14 @@ def _start() -> None:
 
 
 def render(ctx: Context) -> None:
-    st.markdown("The papers' toy-scale claims, recomputed with this library at the papers' settings (the sidebar "
-                "does not apply): arXiv 2411.16085 (Cautious Optimizers) and arXiv 2510.12402 (Cautious Weight "
-                "Decay). The same report: `python -m dynamics claims`.")
+    st.markdown("The papers' claims as they state them, recomputed with this library at the papers' settings (the "
+                "sidebar does not apply): arXiv 2411.16085v4 (Cautious Optimizers) and arXiv 2510.12402v2 (Cautious "
+                "Weight Decay).  Each is judged on its own words: ✓ holds, ✗ does not hold, ◐ holds only under the "
+                "stated condition; *project observation* marks the project's own statements.  The same report: "
+                "`python -m dynamics claims`.")
     ss = st.session_state
     if not ss.get(RUN_KEY):
-        st.button("Recompute the claims (about 10 s)", type="primary", key=RUN_KEY + "_button",
-                  on_click=_start)
+        st.button("Recompute the claims (about a minute)", type="primary", key=RUN_KEY + "_button", on_click=_start)
         return
     bar = st.progress(0.0, text="recomputing the claims…")
     claims = []
@@ -82,14 +83,20 @@ def render(ctx: Context) -> None:
         bar.progress(i / len(CHECKS), text=f"recomputing {name} ({i + 1}/{len(CHECKS)})…")
         claims += check(name)
     bar.empty()
-    held = sum(c["holds"] for c in claims)
-    st.markdown(f"**{held} of {len(claims)} claims hold** under the stated tests.")
+    st.markdown(counts(claims) + ", under the stated tests.")
     st.table(summary(claims).set_index("claim"))
-    st.markdown("#### Tests and notes")
+    st.markdown("#### Quotes, tests and conditions")
     for c in claims:
-        verdict = "holds" if c["holds"] else "does not hold"
-        st.markdown(f"**{c['key']}** ({c['source']}): {verdict}.  \n*Test:* {c['test']}"
-                    + (f"  \n*Note:* {c['note']}" if c["note"] else ""))
+        lines = [f"**{MARK[c['verdict']]} {c['id']}** ({c['kind']}; {c['source']}): {c['verdict']}."]
+        if c["quote"]:
+            lines.append(f"*Quote:* {c['quote']}")
+        lines.append(f"*Statement:* {c['statement']}")
+        if c["condition"]:
+            lines.append(f"*Condition:* {c['condition']}")
+        lines.append(f"*Test:* {c['test']}")
+        if c["note"]:
+            lines.append(f"*Note:* {c['note']}")
+        st.markdown("  \n".join(lines))
     st.markdown("#### Every measured value")
     st.dataframe(measured(claims), hide_index=True, width="stretch", key="claims_measured",
                  column_config={"value": st.column_config.NumberColumn(format="%.6g")})

@@ -1,7 +1,10 @@
-"""Rate maps: the empirical convergence rate over an (eps, beta) grid for the focus
-run's optimizer, base and cautious, and their difference (DESIGN.md Section 7, the
-paper's Figure 3).  A click on a cell, or the selector under the maps, loads that
-(eps, beta) into the sidebar and the Trajectories view."""
+"""Rate maps: the convergence rate over an (eps, beta) grid for the focus run's
+optimizer, base and cautious, and their difference (docs/theory.md, Section 5; the
+paper's Figure 3).  Where the base optimizer has a closed form (gd, gdm, nesterov on a
+quadratic) its closed-form map is shown beside its simulated map, with the largest gap
+between the two; cells whose estimate has not settled are marked and counted.  A click
+on a cell, or the selector under the maps, loads that (eps, beta) into the sidebar and
+the Trajectories view."""
 from __future__ import annotations
 
 import functools
@@ -9,12 +12,13 @@ import functools
 import numpy as np
 import streamlit as st
 
-from dynamics.rates import (ANALYTIC_OPTIMIZERS, best_cell, gd_optimum, heavy_ball_optimum, stable_lr_limit)
+from dynamics.rates import MIN_WINDOW, gd_optimum, heavy_ball_optimum, is_homogeneous, stable_lr_limit
 from dynamics.sweep import grid_axis
 from ui import compute, downloads
 from ui.session import Context, load_cell
 from ui.state import CUSTOM_PREFIX, FIELDS, GRID_SIZES, LR_SCALES
-from viz.ratemap import Analytic, RateMap, nearest_cell, rate_maps_figure
+from viz.ratemap import (UNSETTLED, Analytic, RateMap, closed_form_map, max_exact_gap, nearest_cell,
+                         rate_maps_figure, simulated_map)
 
 CHART_KEY = "rate_maps"
 
@@ -55,19 +59,19 @@ def _noise_drop_text(specs, maps) -> str:
     return ""
 
 
-def analytic(ctx: Context, optimizer: str, dampening: bool, beta_axis: np.ndarray) -> Analytic | None:
-    """Closed forms for gd/gdm/nesterov on a quadratic toy (Hessian eigenvalues h1, h2)."""
-    if "h1" not in ctx.params or optimizer not in ANALYTIC_OPTIMIZERS:
-        return None
-    h = (ctx.params["h1"], ctx.params["h2"])
+def analytic(ctx: Context, optimizer: str, dampening: bool, beta_axis: np.ndarray) -> Analytic:
+    """Closed forms of gd/gdm/nesterov on a quadratic toy (its Hessian eigenvalues):
+    the optimum (gd, gdm) and the stability boundary."""
+    eig = ctx.toy.eigenvalues(ctx.toy.params(ctx.params))
+    lo, hi = min(eig), max(eig)
     optimum = None
     if optimizer == "gdm":
-        optimum = heavy_ball_optimum(*h)
+        optimum = heavy_ball_optimum(lo, hi)
         if dampening:   # s = beta s + (1-beta) g is the heavy ball with eps (1-beta)
             optimum = {**optimum, "lr": optimum["lr"] / (1 - optimum["beta"])}
     elif optimizer == "gd":
-        optimum = gd_optimum(*h)
-    return Analytic(optimum, stable_lr_limit(optimizer, beta_axis, max(h), dampening))
+        optimum = gd_optimum(lo, hi)
+    return Analytic(optimum, stable_lr_limit(optimizer, beta_axis, hi, dampening))
 
 
 def _on_click(lr_axis: tuple, beta_axis: tuple, scale: str) -> None:
@@ -78,26 +82,130 @@ def _on_click(lr_axis: tuple, beta_axis: tuple, scale: str) -> None:
         load_cell(lr_axis[j], beta_axis[i])
 
 
-def _best_text(name: str, best: dict) -> str:
-    if best["row"] < 0:
-        return f"**{name}**: no cell converged"
-    return f"**{name}** best: ε = {best['lr']:.4g}, β = {best['beta']:.4g}, rate **{best['rate']:.4f}**"
+def _best_text(m: RateMap) -> str:
+    if m.best is None:
+        return f"**{m.title}**: no cell converged"
+    b = m.best
+    drift = " (not settled)" if m.unsettled[b["row"], b["col"]] else ""
+    return f"**{m.title}** best: ε = {b['lr']:.4g}, β = {b['beta']:.4g}, rate **{b['rate']:.4f}**{drift}"
+
+
+def _method_text(spec, toy) -> str:
+    """What the simulated rate of ``spec`` is fitted to (docs/theory.md, Section 5.3)."""
+    if is_homogeneous(spec.setup(), toy):
+        return ("log of the norm of the renormalised state (w − w*, moments), over all steps (gd, gdm, nesterov and "
+                "their hard-mask cautious variants on a quadratic, without noise or weight decay)")
+    return "log dₜ, up to the first step with dₜ below the tolerance"
+
+
+def _intro(ctx: Context, specs) -> str:
+    base, cautious = specs
+    methods = {s.label: _method_text(s, ctx.toy) for s in specs}
+    fitted = (methods[base.label] if len(set(methods.values())) == 1
+              else "; ".join(f"for {label}, {text}" for label, text in methods.items()))
+    return (f"Convergence rate ρ of **{base.label}** and its cautious twin **{cautious.label}** on "
+            f"**{ctx.toy.name}** (the distance to the minimiser shrinks like ρᵗ; docs/theory.md, Section 5), over "
+            "step size ε (columns) and momentum β (rows); other settings come from the sidebar. **Simulation**: "
+            "exp of the slope of a least-squares line through yₜ over the late half of each cell's run, yₜ = "
+            f"{fitted}. **Closed form** (gd, gdm, nesterov on a quadratic): the spectral radius of the linear step, "
+            "shown beside the simulation.")
+
+
+def _sweep(specs, lr_axis, beta_axis, steps: int, seeds: int) -> list[dict]:
+    """The maps of both runs (ui.compute.rate_map), with a progress bar."""
+    bar = st.progress(0.0, text="sweeping…")
+    maps = []
+    for k, s in enumerate(specs):
+        report = lambda done, total, k=k, s=s: bar.progress(
+            (k + done / total) / 2, text=f"sweeping {s.label}: {done}/{total} rows of {len(lr_axis)} cells")
+        maps.append(compute.rate_map(s, lr_axis, beta_axis, steps, progress=report, seeds=seeds))
+    bar.empty()
+    return maps
+
+
+def rate_panels(specs, maps, lr_axis, beta_axis) -> tuple[RateMap | None, RateMap, RateMap]:
+    """(closed form of the base run or None, base simulation, cautious simulation)."""
+    base, cautious = (simulated_map(s.label, lr_axis, beta_axis, m["rate_estimate"], m["diverged"],
+                                    m["rate_uncertainty"], m["settled"]) for s, m in zip(specs, maps))
+    exact = (closed_form_map(specs[0].label, lr_axis, beta_axis, maps[0]["rate_exact"])
+             if "rate_exact" in maps[0] else None)
+    return exact, base, cautious
+
+
+def _caption(exact: RateMap | None, sims: tuple[RateMap, RateMap], steps: int, seeds: int) -> str:
+    cells = sims[0].rate.size
+    diverged = ", ".join(f"{m.label} {m.diverged.mean():.0%}" for m in sims)
+    text = f"Grey cells diverged ({diverged} of the grid"
+    text += f"; on the closed form, the {exact.diverged.mean():.0%} with ρ ≥ 1)." if exact is not None else ")."
+    counts = ", ".join(f"{m.label} {int(m.unsettled.sum())}" for m in sims)
+    text += (f" Checkered cells are {UNSETTLED}: the fits over the two halves of the late window differ by more "
+             f"than that, or the window holds fewer than {MIN_WINDOW} steps, so the rate there is still drifting "
+             f"({counts} of {cells} cells; the difference panel marks a cell where either has not settled). "
+             + (f"With {seeds} seeds a cell has settled when every seed's fit has, and its spread is their mean. "
+                if seeds > 1 else "") + "Hover a cell for its rate ± spread.")
+    if exact is not None:
+        gap, n = max_exact_gap(exact, sims[0])
+        text += (f" **{exact.label}: max |estimate − exact| = {gap:.1e}** over the {n} cells where both converge."
+                 if n else f" {exact.label}: no cell converges in both maps.")
+    return text + (f" Red dots: the best converging cell of each panel, from that panel's rates. {steps} steps per "
+                   "cell. Click a cell to load its (ε, β) into the Trajectories view.")
 
 
 def export_table(lr_axis: np.ndarray, beta_axis: np.ndarray, specs, maps) -> dict[str, np.ndarray]:
-    """One row per run and (beta, lr) cell: rate, diverged, steps to tol (the plotted numbers)."""
+    """One row per run and (beta, lr) cell: the estimate, its spread and settled flag, the
+    closed form (NaN where none), diverged and steps to tol (the plotted numbers)."""
     lr_map, beta_map = np.meshgrid(lr_axis, beta_axis)
-    return downloads.run_table({s.label: dict(lr=lr_map.ravel(), beta=beta_map.ravel(), rate=m["rate"].ravel(),
+    nan = np.full(lr_map.size, np.nan)
+    return downloads.run_table({s.label: dict(lr=lr_map.ravel(), beta=beta_map.ravel(),
+                                              rate_estimate=m["rate_estimate"].ravel(),
+                                              rate_uncertainty=m["rate_uncertainty"].ravel(),
+                                              settled=m["settled"].ravel(),
+                                              rate_exact=m["rate_exact"].ravel() if "rate_exact" in m else nan,
                                               diverged=m["diverged"].ravel(), steps_to_tol=m["steps_to_tol"].ravel())
                                 for s, m in zip(specs, maps)})
+
+
+def _best_cells(panels, optimum: dict | None, optimizer: str) -> None:
+    """Each panel's best cell with a button that loads it; the analytic optimum."""
+    cols = st.columns(len(panels) + 1)
+    for col, m in zip(cols, panels):
+        col.markdown(_best_text(m))
+        if m.best is not None:
+            col.button("Load best cell", key=f"_load_best_{m.title}", help=f"load {m.title}'s best (ε, β)",
+                       on_click=load_cell, args=(m.best["lr"], m.best["beta"]))
+    if optimum is not None:
+        o = optimum
+        cols[-1].markdown(f"**Analytic optimum** ({optimizer}): ε* = {o['lr']:.4g}, β* = {o['beta']:.4g}, "
+                          f"rate **{o['rate']:.4f}**")
+
+
+def _cell_text(m: RateMap, i: int, j: int) -> str:
+    if m.diverged[i, j]:
+        return f"{m.title} " + ("ρ ≥ 1" if m.settled is None else "diverged")
+    text = f"{m.title} rate {m.rate[i, j]:.4f}"
+    if m.settled is not None:
+        text += f" ± {m.uncertainty[i, j]:.1e} ({'settled' if m.settled[i, j] else 'not settled'})"
+    return text
+
+
+def _cell_picker(panels, lr_axis, beta_axis, v) -> None:
+    """Sliders to pick a cell, a button that loads it, and its rates."""
+    c1, c2, c3 = st.columns([3, 3, 2])
+    j, i = nearest_cell(lr_axis, beta_axis, v["lr"], v["beta"], v["r_lr_scale"])
+    pick_lr = c1.select_slider("cell ε", options=list(range(len(lr_axis))), value=j,
+                               format_func=lambda x: f"{lr_axis[x]:.4g}", key="_pick_lr")
+    pick_beta = c2.select_slider("cell β", options=list(range(len(beta_axis))), value=i,
+                                 format_func=lambda x: f"{beta_axis[x]:.4f}", key="_pick_beta")
+    c3.button("Load this cell", on_click=load_cell, args=(float(lr_axis[pick_lr]), float(beta_axis[pick_beta])),
+              key="_load_cell")
+    st.caption("Selected cell: " + "; ".join(_cell_text(m, pick_beta, pick_lr) for m in panels))
 
 
 def render(ctx: Context) -> None:
     spec = ctx.focus
     v = ctx.values
-    st.markdown(f"Empirical convergence rate ρ (distance to the minimiser shrinks like ρᵗ, DESIGN.md §7) of "
-                f"**{spec.label.removeprefix('C-')}** and its cautious twin on **{ctx.toy.name}**, over step size ε "
-                "(columns) and momentum β (rows). Other settings come from the sidebar.")
+    specs = (spec._replace(cautious=False), spec._replace(cautious=True))
+    st.markdown(_intro(ctx, specs))
     if ctx.toy.name.startswith(CUSTOM_PREFIX):
         st.info("A custom objective has no listed minimiser, so distances and rates are undefined. Choose a "
                 "built-in toy for rate maps.")
@@ -112,48 +220,19 @@ def render(ctx: Context) -> None:
         return
     lr_axis = grid_axis(v["r_lr_lo"], v["r_lr_hi"], v["r_n"], v["r_lr_scale"])
     beta_axis = grid_axis(v["r_beta_lo"], v["r_beta_hi"], v["r_n"], "linear")
-    specs = (spec._replace(cautious=False), spec._replace(cautious=True))
-    bar = st.progress(0.0, text="sweeping…")
-    maps = []
-    for k, s in enumerate(specs):
-        report = lambda done, total, k=k, s=s: bar.progress(
-            (k + done / total) / 2, text=f"sweeping {s.label}: {done}/{total} rows of {len(lr_axis)} cells")
-        maps.append(compute.rate_map(s, lr_axis, beta_axis, v["r_steps"], progress=report, seeds=seeds))
-    bar.empty()
-    rate_maps = [RateMap(s.label, m["rate"], m["diverged"], best_cell(lr_axis, beta_axis, m["rate"], m["diverged"]))
-                 for s, m in zip(specs, maps)]
-    exact = analytic(ctx, spec.optimizer, spec.dampening, beta_axis)
-    fig = rate_maps_figure(lr_axis, beta_axis, *rate_maps, lr_scale=v["r_lr_scale"], analytic=exact,
-                           current=(v["lr"], v["beta"]), presentation=ctx.presentation)
+    maps = _sweep(specs, lr_axis, beta_axis, v["r_steps"], seeds)
+    exact, base, cautious = rate_panels(specs, maps, lr_axis, beta_axis)
+    theory = analytic(ctx, spec.optimizer, spec.dampening, beta_axis) if exact is not None else None
+    fig = rate_maps_figure(lr_axis, beta_axis, base, cautious, exact=exact, lr_scale=v["r_lr_scale"],
+                           analytic=theory, current=(v["lr"], v["beta"]), presentation=ctx.presentation)
     axes = (tuple(float(x) for x in lr_axis), tuple(float(x) for x in beta_axis))
     downloads.plotly_chart(fig, CHART_KEY, on_select=functools.partial(_on_click, *axes, v["r_lr_scale"]),
                            selection_mode="points")
-    diverged = [f"{m.title} {m.diverged.mean():.0%}" for m in rate_maps]
-    st.caption(f"Grey cells diverged ({', '.join(diverged)} of the grid). Red dots: the best converging cell of "
-               f"each map. {v['r_steps']} steps per cell. Click a cell to load its (ε, β) into the Trajectories "
-               "view." + (" Black dashes: the analytic stability boundary; white cross: the analytic optimum "
-                          "(dynamics.rates)." if exact else "") + _noise_drop_text(specs, maps))
+    st.caption(_caption(exact, (base, cautious), v["r_steps"], seeds)
+               + (" Black dashes: the analytic stability boundary; white cross: the analytic optimum "
+                  "(dynamics.rates)." if theory is not None else "") + _noise_drop_text(specs, maps))
     downloads.export_controls(fig, CHART_KEY, export_table(lr_axis, beta_axis, specs, maps),
                               dict(lr_axis=lr_axis, beta_axis=beta_axis))
-    cols = st.columns(3)
-    for col, m in zip(cols, rate_maps):
-        col.markdown(_best_text(m.title, m.best))
-        if m.best["row"] >= 0:
-            col.button(f"Load {m.title}'s best cell", key=f"_load_best_{m.title}",
-                       on_click=load_cell, args=(m.best["lr"], m.best["beta"]))
-    if exact is not None and exact.optimum is not None:
-        o = exact.optimum
-        cols[2].markdown(f"**Analytic optimum** ({spec.optimizer}): ε* = {o['lr']:.4g}, β* = {o['beta']:.4g}, "
-                         f"rate **{o['rate']:.4f}**")
-    c1, c2, c3 = st.columns([2, 2, 1])
-    j, i = nearest_cell(lr_axis, beta_axis, v["lr"], v["beta"], v["r_lr_scale"])
-    pick_lr = c1.select_slider("cell ε", options=list(range(len(lr_axis))), value=j,
-                               format_func=lambda x: f"{lr_axis[x]:.4g}", key="_pick_lr")
-    pick_beta = c2.select_slider("cell β", options=list(range(len(beta_axis))), value=i,
-                                 format_func=lambda x: f"{beta_axis[x]:.4f}", key="_pick_beta")
-    c3.button("Load this cell", on_click=load_cell, args=(float(lr_axis[pick_lr]), float(beta_axis[pick_beta])),
-              key="_load_cell")
-    r = [float(m.rate[pick_beta, pick_lr]) for m in rate_maps]
-    d = [bool(m.diverged[pick_beta, pick_lr]) for m in rate_maps]
-    st.caption("Selected cell: " + "; ".join(f"{m.title} " + ("diverged" if dv else f"rate {x:.4f}")
-                                            for m, x, dv in zip(rate_maps, r, d)))
+    panels = [m for m in (exact, base, cautious) if m is not None]
+    _best_cells(panels, theory.optimum if theory is not None else None, spec.optimizer)
+    _cell_picker(panels, lr_axis, beta_axis, v)

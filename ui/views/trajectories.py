@@ -29,7 +29,7 @@ def summary_table(ctx: Context, trajs: dict, summaries: dict, l_star) -> pd.Data
         rows.append({"run": spec.label, gap: _fmt(s.final_gap), "steps where L rose": len(s.rises),
                      "largest rise": _fmt(s.largest_rise), "mean fraction masked": _fmt(
                          float(np.nanmean(traj["masked_fraction"][1:])) if spec.cautious else None, ".2f"),
-                     "empirical rate": _fmt(s.rate, ".4f"), "steps to tol": _fmt(s.steps_to_tol, "d"),
+                     "rate (late-window fit)": compute.rate_text(s), "steps to tol": _fmt(s.steps_to_tol, "d"),
                      "diverged at step": _fmt(s.diverged_at, "d")})
         if spec.cautious and spec.noise_sigma > 0:   # the mask dropped a coordinate the true gradient would keep
             rows[-1]["dropped by noise"] = _fmt(float(np.nanmean(traj["noise_drop"][1:])), ".3f")
