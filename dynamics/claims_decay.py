@@ -147,7 +147,7 @@ def pareto(s: ClaimSettings) -> Claim:
         "reduction of all coordinates of x is no longer possible. Equivalently, it converges to a locally "
         "Pareto-optimal stationary point under a preference for smaller parameter magnitudes.\"",
         "With CWD the run ends at (the step-size neighbourhood of) the local Pareto front P of the set of minimisers.",
-        f"The CWD runs of cwd-unbiased: the end point's distance to P minus its distance to the set (how far along "
+        "The CWD runs of cwd-unbiased: the end point's distance to P minus its distance to the set (how far along "
         "the set it is from P); holds if <= 1e-6 in every run.  On valley-line P is the segment w >= 0 of the line; "
         "on valley-hyperbola P is the whole set (every point qualifies there).  GDM without decay is beside it "
         "(no_decay): it stops at a point of the set that is not in P on valley-line.",

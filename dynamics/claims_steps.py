@@ -216,7 +216,7 @@ def cor_a6(s: ClaimSettings) -> list[Claim]:
         "obs-corA.6-with-compensation", OBSERVATION, f"project observation (on {PAPER}, Corollary A.6)", None,
         "With Algorithm 1's rescaling alpha = 1/mean(phi) (> 1 once a coordinate is masked), the comparison of "
         "Corollary A.6 no longer holds for every step size: the rescaled kept coordinates can overshoot.",
-        f"The same diagonal draws with the ``elementwise`` mask and mean compensation; holds (the observation) if some "
+        "The same diagonal draws with the ``elementwise`` mask and mean compensation; holds (the observation) if some "
         "draw has L(cautious) > L(base).",
         dict(elementwise_mean=comp), *judge(comp["violations"] > 0))
     return [paper, obs]
