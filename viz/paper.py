@@ -17,8 +17,8 @@ Presets (arXiv 2411.16085 "Cautious Optimizers"; arXiv 2510.12402 "Cautious Weig
   C-GDM on w1^2 + 4 w2^2 (kappa = 4) over (eps, beta), with a red dot at each map's best
   cell and a cross at the analytic GDM optimum (eps, beta) = (2/9, 1/9), rate 1/3
   (dynamics.rates).  ``rate_method`` (default ``auto``): GDM's map is its closed form, and
-  C-GDM's the late-window estimate (its unsettled cells are counted in the data); the
-  titles quote the minima of the maps drawn.  The heatmaps are embedded as images in
+  C-GDM's the late-window estimate; the titles quote the minima of the maps drawn, over
+  the settled cells of an estimated map (the data has every cell's settled flag).  The heatmaps are embedded as images in
   PDF/SVG (viz.export).
 - ``wd-line`` / ``wd-hyperbola``: 2510.12402 on a valley of minimisers: GDM with no
   decay, decoupled decay (u += lambda w) and cautious decay (u += lambda 1[u w >= 0] w):
@@ -47,7 +47,7 @@ from plotly.subplots import make_subplots
 
 from dynamics.configfile import ConfigError, check_like, run_template, setup_hyper
 from dynamics.decay_study import set_distance
-from dynamics.rates import RATE_METHODS, heavy_ball_optimum, resolve_rate_method
+from dynamics.rates import RATE_METHODS, best_cell, heavy_ball_optimum, resolve_rate_method
 from dynamics.rollout import rollout
 from dynamics.sweep import grid_axis, sweep
 from toys import TOYS, get_toy
@@ -134,8 +134,9 @@ def rate_grid(config: dict) -> tuple[np.ndarray, np.ndarray]:
 def compute_rates(config: dict) -> FigureData:
     """Per run and (beta, lr) cell: the rate of the map (by config["rate_method"]), the
     method used, the simulation's estimate with its uncertainty and settled flag,
-    diverged, steps_to_tol, whether it is the run's best cell, and the closed form of the
-    run's optimizer where one exists (NaN otherwise)."""
+    diverged, steps_to_tol, whether it is the run's best cell (among the converging
+    cells, and for an estimated map the settled ones), and the closed form of the run's
+    optimizer where one exists (NaN otherwise)."""
     toy = get_toy(config["toy"])
     lr, beta = rate_grid(config)
     rows = []
@@ -144,7 +145,8 @@ def compute_rates(config: dict) -> FigureData:
         res = sweep(setup, toy, lr, beta, config["steps"], hp=hp, tol=config["tol"], start=config["start"],
                     toy_params=config["toy_params"], rate_method=config["rate_method"])
         best = np.zeros(res.rate.shape, bool)
-        b = res.best()
+        unsure = res.diverged if res.rate_method == "exact" else res.diverged | ~res.settled
+        b = best_cell(lr, beta, res.rate, unsure)       # an estimate counts once it has settled
         if b is not None:
             best[b["row"], b["col"]] = True
         exact = res.rate_exact if res.rate_exact is not None else np.full(res.rate.shape, np.nan)
@@ -265,7 +267,9 @@ def build_ablation(config: dict, data: FigureData) -> go.Figure:
 
 def build_rates(config: dict, data: FigureData) -> go.Figure:
     """1 x runs heatmaps of the rate (shared colour scale 0..1, diverged cells blank), a
-    red dot at each best cell, a cross at the analytic GDM optimum; each title names the
+    red dot at each best cell (an estimated map's best settled cell) drawn over a thin
+    cross at the analytic GDM optimum (they nearly coincide on GDM's closed-form map);
+    each title names the
     rate drawn (closed form or estimate) and quotes the minimum of that map."""
     lr, beta = rate_grid(config)
     runs = config["runs"]
@@ -273,9 +277,10 @@ def build_rates(config: dict, data: FigureData) -> go.Figure:
     for run in runs:
         r = _rows_of(data.table, run["label"])
         best = r["rate"][r["best"]]
-        how = "closed form" if str(r["rate_method"][0]) == "exact" else "estimate"
-        titles.append(f"{run['label']} ({how}): min {symbol('rate')} = {best[0]:.3f}" if best.size else
-                      f"{run['label']} ({how}): no cell converged")
+        exact = str(r["rate_method"][0]) == "exact"
+        how = "closed form" if exact else "estimate"
+        titles.append(f"{run['label']} ({how}): min {symbol('rate')} = {best[0]:.3f}" + ("" if exact else " (settled)")
+                      if best.size else f"{run['label']} ({how}): no cell converged")
     fig = make_subplots(rows=1, cols=len(runs), shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=titles)
     params = get_toy(config["toy"]).params(config["toy_params"])
     optimum = heavy_ball_optimum(*_eigenvalues(params)) if "h1" in params else None
@@ -285,16 +290,16 @@ def build_rates(config: dict, data: FigureData) -> go.Figure:
         fig.add_trace(go.Heatmap(x=lr, y=beta, z=z, coloraxis="coloraxis", name=run["label"],
                                  hovertemplate="ε %{x:.4g}<br>β %{y:.4g}<br>ρ %{z:.4f}<extra></extra>"),
                       row=1, col=col)
+        if optimum is not None and lr[0] <= optimum["lr"] <= lr[-1] and beta[0] <= optimum["beta"] <= beta[-1]:
+            fig.add_trace(go.Scatter(x=[optimum["lr"]], y=[optimum["beta"]], mode="markers",   # under the dot
+                                     name=f"GDM optimum ({symbol('rate')} = {optimum['rate']:.3g})",
+                                     legendgroup="optimum", showlegend=col == 1,
+                                     marker=dict(symbol="x-thin-open", size=14, color=BLACK, line=dict(width=1.5))),
+                          row=1, col=col)
         fig.add_trace(go.Scatter(x=r["lr"][r["best"]], y=r["beta"][r["best"]], mode="markers", name="best cell",
                                  legendgroup="best", showlegend=col == 1,
                                  marker=dict(color=HIGHLIGHT, size=7, line=dict(color="white", width=1))),
                       row=1, col=col)
-        if optimum is not None and lr[0] <= optimum["lr"] <= lr[-1] and beta[0] <= optimum["beta"] <= beta[-1]:
-            fig.add_trace(go.Scatter(x=[optimum["lr"]], y=[optimum["beta"]], mode="markers",
-                                     name=f"GDM optimum ({symbol('rate')} = {optimum['rate']:.3g})",
-                                     legendgroup="optimum", showlegend=col == 1,
-                                     marker=dict(symbol="x", size=8, color=BLACK, line=dict(color="white", width=1))),
-                          row=1, col=col)
         fig.update_xaxes(title_text=label("lr"), type="log" if config["lr_range"]["scale"] == "log" else "linear",
                          showgrid=False, row=1, col=col)
     fig.update_yaxes(showgrid=False, type="log" if config["beta_range"]["scale"] == "log" else "linear")
