@@ -159,6 +159,14 @@ def cgdm_monotone(s: ClaimSettings) -> Claim:
         "they need not shrink monotonically with eps (see by_eps).")
 
 
+def _hamiltonian_test(s: ClaimSettings, who: str) -> str:
+    """The test text of the two "GDM's Hamiltonian never rises" claims, along ``who``."""
+    return (f"L = 4 w1^2 + w2^2 from (1, 1), beta {s.beta:g}: rises of H above {RISE_REL:g} H(0) along the {who} "
+            f"iterates and its flow at eps in {', '.join(f'{x:g}' for x in s.rise_lrs)} (eps T = {s.total_time:g}); "
+            "holds if none; only under a condition if the flow never rises (solver chatter told apart as in "
+            "fig1-cgdm-loss-monotone).")
+
+
 def gdm_hamiltonian(s: ClaimSettings) -> Claim:
     table, max_dh, verdict, cond = _monotone_parts(s, "gdm", "hamiltonian", "dH_dt", "dH/dt")
     return Claim(
@@ -169,9 +177,7 @@ def gdm_hamiltonian(s: ClaimSettings) -> Claim:
         "energy H = L + K.\"",
         "Along GDM, its Hamiltonian H = L + (eps/2)|s|^2 never rises (dH/dt = -eps (1 - beta)|s|^2 <= 0), while L "
         "may (\"non-decreasing\" in the quote is the paper's slip for non-increasing: its formula says <= 0).",
-        f"L = 4 w1^2 + w2^2 from (1, 1), beta {s.beta:g}: rises of H above {RISE_REL:g} H(0) along the GDM iterates and "
-        f"its flow at eps in {', '.join(f'{x:g}' for x in s.rise_lrs)} (eps T = {s.total_time:g}); holds if none; "
-        "only under a condition if the flow never rises (solver chatter told apart as in fig1-cgdm-loss-monotone).",
+        _hamiltonian_test(s, "GDM"),
         dict(by_eps=table, flow_max_dH_dt=max_dh), verdict, cond)
 
 
@@ -182,9 +188,7 @@ def cgdm_hamiltonian(s: ClaimSettings) -> Claim:
         "\"Plots (c) and (d) show that C-GDM consistently and monotonically decreases both the objective and the "
         "Hamiltonian associated with the original GDM\"",
         "Along C-GDM, GDM's Hamiltonian H = L + (eps/2)|s|^2 never rises (the objective: fig1-cgdm-loss-monotone).",
-        f"L = 4 w1^2 + w2^2 from (1, 1), beta {s.beta:g}: rises of H above {RISE_REL:g} H(0) along the C-GDM iterates "
-        f"and its flow at eps in {', '.join(f'{x:g}' for x in s.rise_lrs)} (eps T = {s.total_time:g}); holds if none; "
-        "only under a condition if the flow never rises (solver chatter told apart as in fig1-cgdm-loss-monotone).",
+        _hamiltonian_test(s, "C-GDM"),
         dict(by_eps=table, flow_max_dH_dt=max_dh), verdict, cond)
 
 
