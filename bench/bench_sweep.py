@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 from dynamics.config import Setup, make_hyper  # noqa: E402
 from dynamics.rates import (DIVERGENCE_FACTOR, STEPS_NOT_REACHED, block_fit_rate, block_starts,  # noqa: E402
                             distance_rate, window_starts)
-from dynamics.rates import heavy_ball_optimum, heavy_ball_rate  # noqa: E402
+from dynamics.optimizers.gdm import optimum as heavy_ball_optimum, rate as heavy_ball_rate  # noqa: E402
 from dynamics.rollout import make_optimizer, rollout  # noqa: E402
 from dynamics.sweep import (DEFAULT_TOL, RENORM_EVERY, ZERO_STATE_EXPONENT, compiled_sweep, grid_axis,  # noqa: E402
                             sweep)

@@ -18,7 +18,7 @@ from dynamics.claims_base import (PAPER, PAPER_KIND, RISE_REL, Claim, ClaimSetti
                                   rollouts)
 from dynamics.claims_toy import CGDM, GDM, toy_runs
 from dynamics.config import Setup
-from dynamics.rates import heavy_ball_optimum
+from dynamics.optimizers.gdm import optimum as heavy_ball_optimum
 from dynamics.sweep import grid_axis, sweep
 from toys import get_toy
 

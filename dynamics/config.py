@@ -16,31 +16,20 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-OPTIMIZERS = ("gd", "gdm", "nesterov", "adam", "lion",
-              "signum", "rmsprop", "adagrad", "nadam", "amsgrad", "laprop", "adamw")
+from dynamics.optimizers import OPTIMIZERS, display_name, spec_of  # noqa: F401 (re-exported)
+
 MASKS = ("elementwise", "elementwise-ge", "inner", "threshold", "smooth")
 COMPENSATIONS = ("none", "mean", "count")
 DECAY_MODES = ("none", "decoupled", "cautious")
 DTYPES = ("float64", "float32")
 LION_SIGNS = ("hard", "smooth")
 NOISE_KINDS = ("none", "gaussian")
-DISPLAY_NAMES = {"gd": "GD", "gdm": "GDM", "nesterov": "Nesterov", "adam": "Adam", "lion": "Lion",
-                 "signum": "Signum", "rmsprop": "RMSprop", "adagrad": "AdaGrad", "nadam": "NAdam",
-                 "amsgrad": "AMSGrad", "laprop": "LaProp", "adamw": "AdamW"}
-
-
-def display_name(optimizer: str, cautious: bool = False) -> str:
-    """GD, GDM, Nesterov, Adam, Lion, ...; the cautious variant with the prefix "C-" (C-GDM)."""
-    if optimizer not in DISPLAY_NAMES:
-        raise ValueError(f"unknown optimizer {optimizer!r} (allowed: {', '.join(DISPLAY_NAMES)})")
-    return ("C-" if cautious else "") + DISPLAY_NAMES[optimizer]
-
 
 @dataclasses.dataclass(frozen=True)
 class Setup:
     """The structural choices of a run (static under jit).
 
-    optimizer: one of OPTIMIZERS.  dampening: gdm's s = beta s + (1-beta) g instead of
+    optimizer: one of OPTIMIZERS (the registry, dynamics.optimizers).  dampening: gdm's s = beta s + (1-beta) g instead of
     the undampened heavy ball s = beta s + g.  cautious: wrap the optimizer in the
     cautious mask (arXiv 2411.16085) of kind ``mask`` with ``compensation``.
     decay: weight-decay mode (arXiv 2510.12402).  dtype: float64 or float32.
@@ -52,8 +41,8 @@ class Setup:
     solvers, dynamics.flows), not a discrete optimizer.
     noise: ``gaussian`` steps with the noisy gradient g + sigma z_t, z_t ~ N(0, I)
     (sigma = Hyper.noise_sigma, dynamics.noise); ``none`` is the exact gradient.
-    adamw is adam plus decoupled weight decay (optax.adamw): its decay ``none`` is read
-    as ``decoupled`` (adamw without decay is adam); ``cautious`` gives AdamW with
+    An optimizer whose spec names a decay mode (adamw: ``decoupled``) gets it when decay
+    is ``none`` (adamw without decay is adam); ``cautious`` then gives AdamW with
     cautious weight decay (arXiv 2510.12402).
     """
 
@@ -75,8 +64,9 @@ class Setup:
             value = getattr(self, field)
             if value not in allowed:
                 raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
-        if self.optimizer == "adamw" and self.decay == "none":
-            object.__setattr__(self, "decay", "decoupled")
+        forced = spec_of(self.optimizer).decay
+        if forced is not None and self.decay == "none":
+            object.__setattr__(self, "decay", forced)
 
 
 class Hyper(NamedTuple):

@@ -6,47 +6,12 @@ is the discrete optimizer of dynamics.optimizers (see ``semi_implicit_step``).  
 state is y = (w, m, v), plain arrays of w's shape; m and v are zero and constant
 where an optimizer has no such moment.  g = grad L(w), eps = lr, a = 1 - b1, b = 1 - b2.
 
-==============  ================================  ==============================  =======================================
-name            state flow                        w' = -eps u, u =                H = L + K;  dH/dt
-==============  ================================  ==============================  =======================================
-gd              -                                 g                               L;  -eps |g|^2
-gdm             s' = g - (1-beta) s               s                               L + (eps/2)|s|^2;  -eps (1-beta)|s|^2
-gdm, dampened   m' = (1-beta)(g - m)              m                               L + eps/(2(1-beta))|m|^2;  -eps |m|^2
-nesterov        s' = g - (1-beta) s               g + beta s                      L + (eps beta/2)|s|^2;
-                                                                                  -eps |g|^2 - eps beta (1-beta)|s|^2
-adam            m' = a(g - m);  v' = b(g^2 - v)   m / (sqrt(v) + e)               L + (eps/(2a)) sum m^2/(sqrt(v)+e);
-                                                                                  <= 0 when a >= b/4
-lion            m' = b(g - m)                     sign(c), c = m + (1-b1)(g - m)  L + (eps b1/b)|m|_1;  <= -eps |c|_1
-==============  ================================  ==============================  =======================================
-
-(m in the table is the ``m`` slot of the state, which holds s for gdm/nesterov.)
-
-Derivations (dH/dt = g.w' + grad K . (m', v')):
-
-* gdm: -eps g.s + eps s.(g - (1-beta)s) = -eps (1-beta)|s|^2.  Dampened:
-  -eps g.m + eps m.(g - m) = -eps |m|^2.
-* nesterov: -eps g.(g + beta s) + eps beta s.(g - (1-beta) s)
-  = -eps |g|^2 - eps beta (1-beta)|s|^2 <= 0.  (Its semi-implicit Euler step with
-  h = 1 is s_{t+1} = beta s_t + g_t, w_{t+1} = w_t - eps (g_t + beta s_{t+1}): optax's
-  nesterov trace.)
-* adam, with r = sqrt(v) + e:  d/dt (m^2/r) = 2 m m'/r - m^2 v'/(2 sqrt(v) r^2), so
-  dH/dt = -eps sum m^2/r - (eps b/(4a)) sum m^2 (g^2 - v)/(sqrt(v) r^2)
-        <= -eps (1 - b/(4a)) sum m^2/r <= 0 when a >= b/4, using
-  m^2 v/(sqrt(v) r^2) = m^2 sqrt(v)/r^2 <= m^2/r (the paper's Example 2.1).  The
-  flow starts from m0 = g(w0), v0 = g(w0)^2 (``init="auto"``, docs/theory.md, Section 4.3: the
-  moments bias-corrected Adam uses at its first step); ``init="zeros"`` starts from
-  m0 = v0 = 0 like the discrete optimizer.
-* lion.  With rho = 1 - b1 in (0, 1], c = m + rho (g - m), so g = m + (c - m)/rho.
-  Write sign(0) = 0 and K = eps (1-rho)/b |m|_1 = eps b1/(1-b2) |m|_1.  Then
-  d|m|_1/dt = sign(m).m' = b sign(m).(g - m) = (b/rho) (sign(m).c - |m|_1) and
-  g.w' = -eps g.sign(c) = -eps [(1 - 1/rho) m.sign(c) + |c|_1/rho], so
-      dH/dt = -eps |c|_1/rho + eps ((1-rho)/rho) [m.sign(c) + c.sign(m) - |m|_1].
-  Using m.sign(c) <= |m|_1 and c.sign(m) <= |c|_1, the bracket is at most |c|_1 and
-      dH/dt <= -eps |c|_1/rho + eps ((1-rho)/rho)|c|_1 = -eps |c|_1.
-  (Equality when sign(m) = sign(c) on every coordinate.)  With the smooth sign
-  tanh(c/sign_tau) (Setup.lion_sign = "smooth") -eps |c|_1/rho becomes
-  -eps c.tanh(c/sign_tau)/rho, so H can rise by O(eps d sign_tau/rho) per unit time
-  near c = 0: the price of a smooth right-hand side.
+Each optimizer with a flow defines it in its own module (``SPEC.flow``: the state
+rates (m', v'), the direction u, and whether the semi-implicit step reads the updated
+state), with its Hamiltonian H = L + K and the derivation of dH/dt; ``FLOW_OPTIMIZERS``
+lists them (gd, gdm, nesterov, adam, lion, adamax).  In the state, m holds s for
+gdm/nesterov and the first moment otherwise; v holds adam's second moment or adamax's
+infinity moment (zero for the others).
 
 Caution (arXiv 2411.16085, Theorem 2.3): the cautious flow is w' = -eps alpha phi(u*g) u
 with the state flows unchanged (dynamics.caution.cautious_direction).  Then
@@ -66,7 +31,7 @@ current w, then w with the new state: m_{n+1} = m_n + h m'(w_n, m_n),
 w_{n+1} = w_n - h eps u(g(w_n), m_{n+1}).  Lion's direction reads the momentum
 *before* its update (c_t = b1 m_t + (1-b1) g_t, optax.scale_by_lion), so for lion the
 w-update uses m_n and the step coincides with explicit Euler; with h = 1 every flow
-then reproduces its discrete optimizer (adam: without bias correction).
+then reproduces its discrete optimizer (adam and adamax: without bias correction of m).
 """
 from __future__ import annotations
 
@@ -78,60 +43,37 @@ import jax.numpy as jnp
 from dynamics.caution import cautious_direction
 from dynamics.config import Hyper, Setup
 from dynamics.decay import cautious_decay_mask
-from dynamics.optimizers import kinetic_of_moments
+from dynamics.optimizers import FLOW_OPTIMIZERS, kinetic_of_moments, spec_of
+from dynamics.optimizers.spec import Flow
 
 INITS = ("auto", "zeros")
-
-# Does the w-equation of the semi-implicit step read the state after its update?
-READS_UPDATED_STATE = {"gd": True, "gdm": True, "nesterov": True, "adam": True, "lion": False}
 
 
 class FlowState(NamedTuple):
     """The ODE state y = (w, m, v); m holds s (gdm, nesterov) or the first moment
-    (dampened gdm, adam, lion), v adam's second moment (zero otherwise)."""
+    (dampened gdm, adam, lion, adamax), v the second or infinity moment (zero otherwise)."""
 
     w: jax.Array
     m: jax.Array
     v: jax.Array
 
 
-def lion_c(g, m, hp: Hyper):
-    """Lion's interpolation c = m + (1-b1)(g - m) = b1 m + (1-b1) g."""
-    return hp.beta * m + (1 - hp.beta) * g
+def flow_of(setup: Setup) -> Flow:
+    """The flow of ``setup.optimizer``; ValueError naming the optimizers that have one."""
+    flow = spec_of(setup.optimizer).flow
+    if flow is None:
+        raise ValueError(f"{setup.optimizer} has no flow; ODE mode has flows for {', '.join(FLOW_OPTIMIZERS)}")
+    return flow
 
 
 def state_rate(setup: Setup, g, m, v, hp: Hyper):
-    """(m', v') of the table above."""
-    zero = jnp.zeros_like(m)
-    name = setup.optimizer
-    if name == "gd":
-        return zero, zero
-    if name == "gdm" and setup.dampening:
-        return (1 - hp.beta) * (g - m), zero
-    if name in ("gdm", "nesterov"):
-        return g - (1 - hp.beta) * m, zero
-    if name == "adam":
-        return (1 - hp.beta) * (g - m), (1 - hp.beta2) * (g * g - v)
-    if name == "lion":
-        return (1 - hp.beta2) * (g - m), zero
-    raise ValueError(f"unknown optimizer {name!r}")
+    """(m', v') of the optimizer's flow."""
+    return flow_of(setup).state_rate(setup, g, m, v, hp)
 
 
 def base_direction(setup: Setup, g, m, v, hp: Hyper):
     """u of the base flow (no caution, no decay)."""
-    name = setup.optimizer
-    if name == "gd":
-        return g
-    if name == "gdm":
-        return m
-    if name == "nesterov":
-        return g + hp.beta * m
-    if name == "adam":
-        return m / (jnp.sqrt(v) + hp.adam_eps)
-    if name == "lion":
-        c = lion_c(g, m, hp)
-        return jnp.sign(c) if setup.lion_sign == "hard" else jnp.tanh(c / hp.sign_tau)
-    raise ValueError(f"unknown optimizer {name!r}")
+    return flow_of(setup).direction(setup, g, m, v, hp)
 
 
 def decay_term(mode: str, u, w, wd):
@@ -172,7 +114,7 @@ def vector_field(setup: Setup, value: Callable) -> Callable:
 
 def semi_implicit_step(setup: Setup, value: Callable) -> Callable:
     """step(t, y, h, args): one semi-implicit Euler step (module docstring)."""
-    reads_new = READS_UPDATED_STATE[setup.optimizer]
+    reads_new = flow_of(setup).reads_updated_state
 
     def step(t, y: FlowState, h, args) -> FlowState:
         hp, p = args
@@ -195,35 +137,37 @@ def diagnostics(setup: Setup, value: Callable) -> Callable:
     """diag(y, args) -> dict of L, H = L + K, dL/dt = g.w', dH/dt = dL/dt + dK/dt
     (dK/dt by forward-mode differentiation of K along (m', v'), the exact chain rule;
     |m|_1 is differentiated with sign(0) = 0), masked_fraction = 1 - mean(phi), and
-    lion's |c|_1 (zero for the other optimizers)."""
+    c_norm, the norm of the optimizer's dH/dt bound (lion's |c|_1; zero for the others)."""
+    bound_norm = flow_of(setup).bound_norm
 
     def diag(y: FlowState, args):
         hp, _ = args
         rates, loss, g, phi = _rates(setup, value, y, args)
         k, dk = jax.jvp(lambda m, v: kinetic_of_moments(setup, m, v, hp), (y.m, y.v), (rates.m, rates.v))
         dl = jnp.sum(g * rates.w)
-        c_norm = jnp.sum(jnp.abs(lion_c(g, y.m, hp))) if setup.optimizer == "lion" else jnp.zeros_like(loss)
+        c_norm = bound_norm(g, y.m, hp) if bound_norm else jnp.zeros_like(loss)
         return dict(loss=loss, hamiltonian=loss + k, dL_dt=dl, dH_dt=dl + dk,
                     masked_fraction=1 - jnp.mean(phi), c_norm=c_norm)
 
     return diag
 
 
-def initial_state(setup: Setup, value: Callable, w0, p, init: str = "auto") -> FlowState:
-    """y0 from w0: m0 = v0 = 0, except adam with ``init="auto"``: m0 = g(w0), v0 = g(w0)^2."""
+def initial_state(setup: Setup, value: Callable, w0, p, hp: Hyper, init: str = "auto") -> FlowState:
+    """y0 from w0: m0 = v0 = 0, except with ``init="auto"`` for a flow that defines its
+    first moments (adam: m0 = g(w0), v0 = g(w0)^2; adamax: m0 = g(w0), v0 = |g(w0)| + e)."""
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
+    initial = flow_of(setup).initial
+    if initial is not None and init == "auto":
+        return FlowState(w0, *initial(jax.grad(value)(w0, p), hp))
     zero = jnp.zeros_like(w0)
-    if setup.optimizer == "adam" and init == "auto":
-        g = jax.grad(value)(w0, p)
-        return FlowState(w0, g, g * g)
     return FlowState(w0, zero, zero)
 
 
 def is_smooth(setup: Setup) -> bool:
     """Whether the right-hand side is smooth: no hard mask, no hard sign, no cautious
     decay indicator (otherwise adaptive solvers reject steps near switching surfaces)."""
-    if setup.optimizer == "lion" and setup.lion_sign == "hard":
+    if not flow_of(setup).smooth(setup):
         return False
     if setup.cautious and setup.mask != "smooth":
         return False

@@ -57,7 +57,7 @@ def _integrator_fn(setup: Setup, value, units: int, solver: str, substeps, metho
 
     def run(w0, hp: Hyper, p, tol):
         args = (hp, p)
-        y0 = initial_state(setup, value, w0, p, init)
+        y0 = initial_state(setup, value, w0, p, hp, init)
         if solver == "adaptive":
             ys, stats = adaptive_solve(vector_field(setup, value), y0, args, units, tol,
                                        method=method, max_steps=max_steps)

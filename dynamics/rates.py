@@ -42,27 +42,19 @@ and the fit over any union of whole blocks is exact.
 
 Analytic rates (quadratic with Hessian eigenvalues lambda_i)
 ------------------------------------------------------------
-heavy ball (gdm):  s' = beta s + lambda z,  z' = z - eps s'   gives
-    [s', z'] = [[beta, lambda], [-eps beta, 1 - eps lambda]] [s, z],
-    characteristic polynomial  x^2 - (1 + beta - eps lambda) x + beta,
-    rate = max_i spectral radius;  optimum eps* = (2/(sqrt(l1)+sqrt(l2)))^2,
-    beta* = ((sqrt(k)-1)/(sqrt(k)+1))^2, rate* = (sqrt(k)-1)/(sqrt(k)+1), k = l2/l1;
-    stable iff 0 <= beta < 1 and eps lambda_max < 2 (1 + beta).
-dampened gdm (s' = beta s + (1-beta) g) is the heavy ball with eps (1 - beta).
-nesterov (u = g + beta s'):  [[beta, lambda], [-eps beta^2, 1 - eps lambda (1+beta)]],
-    polynomial x^2 - (1+beta)(1 - eps lambda) x + beta (1 - eps lambda);
-    stable iff eps lambda_max < 2 (1 + beta) / (1 + 2 beta).
-gd:  rate = max_i |1 - eps lambda_i|;  optimum eps = 2/(l1+l2), rate (k-1)/(k+1).
-
+The optimizer modules with a closed form (``SPEC.closed_form``: gd, gdm, nesterov) derive
+their linear step, its spectral radius, the stability boundary and, for gd and gdm, the
+optimum; ``analytic_rate``, ``stable_lr_limit`` and ``optimum`` ask the registry.
 For w1^2 + 4 w2^2 (lambda = 2, 8, the paper's Figure 3, arXiv 2411.16085):
 eps* = 2/9, beta* = 1/9, rate* = 1/3.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from dynamics.optimizers import REGISTRY, spec_of
 
 RATE_DIVERGED = 1.0       # rate of a diverged distance run (with diverged = True)
 STEPS_NOT_REACHED = -1    # steps_to_tol when d_t never fell below tol (or the run diverged)
@@ -73,8 +65,8 @@ BLOCK_FRACTION = 32       # later blocks have length floor(start / 32)
 SETTLED_SPREAD = 1e-3     # |rho_2 - rho_1| above this: the rate has not settled
 MIN_WINDOW = 8            # fewer steps in the late window: not settled
 
-ANALYTIC_OPTIMIZERS = ("gd", "gdm", "nesterov")
 RATE_METHODS = ("auto", "exact", "estimate")
+ANALYTIC_OPTIMIZERS = tuple(n for n, s in REGISTRY.items() if s.closed_form is not None)
 
 
 # ----------------------------------------------------------------------------- empirical
@@ -201,44 +193,17 @@ def block_fit_rate(sum_y, sum_ty, t_end, starts, win, xp=np):
 
 # ----------------------------------------------------------------------------- analytic
 
-def _spectral_radius(trace, det):
-    """Largest |root| of x^2 - trace x + det (real coefficients), elementwise."""
-    disc = trace * trace - 4 * det
-    real = (np.abs(trace) + np.sqrt(np.maximum(disc, 0))) / 2
-    return np.where(disc >= 0, real, np.sqrt(np.maximum(det, 0)))
-
-
-def heavy_ball_rate(lr, beta, eigenvalues, dampening: bool = False) -> np.ndarray:
-    """max_i spectral radius of [[beta, l_i], [-lr beta, 1 - lr l_i]] (broadcast over
-    lr, beta).  ``dampening``: s = beta s + (1-beta) g, the heavy ball with lr (1-beta)."""
-    lr, beta = np.broadcast_arrays(np.asarray(lr, float), np.asarray(beta, float))
-    eff = lr * (1 - beta) if dampening else lr
-    return np.max([_spectral_radius(1 + beta - eff * lam, beta) for lam in eigenvalues], axis=0)
-
-
-def nesterov_rate(lr, beta, eigenvalues) -> np.ndarray:
-    """max_i spectral radius of [[beta, l_i], [-lr beta^2, 1 - lr l_i (1+beta)]]."""
-    lr, beta = np.broadcast_arrays(np.asarray(lr, float), np.asarray(beta, float))
-    return np.max([_spectral_radius((1 + beta) * (1 - lr * lam), beta * (1 - lr * lam))
-                   for lam in eigenvalues], axis=0)
-
-
-def gd_rate(lr, eigenvalues) -> np.ndarray:
-    """max_i |1 - lr l_i|."""
-    lr = np.asarray(lr, float)
-    return np.max([np.abs(1 - lr * lam) for lam in eigenvalues], axis=0)
-
-
 def analytic_rate(optimizer: str, lr, beta, eigenvalues, dampening: bool = False) -> np.ndarray:
-    """The closed-form rate map of gd, gdm or nesterov on a quadratic (lr, beta broadcast;
-    gd ignores beta)."""
-    if optimizer == "gd":
-        return gd_rate(np.broadcast_arrays(np.asarray(lr, float), np.asarray(beta, float))[0], eigenvalues)
-    if optimizer == "gdm":
-        return heavy_ball_rate(lr, beta, eigenvalues, dampening)
-    if optimizer == "nesterov":
-        return nesterov_rate(lr, beta, eigenvalues)
-    raise ValueError(f"analytic rates exist for {', '.join(ANALYTIC_OPTIMIZERS)}; got {optimizer!r}")
+    """The closed-form rate map of ``optimizer`` on a quadratic (lr, beta broadcast), from
+    its registry entry (gd, gdm, nesterov); ValueError for an optimizer without one."""
+    return _closed_form(optimizer).rate(lr, beta, eigenvalues, dampening)
+
+
+def _closed_form(optimizer: str):
+    form = spec_of(optimizer).closed_form
+    if form is None:
+        raise ValueError(f"analytic rates exist for {', '.join(ANALYTIC_OPTIMIZERS)}; got {optimizer!r}")
+    return form
 
 
 def has_closed_form(setup, toy) -> bool:
@@ -253,7 +218,7 @@ def is_homogeneous(setup, toy) -> bool:
     """Whether the step of ``setup`` on ``toy`` is positively homogeneous about the
     minimiser (module docstring): gd, gdm or nesterov, optionally cautious with a hard
     mask, on a quadratic, without noise or weight decay."""
-    return (toy.eigenvalues is not None and setup.optimizer in ANALYTIC_OPTIMIZERS and setup.decay == "none"
+    return (toy.eigenvalues is not None and spec_of(setup.optimizer).homogeneous and setup.decay == "none"
             and setup.noise == "none" and not (setup.cautious and setup.mask == "smooth"))
 
 
@@ -264,8 +229,8 @@ def resolve_rate_method(method: str, setup, toy) -> str:
         raise ValueError(f"rate method must be one of {', '.join(RATE_METHODS)}; got {method!r}")
     exact = has_closed_form(setup, toy)
     if method == "exact" and not exact:
-        raise ValueError("no closed-form rate for this setup: it exists for gd, gdm and nesterov without caution, "
-                         "weight decay or noise on a quadratic toy (use the estimate)")
+        raise ValueError(f"no closed-form rate for this setup: it exists for {', '.join(ANALYTIC_OPTIMIZERS)} without "
+                         "caution, weight decay or noise on a quadratic toy (use the estimate)")
     return "exact" if method == "exact" or (method == "auto" and exact) else "estimate"
 
 
@@ -279,31 +244,16 @@ def exact_rate_map(setup, toy, lr, beta, toy_params=None) -> np.ndarray | None:
     return analytic_rate(setup.optimizer, lr[None, :], beta[:, None], eig, setup.dampening)
 
 
-def heavy_ball_optimum(l1: float, l2: float) -> dict[str, float]:
-    """eps* = (2/(sqrt l1 + sqrt l2))^2, beta* = ((sqrt k - 1)/(sqrt k + 1))^2, rate (sqrt k - 1)/(sqrt k + 1)."""
-    lo, hi = min(l1, l2), max(l1, l2)
-    q = (math.sqrt(hi / lo) - 1) / (math.sqrt(hi / lo) + 1)
-    return dict(lr=(2 / (math.sqrt(lo) + math.sqrt(hi))) ** 2, beta=q * q, rate=q)
-
-
-def gd_optimum(l1: float, l2: float) -> dict[str, float]:
-    """eps = 2/(l1 + l2), rate (k-1)/(k+1)."""
-    lo, hi = min(l1, l2), max(l1, l2)
-    return dict(lr=2 / (lo + hi), beta=0.0, rate=(hi - lo) / (hi + lo))
+def optimum(optimizer: str, l1: float, l2: float, dampening: bool = False) -> dict[str, float] | None:
+    """The best (lr, beta) cell and its rate on a quadratic with eigenvalues l1, l2, where
+    the optimizer's module derives it (gd, gdm); None otherwise."""
+    form = spec_of(optimizer).closed_form
+    return form.optimum(l1, l2, dampening) if form is not None and form.optimum is not None else None
 
 
 def stable_lr_limit(optimizer: str, beta, lam_max: float, dampening: bool = False) -> np.ndarray:
-    """The analytic stability boundary: the largest stable lr at each beta (0 <= beta < 1).
-    gd 2/l; gdm 2(1+beta)/l (divided by 1-beta with dampening); nesterov 2(1+beta)/((1+2beta) l)."""
-    beta = np.asarray(beta, float)
-    if optimizer == "gd":
-        return np.full_like(beta, 2 / lam_max)
-    if optimizer == "gdm":
-        limit = 2 * (1 + beta) / lam_max
-        return limit / (1 - beta) if dampening else limit
-    if optimizer == "nesterov":
-        return 2 * (1 + beta) / ((1 + 2 * beta) * lam_max)
-    raise ValueError(f"analytic rates exist for {', '.join(ANALYTIC_OPTIMIZERS)}; got {optimizer!r}")
+    """The analytic stability boundary: the largest stable lr at each beta (0 <= beta < 1)."""
+    return _closed_form(optimizer).lr_limit(beta, lam_max, dampening)
 
 
 # ----------------------------------------------------------------------------- maps

@@ -27,11 +27,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dynamics.caution import CautiousState, cautious, masked_fraction
+from dynamics.caution import cautious, masked_fraction
 from dynamics.config import Hyper, Setup
 from dynamics.decay import cautious_decay_mask, weight_decay
 from dynamics.noise import check_seed, mask_flips, step_noise
 from dynamics.optimizers import base_transform, kinetic_energy
+from dynamics.optimizers.spec import get
 from toys import Toy
 
 
@@ -44,8 +45,10 @@ def inner_transform(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
 
 
 def direction_transform(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
-    """u_t: base optimizer, optionally cautious, then weight decay (not yet scaled by -eps)."""
-    return optax.chain(inner_transform(setup, hp), weight_decay(setup.decay, hp.wd))
+    """u_t: base optimizer, optionally cautious, then weight decay (not yet scaled by -eps).
+    The state is a dict with the entries ``direction`` (the base optimizer's state, or the
+    CautiousState around it) and ``decay``, so it is read by name (``inner_state``)."""
+    return optax.named_chain(("direction", inner_transform(setup, hp)), ("decay", weight_decay(setup.decay, hp.wd)))
 
 
 def make_optimizer(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
@@ -53,13 +56,19 @@ def make_optimizer(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
     return optax.chain(direction_transform(setup, hp), optax.scale(-hp.lr))
 
 
+def _direction_state(opt_state):
+    """The state of inner_transform inside make_optimizer's state."""
+    return get(opt_state, "direction")
+
+
 def _base_state(setup: Setup, opt_state):
-    first = opt_state[0][0]
-    return first.inner_state if setup.cautious else first
+    """The base optimizer's state (inside the cautious wrapper when there is one)."""
+    inner = _direction_state(opt_state)
+    return get(inner, "inner_state") if setup.cautious else inner
 
 
 def _mask(setup: Setup, opt_state, like):
-    return opt_state[0][0].mask if setup.cautious else jnp.ones_like(like)
+    return get(opt_state, "mask") if setup.cautious else jnp.ones_like(like)
 
 
 class Trajectory(NamedTuple):
@@ -92,7 +101,7 @@ def step_records(setup: Setup, hp: Hyper, opt_state, w, g, g_used) -> dict:
         u, _ = base_transform(setup, hp).update(g_used, _base_state(setup, opt_state), w)
         out["noise_drop"], out["noise_keep"] = mask_flips(u, g, g_used, setup.mask, lr=hp.lr, mu=hp.mu, tau=hp.tau)
     if setup.decay == "cautious":
-        u, _ = inner_transform(setup, hp).update(g_used, opt_state[0][0], w)
+        u, _ = inner_transform(setup, hp).update(g_used, _direction_state(opt_state), w)
         out["decay_mask"] = cautious_decay_mask(u, w)
     return out
 

@@ -10,11 +10,11 @@ import pytest
 from dynamics import Setup, make_hyper, rollout
 from dynamics.basins import basin_map, changed
 from dynamics.decay_study import STUDY_OPTIMIZERS, decay_study
+from dynamics.optimizers import spec_of
 from dynamics.sweep import grid_axis, noisy_sweep
 from tests.test_app import assert_clean, charts, checkered, decode, heatmap, new_app, show, trace
 from toys import get_toy
 from toys.expr import ExprError, expression_toy, parse_expression
-from ui.equations import UPDATE
 from ui.state import NAMES
 from viz.theme import DECAY_NAMES
 
@@ -214,5 +214,5 @@ def test_learn_view_writes_the_update_rule_of_each_added_optimizer():
     for opt in NEW_OPTIMIZERS:
         at.selectbox(key="focus").set_value(NAMES[opt]).run()
         assert_clean(at)
-        assert any(UPDATE[opt] in e.body for e in at.latex), opt
+        assert any(spec_of(opt).equations(Setup(opt)).update in e.body for e in at.latex), opt
         assert any("No flow" in c.value for c in at.caption), opt

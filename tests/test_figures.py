@@ -16,7 +16,8 @@ import pytest
 from dynamics import Setup, make_hyper, rollout
 from dynamics.cli import main
 from dynamics.configfile import ConfigError, dumps, loads
-from dynamics.rates import best_cell, heavy_ball_optimum, heavy_ball_rate
+from dynamics.optimizers.gdm import optimum as heavy_ball_optimum, rate as heavy_ball_rate
+from dynamics.rates import best_cell
 from dynamics.sweep import grid_axis, sweep
 from toys import get_toy
 from viz import paper

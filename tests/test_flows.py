@@ -14,7 +14,8 @@ import pytest
 import dynamics  # noqa: F401  (enables float64)
 from dynamics.caution import compensation_alpha, mask_phi
 from dynamics.config import Hyper, Setup, make_hyper
-from dynamics.flows import FlowState, diagnostics, is_smooth, lion_c
+from dynamics.flows import FlowState, diagnostics, is_smooth
+from dynamics.optimizers.lion import lion_c
 from dynamics.ode import integrate
 from dynamics.rollout import rollout
 from toys import get_toy

@@ -8,8 +8,11 @@ import pytest
 
 from dynamics.rates import (BLOCK_FRACTION, MIN_WINDOW, RATE_DIVERGED, SETTLED_SPREAD, STEPS_NOT_REACHED,
                             UNIT_BLOCKS, analytic_rate, best_cell, block_fit_rate, block_starts, distance_rate,
-                            fit_rate, gd_optimum, gd_rate, heavy_ball_optimum, heavy_ball_rate, late_window,
-                            nesterov_rate, rate_difference, stability_boundary, stable_lr_limit, window_starts)
+                            fit_rate, late_window,
+                            rate_difference, stability_boundary, stable_lr_limit, window_starts)
+from dynamics.optimizers.gd import optimum as gd_optimum, rate as gd_rate
+from dynamics.optimizers.gdm import optimum as heavy_ball_optimum, rate as heavy_ball_rate
+from dynamics.optimizers.nesterov import rate as nesterov_rate
 
 
 # ----------------------------------------------------------------------------- blocks
@@ -164,10 +167,10 @@ def test_iteration_matrix_reproduces_the_optimizer_recursion(nesterov):
 
 
 def test_gd_rate_and_optimum():
-    assert gd_rate(0.1, [2.0, 8.0]) == pytest.approx(0.8)
+    assert gd_rate(0.1, 0.0, [2.0, 8.0]) == pytest.approx(0.8)
     opt = gd_optimum(2.0, 8.0)
     assert opt["lr"] == pytest.approx(0.2) and opt["rate"] == pytest.approx(0.6)
-    assert gd_rate(opt["lr"], [2.0, 8.0]) == pytest.approx(opt["rate"])
+    assert gd_rate(opt["lr"], 0.0, [2.0, 8.0]) == pytest.approx(opt["rate"])
     assert analytic_rate("gd", 0.1, 0.7, [2.0, 8.0]) == pytest.approx(0.8)   # beta ignored
 
 

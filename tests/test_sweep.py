@@ -17,7 +17,9 @@ import pytest
 
 from dynamics import Setup, make_hyper, rollout
 from dynamics.cli import main
-from dynamics.rates import RATE_DIVERGED, distance_rate, heavy_ball_optimum, heavy_ball_rate, nesterov_rate
+from dynamics.optimizers.gdm import optimum as heavy_ball_optimum, rate as heavy_ball_rate
+from dynamics.optimizers.nesterov import rate as nesterov_rate
+from dynamics.rates import RATE_DIVERGED, distance_rate
 from dynamics.sweep import _minima, compiled_sweep, grid_axis, noisy_sweep, sweep
 from toys import Toy, get_toy
 

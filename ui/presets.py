@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamics.rates import heavy_ball_optimum
+from dynamics.optimizers.gdm import optimum as heavy_ball_optimum
 from ui.state import defaults
 
 _DISTILL_H = (0.5, 50.0)                       # Hessian eigenvalues, kappa = 100

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dynamics.config import COMPENSATIONS, DECAY_MODES, DTYPES, MASKS, OPTIMIZERS
+from dynamics.optimizers import optimizer_summaries
 from toys import TOYS
 from toys.expr import ExprError, parse_expression
 from ui.presets import PRESETS
@@ -69,8 +70,7 @@ def render(run_labels: list[str]) -> None:
 
     sb.subheader("Optimizers")
     sb.multiselect("Optimizers (w ← w − ε u)", OPTIMIZERS, key="opt", format_func=NAMES.get,
-                   help="gd: u = g; gdm: heavy ball s ← βs + g, u = s (undampened, as PyTorch SGD and optax.trace); "
-                        "nesterov: u = g + βs; adam and lion: optax.scale_by_adam / scale_by_lion")
+                   help=optimizer_summaries())
     sb.radio("Variants", VARIANTS, key="variants", horizontal=True, format_func=VARIANT_TEXT.get,
              help="base in the dark colour of a pair, cautious (arXiv 2411.16085) in the light one, dashed")
     if run_labels:

@@ -25,11 +25,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dynamics.decay_study import DecayRun
+from dynamics.optimizers import spec_of
 from viz.contour import contour_base, finite_path
 from viz.theme import DECAY_COLOURS, DECAY_NAMES, line_width, optimizer_name, style
 
 SET_COLOUR = "#009E73"        # the minimiser set (Okabe-Ito green)
-OPT_SYMBOLS = {"gdm": "circle", "adam": "square", "lion": "diamond"}
 MASK_OFF = "decay mask off"
 MASK_ON = "decay mask on"
 
@@ -154,7 +154,7 @@ def decay_ends_figure(study: Mapping[tuple[str, str], DecayRun], min_norm: float
     for (opt, mode), run in study.items():
         label = f"{optimizer_name(opt)}, {DECAY_NAMES[mode]}"
         fig.add_trace(go.Scatter(x=[run.end.set_distance], y=[run.end.norm], mode="markers", name=label,
-                                 marker=dict(symbol=OPT_SYMBOLS.get(opt, "circle"), size=12,
+                                 marker=dict(symbol=spec_of(opt).symbol, size=12,
                                              color=DECAY_COLOURS[mode], line=dict(color="#FFFFFF", width=1)),
                                  hovertemplate=(f"{label}<br>distance to the set %{{x:.3g}}<br>|w_T| = %{{y:.5g}}"
                                                 f"<br>L(w_T) = {run.end.loss:.3g}<extra></extra>")))

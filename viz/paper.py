@@ -47,7 +47,8 @@ from plotly.subplots import make_subplots
 
 from dynamics.configfile import ConfigError, check_like, run_template, setup_hyper
 from dynamics.decay_study import set_distance
-from dynamics.rates import RATE_METHODS, best_cell, heavy_ball_optimum, resolve_rate_method
+from dynamics.optimizers.gdm import optimum as heavy_ball_optimum
+from dynamics.rates import RATE_METHODS, best_cell, resolve_rate_method
 from dynamics.rollout import rollout
 from dynamics.sweep import grid_axis, sweep
 from toys import TOYS, get_toy

@@ -22,7 +22,8 @@ import os
 
 import plotly.graph_objects as go
 
-from dynamics.config import display_name as optimizer_name  # noqa: F401 (GDM / C-GDM naming, re-exported)
+from dynamics.optimizers import display_name as optimizer_name  # noqa: F401 (GDM / C-GDM naming, re-exported)
+from dynamics.optimizers import spec_of
 
 # Okabe-Ito: colour-blind-safe.  On screen, base optimizers take the dark member of a
 # pair and cautious variants the light one (viz.contour's default path colours).
@@ -37,13 +38,10 @@ FONTS = {
 MATHJAX_ENV = "DYNAMICS_MATHJAX"
 
 BLUE, SKY, VERMILLION, ORANGE, GREEN, YELLOW, PURPLE, BLACK = PALETTE
-# (base, cautious) colour of an optimizer: the pair always differs in hue.  Optimizers not
-# listed take OTHER_COLOURS.
-OPTIMIZER_COLOURS = {
-    "gd": (BLACK, PURPLE), "gdm": (BLUE, VERMILLION), "nesterov": (SKY, ORANGE),
-    "adam": (GREEN, VERMILLION), "lion": (PURPLE, ORANGE),
-}
-OTHER_COLOURS = (SKY, ORANGE)
+# An optimizer's (base, cautious) colours are named in its registry entry (the pair always
+# differs in hue); these are the names' Okabe-Ito values.
+COLOUR_VALUES = {"black": BLACK, "blue": BLUE, "sky": SKY, "vermillion": VERMILLION, "orange": ORANGE,
+                 "green": GREEN, "yellow": YELLOW, "purple": PURPLE}
 DECAY_COLOURS = {"none": BLACK, "decoupled": BLUE, "cautious": VERMILLION}
 HIGHLIGHT = VERMILLION                          # "red" dots: Okabe-Ito's vermillion
 
@@ -73,7 +71,8 @@ SYMBOLS = {"lr": ("ε", r"\varepsilon"), "beta": ("β", r"\beta"), "kappa": ("κ
 
 
 def optimizer_colour(optimizer: str, cautious: bool = False) -> str:
-    return OPTIMIZER_COLOURS.get(optimizer, OTHER_COLOURS)[int(bool(cautious))]
+    """The colour of an optimizer's path (its cautious variant: the second of its pair)."""
+    return COLOUR_VALUES[spec_of(optimizer).colours[int(bool(cautious))]]
 
 
 def mathjax_path() -> str | None:

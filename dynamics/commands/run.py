@@ -16,7 +16,8 @@ import numpy as np
 from dynamics.cli import (UsageError, _check, _parse_start, add_run_options, hyper_of, json_list, print_json,
                           resolve_run, setup_of)
 from dynamics.config import LION_SIGNS, display_name
-from dynamics.flows import INITS, READS_UPDATED_STATE
+from dynamics.flows import INITS
+from dynamics.optimizers import FLOW_OPTIMIZERS
 from dynamics.noise import SEED_LIMIT
 from dynamics.ode import ADAPTIVE_DEFAULTS, integrate
 from dynamics.rollout import loss_rises, rollout
@@ -95,8 +96,8 @@ def _resolve(args) -> dict:
         _check(args.lion_sign == "hard", "--lion-sign",
                "smooth is a flow option (use --mode ode); allowed in discrete mode: hard")
         return config
-    _check(config["optimizer"] in READS_UPDATED_STATE, "--optimizer",
-           f"ODE mode has flows for {', '.join(READS_UPDATED_STATE)}; got {config['optimizer']}")
+    _check(config["optimizer"] in FLOW_OPTIMIZERS, "--optimizer",
+           f"ODE mode has flows for {', '.join(FLOW_OPTIMIZERS)}; got {config['optimizer']}")
     _check(args.noise_sigma == 0, "--noise-sigma", "noisy gradients are a discrete-mode option (--mode discrete)")
     _check(args.substeps >= 1, "--substeps", f"must be an integer >= 1, got {args.substeps}")
     _check(math.isfinite(args.rtol) and args.rtol > 0, "--rtol", f"must be a number > 0, got {args.rtol:g}")

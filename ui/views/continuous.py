@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from dynamics.flows import is_smooth
+from dynamics.optimizers import spec_of
 from dynamics.solvers import SOLVERS
 from ui import compute, downloads
 from ui.session import Context
@@ -21,6 +22,11 @@ SOLVER_TEXT = {"euler": "Euler (order 1)", "semi-implicit": "semi-implicit Euler
                "rk4": "Runge-Kutta 4", "adaptive": "adaptive (diffrax Tsit5, PID)"}
 
 
+def _has_sign(spec) -> bool:
+    """Whether the run's flow has the smooth-sign option (its optimizer reads sign_tau)."""
+    return "sign_tau" in spec_of(spec.optimizer).uses
+
+
 def _controls(spec) -> None:
     c = st.columns(5)
     c[0].selectbox("solver", SOLVERS, key="o_solver", format_func=SOLVER_TEXT.get)
@@ -31,11 +37,12 @@ def _controls(spec) -> None:
         for col, key, label in ((c[2], "o_rtol", "rtol"), (c[3], "o_atol", "atol")):
             f = FIELDS[key]
             col.number_input(label, min_value=f.lo, max_value=f.hi, key=key, format="%.1e")
-    if spec.optimizer == "adam":
+    flow = spec_of(spec.optimizer).flow
+    if flow is not None and flow.initial is not None:
         c[4].radio("initial moments", ("auto", "zeros"), key="o_init", horizontal=True,
-                   help="auto: m₀ = g(w₀), v₀ = g(w₀)² (the moments bias-corrected Adam steps with); zeros: as "
-                        "the discrete optimizer")
-    if spec.optimizer == "lion":
+                   help="auto: the moments of the optimizer's first step (Adam: m₀ = g(w₀), v₀ = g(w₀)²; see "
+                        "Learn); zeros: as the discrete optimizer")
+    if _has_sign(spec):
         c[4].radio("sign in the flow", ("hard", "smooth"), key="o_sign", horizontal=True,
                    help="smooth: tanh(c/τ_sign), a smooth right-hand side for the adaptive solver")
         if st.session_state["o_sign"] == "smooth":
@@ -79,7 +86,7 @@ def render(ctx: Context) -> None:
     if spec.noise_sigma > 0:
         st.caption(f"The flow uses the exact gradient; the discrete steps beside it use the sidebar's noisy "
                    f"gradient (σ = {spec.noise_sigma:g}, seed {spec.seed}).")
-    lion_sign = v["o_sign"] if spec.optimizer == "lion" else "hard"
+    lion_sign = v["o_sign"] if _has_sign(spec) else "hard"
     try:
         arrays, status = compute.flow(spec, v["o_solver"], v["o_substeps"], v["o_init"], lion_sign,
                                       v["o_sign_tau"], v["o_rtol"], v["o_atol"])

@@ -7,7 +7,8 @@ import numpy as np
 import streamlit as st
 
 from ui import compute, downloads
-from ui.equations import COMPENSATION, DECAY, FLOW, HAMILTONIAN, MASK, SOURCE, UPDATE, cautious_update, key_of
+from dynamics.optimizers import spec_of
+from ui.equations import COMPENSATION, DECAY, MASK, cautious_update
 from ui.session import Context
 from ui.state import CUSTOM_PREFIX, NAMES
 from viz.mask import mask_response_figure
@@ -26,18 +27,7 @@ REFERENCES = """
 
 def _explain(ctx: Context, spec) -> str:
     name = NAMES[spec.optimizer]
-    text = [f"**{name}** moves w by −ε u each step. "]
-    if spec.optimizer in ("gdm", "nesterov"):
-        text.append("Momentum accumulates past gradients in s. With β near 1 the velocity carries the iterate past "
-                    "the valley floor, so L oscillates and rises at many steps (the triangles in the Trajectories "
-                    "loss plot) even though H = L + K keeps falling: the energy moves between L and the kinetic "
-                    "term K. ")
-    elif spec.optimizer == "adam":
-        text.append("Adam divides the momentum by √v coordinate-wise, so both coordinates move at similar speeds "
-                    "whatever the curvature; its momentum still overshoots and L can rise. ")
-    elif spec.optimizer == "lion":
-        text.append("Lion steps by ε in every coordinate (the sign of c), so near a minimum it keeps hopping by "
-                    "about ε and L rises at many steps. ")
+    text = [f"**{name}** moves w by −ε u each step. ", spec_of(spec.optimizer).explain]
     text.append("The **cautious** variant looks at x = u ⊙ g: where a coordinate of the update points uphill "
                 "(x ≤ 0) the mask φ drops it, and α rescales what is left. Along the flow this makes L decrease "
                 "monotonically and H decrease at least as fast as for the base optimizer, provided α ≥ 1 "
@@ -74,25 +64,18 @@ def _observed(ctx: Context) -> str:
     return "In the current settings:\n" + "\n".join(lines)
 
 
-def _latex(table: dict, key: str, what: str) -> None:
-    if key in table:
-        st.latex(table[key])
-    else:
-        st.caption(f"This page does not write out {what} for {key} yet.")
-
-
 def render(ctx: Context) -> None:
     spec = ctx.focus
-    key = key_of(spec.optimizer, spec.dampening)
+    eq = spec_of(spec.optimizer).equations(spec.setup())
     toy_name = ctx.toy.title if ctx.toy.name.startswith(CUSTOM_PREFIX) else ctx.toy.name
     st.subheader(f"{spec.label} on {toy_name}")
     st.latex(ctx.toy.latex(ctx.params))
     left, right = st.columns(2)
     with left:
         st.markdown("**Update rule** (g_t = ∇L(w_t))")
-        _latex(UPDATE, key, "its update rule (see dynamics.optimizers)")
-        if key in SOURCE:
-            st.caption(SOURCE[key])
+        st.latex(eq.update)
+        if eq.source:
+            st.caption(eq.source)
         use = "in use" if spec.cautious else "selected, not in use: this run is not cautious"
         st.markdown(f"**Cautious step** (arXiv 2411.16085, Section 2; {use})")
         st.latex(cautious_update())
@@ -111,16 +94,15 @@ def render(ctx: Context) -> None:
             st.latex(DECAY[spec.decay])
     with right:
         st.markdown("**Flow** (one unit of time = one step; the Continuous time tab solves it)")
-        if key in FLOW:
-            st.latex(FLOW[key])
+        if eq.flow:
+            st.latex(eq.flow)
         else:
-            st.caption(f"No flow: dynamics.flows has none for {NAMES[spec.optimizer]}, so the Continuous time tab "
-                       "solves none either.")
+            st.caption(f"No flow: {NAMES[spec.optimizer]} has none here, so the Continuous time tab solves none "
+                       "either.")
         st.markdown("**Hamiltonian** (a Lyapunov function of the base flow)")
-        ham, note = HAMILTONIAN.get(key, (None, ""))
-        _latex({key: ham} if ham else {}, key, "a Hamiltonian (see dynamics.optimizers)")
-        if note:
-            st.caption(note)
+        st.latex(eq.hamiltonian)
+        if eq.note:
+            st.caption(eq.note)
         if spec.cautious:
             st.caption("The cautious flow keeps the same H: Ḣ(cautious) − Ḣ(base) = −ε Σ (α φ(xᵢ) xᵢ − xᵢ) ≤ 0 "
                        "when α φ(x) x ≥ max(x, 0), i.e. α ≥ 1 (Theorem 2.3).")

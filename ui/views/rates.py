@@ -12,7 +12,7 @@ import functools
 import numpy as np
 import streamlit as st
 
-from dynamics.rates import MIN_WINDOW, gd_optimum, heavy_ball_optimum, is_homogeneous, stable_lr_limit
+from dynamics.rates import MIN_WINDOW, is_homogeneous, optimum, stable_lr_limit
 from dynamics.sweep import grid_axis
 from ui import compute, downloads
 from ui.session import Context, load_cell
@@ -60,18 +60,11 @@ def _noise_drop_text(specs, maps) -> str:
 
 
 def analytic(ctx: Context, optimizer: str, dampening: bool, beta_axis: np.ndarray) -> Analytic:
-    """Closed forms of gd/gdm/nesterov on a quadratic toy (its Hessian eigenvalues):
-    the optimum (gd, gdm) and the stability boundary."""
+    """Closed forms of the optimizer on a quadratic toy (its Hessian eigenvalues, the
+    registry's closed_form): the optimum where derived and the stability boundary."""
     eig = ctx.toy.eigenvalues(ctx.toy.params(ctx.params))
     lo, hi = min(eig), max(eig)
-    optimum = None
-    if optimizer == "gdm":
-        optimum = heavy_ball_optimum(lo, hi)
-        if dampening:   # s = beta s + (1-beta) g is the heavy ball with eps (1-beta)
-            optimum = {**optimum, "lr": optimum["lr"] / (1 - optimum["beta"])}
-    elif optimizer == "gd":
-        optimum = gd_optimum(lo, hi)
-    return Analytic(optimum, stable_lr_limit(optimizer, beta_axis, hi, dampening))
+    return Analytic(optimum(optimizer, lo, hi, dampening), stable_lr_limit(optimizer, beta_axis, hi, dampening))
 
 
 def _on_click(lr_axis: tuple, beta_axis: tuple, scale: str) -> None:
