@@ -12,7 +12,6 @@ minimiser set towards small norm (the paper's sliding mode, Section 3).
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import optax
 
 from dynamics.config import DECAY_MODES
