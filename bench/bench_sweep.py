@@ -56,6 +56,32 @@ FLOPS_PER_CELL_STEP = {"base": 60, "cautious": 70}
 PEAK_FLOPS = {"float64": 2 * 2.5e9 * 2 * 8 * 2, "float32": 2 * 2.5e9 * 2 * 16 * 2}
 
 
+def _numpy_renormalise(parts, dt):
+    """The state divided by 2^k with k = floor(log2 |state|^2 / 2) per cell (np.frexp;
+    ZERO_STATE_EXPONENT for an all-zero state): (the parts, k)."""
+    n2 = sum(v * v for v in parts)
+    step_k = np.where(n2 > 0, np.frexp(n2)[1] // 2, ZERO_STATE_EXPONENT)
+    return tuple(np.ldexp(v, -step_k).astype(dt) for v in parts), step_k
+
+
+def _numpy_gdm_step(x, y, mx, my, gx, gy, lr, beta, cautious, dt):
+    """One heavy-ball step in place: s = beta s + g, then w -= lr s, or with caution
+    w -= lr phi s / max(mean phi, 1e-3), phi = 1[sign(s) sign(g) > 0]."""
+    mx *= beta
+    mx += gx
+    my *= beta
+    my += gy
+    if cautious:
+        kx = (np.sign(mx) * np.sign(gx) > 0).astype(dt)
+        ky = (np.sign(my) * np.sign(gy) > 0).astype(dt)
+        scale = lr / np.maximum(0.5 * (kx + ky), dt.type(1e-3))
+        x -= scale * kx * mx
+        y -= scale * ky * my
+    else:
+        x -= lr * mx
+        y -= lr * my
+
+
 def numpy_sweep(lr, beta, h, w0, steps, tol, cautious, dtype="float64"):
     """gdm (cautious: elementwise mask from the signs, mean compensation) on
     L = (h1 w1^2 + h2 w2^2)/2 vectorised over the cells with NumPy, one array per
@@ -84,9 +110,7 @@ def numpy_sweep(lr, beta, h, w0, steps, tol, cautious, dtype="float64"):
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
             if t % RENORM_EVERY == 0:
-                n2 = x * x + y * y + mx * mx + my * my
-                step_k = np.where(n2 > 0, np.frexp(n2)[1] // 2, ZERO_STATE_EXPONENT)
-                x, y, mx, my = (np.ldexp(v, -step_k).astype(dt) for v in (x, y, mx, my))
+                (x, y, mx, my), step_k = _numpy_renormalise((x, y, mx, my), dt)
                 k += step_k
             n2 = x * x + y * y + mx * mx + my * my
             cur = k * ln2 + dt.type(0.5) * np.log(np.maximum(n2, tiny))
@@ -107,19 +131,7 @@ def numpy_sweep(lr, beta, h, w0, steps, tol, cautious, dtype="float64"):
                 last_loss = np.where(good, loss, last_loss)
             if t == steps:
                 break
-            mx *= beta
-            mx += gx
-            my *= beta
-            my += gy
-            if cautious:
-                kx = (np.sign(mx) * np.sign(gx) > 0).astype(dt)
-                ky = (np.sign(my) * np.sign(gy) > 0).astype(dt)
-                scale = lr / np.maximum(0.5 * (kx + ky), dt.type(1e-3))
-                x -= scale * kx * mx
-                y -= scale * ky * my
-            else:
-                x -= lr * mx
-                y -= lr * my
+            _numpy_gdm_step(x, y, mx, my, gx, gy, lr, beta, cautious, dt)
         failed = (state < 0) | ~np.isfinite(top_rise)
         hit = ~failed & (state < still)
         rate, spread, settled = block_fit_rate(sum_y, sum_ty, np.full(n, steps), starts, window_starts(steps))
