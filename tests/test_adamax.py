@@ -13,6 +13,7 @@ import pytest
 
 from dynamics.config import Setup, make_hyper
 from dynamics.ode import integrate
+from dynamics.optimizers import spec_of
 from dynamics.rollout import rollout
 from tests.test_flows import batch_hyper, batched_diag, grads, random_states, toy_arrays
 from toys import get_toy
@@ -103,3 +104,16 @@ def test_hamiltonian_never_rises_along_the_flow(toy_name):
     assert np.all(np.isfinite(tr.hamiltonian))
     assert np.max(np.diff(tr.hamiltonian)) <= 1e-12 * max(1.0, abs(tr.hamiltonian[0]))
     assert tr.loss[-1] < tr.loss[0]
+
+
+def test_app_solves_and_explains_adamax():
+    from tests.test_app import assert_clean, new_app
+
+    at = new_app({"view": "continuous", "opt": "adamax", "variants": "base", "steps": "50"}).run()
+    assert_clean(at)
+    assert not any("No continuous-time flow" in i.value for i in at.info)
+    assert any(r.label == "initial moments" for r in at.radio)
+    at = new_app({"view": "learn", "opt": "adamax", "variants": "base", "steps": "50"}).run()
+    assert_clean(at)
+    eq = spec_of("adamax").equations(Setup("adamax"))
+    assert any(eq.flow in e.body for e in at.latex) and any(eq.hamiltonian in e.body for e in at.latex)
