@@ -48,8 +48,8 @@ def _jump(steps: np.ndarray, t: int) -> None:
         st.session_state["i_step"] = int(later[0] if len(later) else steps[0])
 
 
-def render(ctx: Context) -> None:
-    spec = ctx.focus
+def _step_controls(spec) -> tuple[int, bool]:
+    """The step slider (kept within the run) and the zoom toggle: (t, zoom)."""
     ss = st.session_state
     if ss["i_step"] > spec.steps - 1:
         ss["i_step"] = spec.steps - 1
@@ -59,8 +59,12 @@ def render(ctx: Context) -> None:
     else:
         t = 0
     zoom = c2.toggle("zoom to the step", key="i_zoom")
-    a = compute.anatomy(spec)
-    traj = compute.trajectory(spec)
+    return t, zoom
+
+
+def _jump_buttons(spec, a: dict, traj: dict, t: int) -> None:
+    """Buttons moving the slider to the next step where the mask drops a coordinate and
+    to the next step where L rises."""
     with np.errstate(invalid="ignore"):
         masked_steps = np.nonzero(np.any(a["mask"] < 0.5, axis=-1))[0] if spec.cautious else np.zeros(0, int)
         rise_steps = np.nonzero(np.diff(traj["loss"]) > 0)[0]
@@ -69,12 +73,11 @@ def render(ctx: Context) -> None:
               disabled=not len(masked_steps), key="_next_mask")
     b2.button(f"next L rise (of {len(rise_steps)})", on_click=_jump, args=(rise_steps, t),
               disabled=not len(rise_steps), key="_next_rise")
-    points, _ = compute.minima(ctx.toy.name, ctx.params_key)
-    w = a["w"][t]
-    if not np.all(np.isfinite(w)) or not np.all(np.isfinite(a["step"][t])):
-        st.warning(f"{spec.label} has diverged by step {t}: the iterate or the step is not finite. Choose an "
-                   "earlier step or smaller ε.")
-        return
+
+
+def _step_panel(ctx: Context, spec, a: dict, traj: dict, t: int, zoom: bool, points, w) -> None:
+    """The step's arrows on the contour (the whole domain, or zoomed to the step), with
+    its export controls."""
     dark, light = optimizer_colour(spec.optimizer, False), optimizer_colour(spec.optimizer, True)
     arrows = step_arrows(spec.lr, a["grad"][t], a["direction"][t], a["cautious"][t], a["mask"][t], a["decay"][t],
                          a["step"][t], dark, light, spec.cautious)
@@ -82,31 +85,54 @@ def render(ctx: Context) -> None:
     bounds = window(w, arrows, ZOOM_FLOOR * span) if zoom else ctx.toy.domain
     bounds = tuple(tuple(float(b) for b in axis) for axis in bounds)
     grid = compute.grid(ctx.toy.name, ctx.params_key, 120, bounds)
+    fig = step_figure(grid, points, bounds, w, arrows, traj["w"], ctx.styles[spec.label], ctx.presentation)
+    downloads.plotly_chart(fig, "inspector")
+    downloads.export_controls(fig, "inspector", export_table(a, t, spec.lr),
+                              dict(path=traj["w"], step=np.int64(t), contour_x=grid[0], contour_y=grid[1],
+                                   contour_loss=grid[2]))
+
+
+def _numbers_panel(spec, a: dict, traj: dict, t: int) -> None:
+    """The numbers of step t: L before and after, the compensation, the vectors, and what
+    the mask dropped and why."""
+    loss0, loss1 = float(traj["loss"][t]), float(traj["loss"][t + 1])
+    st.markdown(f"**{spec.label}, step {t} → {t + 1}** (ε = {spec.lr:.4g}, β = {spec.beta:.4g})")
+    m = st.columns(3)
+    m[0].metric("L(w_t)", f"{loss0:.4g}")
+    m[1].metric("L(w_{t+1})", f"{loss1:.4g}", delta=f"{loss1 - loss0:.3g}", delta_color="inverse")
+    m[2].metric("compensation α", f"{float(a['alpha'][t]):.4g}",
+                help="the step is −ε α φ⊙u; mean compensation α = 1/max(mean φ, 10⁻³) is 1000 when every "
+                     "coordinate is dropped (the step is then 0)")
+    st.dataframe(numbers(a, t, spec.lr), hide_index=True, width="stretch")
+    dropped = [i + 1 for i in np.nonzero(a["mask"][t] < 0.5)[0]] if spec.cautious else []
+    if not spec.cautious:
+        st.caption("No caution: the step is −ε u (plus decay). Choose a cautious run in the sidebar to see "
+                   "the mask.")
+    elif dropped:
+        st.info(f"The mask drops coordinate(s) {', '.join(map(str, dropped))}: {DROP_REASON[spec.mask]}, so "
+                "that part of −ε u would raise L to first order.")
+    else:
+        st.caption("The mask keeps every coordinate at this step (u and g agree in sign).")
+    if loss1 > loss0:
+        st.warning("L rose at this step.")
+
+
+def render(ctx: Context) -> None:
+    """The inspector tab: step controls, then the focus run's step t drawn (left) and in
+    numbers (right); a warning instead once the run has diverged."""
+    spec = ctx.focus
+    t, zoom = _step_controls(spec)
+    a = compute.anatomy(spec)
+    traj = compute.trajectory(spec)
+    _jump_buttons(spec, a, traj, t)
+    points, _ = compute.minima(ctx.toy.name, ctx.params_key)
+    w = a["w"][t]
+    if not np.all(np.isfinite(w)) or not np.all(np.isfinite(a["step"][t])):
+        st.warning(f"{spec.label} has diverged by step {t}: the iterate or the step is not finite. Choose an "
+                   "earlier step or smaller ε.")
+        return
     left, right = st.columns([1.5, 1])
     with left:
-        fig = step_figure(grid, points, bounds, w, arrows, traj["w"], ctx.styles[spec.label], ctx.presentation)
-        downloads.plotly_chart(fig, "inspector")
-        downloads.export_controls(fig, "inspector", export_table(a, t, spec.lr),
-                                  dict(path=traj["w"], step=np.int64(t), contour_x=grid[0], contour_y=grid[1],
-                                       contour_loss=grid[2]))
+        _step_panel(ctx, spec, a, traj, t, zoom, points, w)
     with right:
-        loss0, loss1 = float(traj["loss"][t]), float(traj["loss"][t + 1])
-        st.markdown(f"**{spec.label}, step {t} → {t + 1}** (ε = {spec.lr:.4g}, β = {spec.beta:.4g})")
-        m = st.columns(3)
-        m[0].metric("L(w_t)", f"{loss0:.4g}")
-        m[1].metric("L(w_{t+1})", f"{loss1:.4g}", delta=f"{loss1 - loss0:.3g}", delta_color="inverse")
-        m[2].metric("compensation α", f"{float(a['alpha'][t]):.4g}",
-                    help="the step is −ε α φ⊙u; mean compensation α = 1/max(mean φ, 10⁻³) is 1000 when every "
-                         "coordinate is dropped (the step is then 0)")
-        st.dataframe(numbers(a, t, spec.lr), hide_index=True, width="stretch")
-        dropped = [i + 1 for i in np.nonzero(a["mask"][t] < 0.5)[0]] if spec.cautious else []
-        if not spec.cautious:
-            st.caption("No caution: the step is −ε u (plus decay). Choose a cautious run in the sidebar to see "
-                       "the mask.")
-        elif dropped:
-            st.info(f"The mask drops coordinate(s) {', '.join(map(str, dropped))}: {DROP_REASON[spec.mask]}, so "
-                    "that part of −ε u would raise L to first order.")
-        else:
-            st.caption("The mask keeps every coordinate at this step (u and g agree in sign).")
-        if loss1 > loss0:
-            st.warning("L rose at this step.")
+        _numbers_panel(spec, a, traj, t)
