@@ -128,11 +128,6 @@ def semi_implicit_step(setup: Setup, value: Callable) -> Callable:
     return step
 
 
-def kinetic(setup: Setup, y: FlowState, hp: Hyper):
-    """K(m, v): the same formula as on the discrete optimizer states."""
-    return kinetic_of_moments(setup, y.m, y.v, hp)
-
-
 def diagnostics(setup: Setup, value: Callable) -> Callable:
     """diag(y, args) -> dict of L, H = L + K, dL/dt = g.w', dH/dt = dL/dt + dK/dt
     (dK/dt by forward-mode differentiation of K along (m', v'), the exact chain rule;

@@ -270,20 +270,3 @@ def best_cell(lr, beta, rate, diverged=None) -> dict[str, Any] | None:
         return None
     row, col = np.unravel_index(np.argmin(np.where(ok, rate, np.inf)), rate.shape)
     return dict(lr=float(lr[col]), beta=float(beta[row]), rate=float(rate[row, col]), row=int(row), col=int(col))
-
-
-def rate_difference(cautious_rate, base_rate) -> np.ndarray:
-    """cautious minus base, cell by cell (negative: caution converges faster).  Both maps
-    are finite everywhere (diverged cells carry their rho > 1 or RATE_DIVERGED), so the
-    difference is too."""
-    return np.asarray(cautious_rate, float) - np.asarray(base_rate, float)
-
-
-def stability_boundary(lr, rate, diverged) -> tuple[np.ndarray, np.ndarray]:
-    """For each beta row of a map, the largest lr whose cell converges (rate < 1, not
-    diverged): (lr_max per row, found per row); lr_max is 0 where no cell converges."""
-    lr = np.asarray(lr, float)
-    stable = (np.asarray(rate) < 1) & ~np.asarray(diverged, bool)
-    found = stable.any(axis=1)
-    best = np.where(stable, lr[None, :], -np.inf).max(axis=1)
-    return np.where(found, best, 0.0), found
