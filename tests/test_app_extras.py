@@ -10,7 +10,8 @@ import pytest
 from dynamics import Setup, make_hyper, rollout
 from dynamics.basins import basin_map, changed
 from dynamics.decay_study import STUDY_OPTIMIZERS, decay_study
-from dynamics.sweep import grid_axis, noisy_sweep
+from dynamics.noisy_sweep import noisy_sweep
+from dynamics.sweep import grid_axis
 from tests.test_app import assert_clean, charts, checkered, decode, heatmap, new_app, show, trace
 from toys import get_toy
 from toys.expr import ExprError, expression_toy, parse_expression
