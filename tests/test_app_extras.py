@@ -79,6 +79,13 @@ def test_basin_view_shows_the_basin_maps():
     assert len(set(maps[1].index.ravel())) >= 4      # the four minima each have a basin
 
 
+def test_basin_view_on_a_valley_says_what_a_colour_means():
+    at = new_app({"toy": "valley-line", "view": "basins", "b_n": "16", "b_steps": "100"}).run()
+    assert_clean(at)
+    assert any("ends on its line of minimisers" in m.value for m in at.info)
+    assert any("piece of the curve it ends within" in c.value for c in at.caption)
+
+
 def test_views_that_need_minima_say_so_for_a_custom_objective_and_a_saddle():
     at = new_app({"toy": "custom", "view": "basins"}).run()
     assert_clean(at)

@@ -36,9 +36,9 @@ def _reach_text(valley: bool, radius: float, steps: int) -> str:
     """What a colour means: the minimiser (valley toys: the piece of the curve of
     minimisers, dynamics.basins) a run ends within ``radius`` of."""
     if valley:
-        return (f"the minimisers form a curve, and a run counts for the piece of it it ends within {radius:.3g} of, "
-                f"named by that piece's listed minimum-norm point (the run's end point is in the table). Grey: "
-                f"not within {radius:.3g} of the curve after {steps} steps, or diverged.")
+        return (f"the minimisers form a curve, and a run counts for the piece of the curve it ends within "
+                f"{radius:.3g} of, named by that piece's listed minimum-norm point (the run's end point is in the "
+                f"table). Grey: not within {radius:.3g} of the curve after {steps} steps, or diverged.")
     return (f"a run counts for a minimiser when it ends within {radius:.3g} of it. Grey: near no listed minimiser "
             f"after {steps} steps, or diverged.")
 

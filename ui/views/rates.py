@@ -45,7 +45,8 @@ def _noise_controls(spec) -> int:
     c2.caption(f"Noisy gradients (σ = {spec.noise_sigma:g}): each cell runs seeds {spec.seed}…"
                f"{spec.seed + st.session_state['r_seeds'] - 1} in one batch (dynamics.noisy_sweep); the maps "
                "show the mean rate over the seeds, a diverged seed counting as rate 1, and grey where every seed "
-               "diverged; the exported steps to tol is the median over seeds, of those that reached tol (-1: none did).")
+               "diverged; the exported steps to tol is the median over seeds, of those that reached tol "
+               "(-1: none did).")
     return int(st.session_state["r_seeds"])
 
 
