@@ -33,12 +33,13 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dynamics.config import Setup, make_hyper  # noqa: E402
-from dynamics.rates import (DIVERGENCE_FACTOR, STEPS_NOT_REACHED, block_fit_rate, block_starts,  # noqa: E402
-                            distance_rate, window_starts)
+from dynamics.metrics import DIVERGENCE_FACTOR, STEPS_NOT_REACHED  # noqa: E402
 from dynamics.optimizers.gdm import optimum as heavy_ball_optimum, rate as heavy_ball_rate  # noqa: E402
+from dynamics.rates import block_fit_rate, block_starts, distance_rate, window_starts  # noqa: E402
 from dynamics.rollout import make_optimizer, rollout  # noqa: E402
-from dynamics.sweep import (DEFAULT_TOL, RENORM_EVERY, ZERO_STATE_EXPONENT, compiled_sweep, grid_axis,  # noqa: E402
-                            sweep)
+from dynamics.renormalisation import RENORM_EVERY, ZERO_STATE_EXPONENT  # noqa: E402
+from dynamics.sweep import DEFAULT_TOL, grid_axis, sweep  # noqa: E402
+from dynamics.sweep_program import compiled_sweep  # noqa: E402
 from toys import get_toy  # noqa: E402
 
 TOY = "quad-k4"                 # w1^2 + 4 w2^2 (h = 2, 8), the paper's Figure 3

@@ -6,16 +6,26 @@ cautious mask of arXiv 2411.16085 when setup.cautious)
 
     g_t = grad L(w_t);  w_{t+1} = w_t - eps u_t      (t = 0 .. T-1)
 
-for T steps, all cells in one jit-compiled, vmapped program run in chunks by the sweep
-machinery (dynamics.sweep.run_cells).  Each cell reports
+for T steps, all cells in one jit-compiled, vmapped program run in chunks by the batch
+machinery (dynamics.batch.run_cells).  With d(w) the distance to the toy's minimiser set
+(dynamics.metrics: the nearest listed minimiser w*_k of toy.minima, or on a valley toy
+the curve of minimisers), each cell reports
 
-- ``index``: k when |w_T - w*_k| < radius for the listed minimiser w*_k (toy.minima),
-  -1 when w_T is near no listed minimiser or the run diverged,
-- ``arrival``: the first step t such that w_s stays within radius of some listed
-  minimiser for every s >= t (-1 where index is -1),
-- ``diverged``: w_t or L non-finite, or d_t > 1e6 max(d_0, radius) at some step, with
-  d_t the distance to the nearest listed minimiser (the sweeps' criterion),
+- ``index``: the nearest listed minimiser k when d(w_T) < radius, -1 when w_T is not
+  within radius of the set or the run diverged,
+- ``arrival``: the first step t such that d(w_s) < radius for every s >= t (-1 where
+  index is -1),
+- ``diverged``: w_t or L non-finite, or d_t > 1e6 max(d_0, radius) at some step
+  (dynamics.metrics, the sweeps' rule),
 - ``final``: w_T (NaN in diverged cells).
+
+On a valley toy (valley-line, valley-hyperbola) a run converges to *some* point of the
+curve of minimisers, rarely to a listed one: the map then shows which piece of the
+set a start converges to.  The listed points are the minimum-norm points of the
+pieces, one per piece (the line is one piece; the hyperbola w1 w2 = s has two
+branches, and the nearest listed point (sqrt s, sqrt s) or -(sqrt s, sqrt s) is the
+sign of w1 + w2, the branch's side), so the nearest listed point names the piece;
+``final`` says where on it the run ended.
 
 Comparing the base and the cautious map of the same toy shows where the mask changes
 the minimiser a run ends in (``changed``).  A cell equals the roll-out from its start
@@ -31,10 +41,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynamics.batch import ProgressFn, chunk_size, compile_cells, host_workers, run_cells
 from dynamics.config import Hyper, Setup, make_hyper
-from dynamics.rates import DIVERGENCE_FACTOR
+from dynamics.metrics import distance2_fn, divergence_limit2, listed_distances2, minimiser_set
 from dynamics.rollout import cast_inputs, make_optimizer
-from dynamics.sweep import _CPU_COMPILER_OPTIONS, ProgressFn, _minima, _workers, chunk_size, run_cells
 from toys import Toy
 
 DEFAULT_RADIUS = 1e-3
@@ -69,34 +79,32 @@ def changed(a: BasinMap, b: BasinMap) -> np.ndarray:
 
 def _basin_fn(setup: Setup, toy: Toy, steps: int):
     """The traced basin map of one chunk: start coordinates (x, y) per cell -> outputs."""
-    value = toy.value
+    value, dist2 = toy.value, distance2_fn(toy)
 
     def run(x, y, hp: Hyper, p, minima, radius2):
         grad = jax.grad(lambda w: value(w, p))
         opt = make_optimizer(setup, hp)
-        dist2 = lambda w: jnp.sum((w[None, :] - minima) ** 2, axis=-1)
 
         def cell(x0, y0):
             w0 = jnp.stack([x0, y0])
-            d2_0 = jnp.min(dist2(w0))
-            lim2 = DIVERGENCE_FACTOR**2 * jnp.maximum(d2_0, radius2)
+            d2_0 = dist2(w0, p, minima)
+            lim2 = divergence_limit2(d2_0, radius2)
 
             def step(carry, t):
                 w, state, g, ok, last_out = carry
                 upd, state = opt.update(g, state, w)
                 w = w + upd
                 g = grad(w)
-                d2 = jnp.min(dist2(w))
+                d2 = dist2(w, p, minima)
                 ok = ok & (d2 <= lim2) & jnp.all(jnp.isfinite(g))     # NaN fails d2 <= lim2
                 return (w, state, g, ok, jnp.where(d2 >= radius2, t, last_out)), None
 
             first_out = jnp.where(d2_0 >= radius2, 0, -1).astype(jnp.int32)
             carry = (w0, opt.init(w0), grad(w0), jnp.isfinite(value(w0, p)), first_out)
             (w, _, _, ok, last_out), _ = jax.lax.scan(step, carry, jnp.arange(1, steps + 1, dtype=jnp.int32))
-            d2 = dist2(w)
-            inside = ok & (jnp.min(d2) < radius2)
-            return dict(index=jnp.where(inside, jnp.argmin(d2), -1), arrival=jnp.where(inside, last_out + 1, -1),
-                        diverged=~ok, final=jnp.where(ok, w, jnp.nan))
+            inside = ok & (dist2(w, p, minima) < radius2)
+            return dict(index=jnp.where(inside, jnp.argmin(listed_distances2(w, minima)), -1),
+                        arrival=jnp.where(inside, last_out + 1, -1), diverged=~ok, final=jnp.where(ok, w, jnp.nan))
 
         return jax.vmap(cell)(x, y)
 
@@ -107,8 +115,7 @@ def _basin_fn(setup: Setup, toy: Toy, steps: int):
 def compiled_basins(setup: Setup, toy: Toy, steps: int):
     """The jitted basin map of one chunk for (setup, toy, steps), built once per process:
     ``fn(x, y, hp, toy_params, minima, radius**2)`` with x, y of shape (cells,)."""
-    options = _CPU_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
-    return jax.jit(_basin_fn(setup, toy, steps), compiler_options=options)
+    return compile_cells(_basin_fn(setup, toy, steps))
 
 
 def basin_map(setup: Setup, toy: Toy, hp: Hyper | None = None, steps: int = 500, *, n: int | tuple[int, int] = 64,
@@ -117,7 +124,7 @@ def basin_map(setup: Setup, toy: Toy, hp: Hyper | None = None, steps: int = 500,
     """The basin map of ``setup`` on ``toy``: an n x n grid (or n = (nx, ny)) of starts
     evenly spaced over ``domain`` ((xmin, xmax), (ymin, ymax); default the toy's), each
     run for ``steps`` steps with hyperparameters ``hp`` (default make_hyper()).  Runs
-    on the default device; ``progress(done, total)`` as in dynamics.sweep."""
+    on the default device; ``progress(done, total)`` as in dynamics.batch.run_cells."""
     if setup.noise != "none":
         raise ValueError("basin maps run the exact gradient; got a noisy setup")
     if not toy.has_minima():
@@ -136,11 +143,11 @@ def basin_map(setup: Setup, toy: Toy, hp: Hyper | None = None, steps: int = 500,
     x, y = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
 
     _, hp_arr, p = cast_inputs(setup, toy, toy.start, make_hyper(setup.dtype) if hp is None else hp, toy_params)
-    minima, _ = _minima(toy, tuple(sorted(toy.params(toy_params).items())))
+    minima, _ = minimiser_set(toy, toy_params)
     dt = jnp.dtype(setup.dtype)
     consts = (hp_arr, p, jnp.asarray(minima, dt), jnp.asarray(radius * radius, dt))
     device = (jax.devices()[0],)
-    workers = _workers(device)
+    workers = host_workers(device)
     cells = [np.tile(x, ny).astype(dt), np.repeat(y, nx).astype(dt)]
     chunk = chunk_size(nx * ny, steps, 1, workers, chunk_cells)
     out = run_cells(compiled_basins(setup, toy, steps), cells, consts, chunk, device, workers, setup.dtype, progress)

@@ -30,13 +30,11 @@ from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from dynamics.config import DECAY_MODES, Hyper, Setup, make_hyper
+from dynamics.metrics import minimiser_set, set_distance
 from dynamics.rollout import rollout
-from dynamics.sweep import _distance2, _minima
 from toys import Toy, get_toy
 
 STUDY_TOYS = ("valley-line", "valley-hyperbola", "quadratic")
@@ -94,17 +92,6 @@ def study_hyper(optimizer: str, dtype: str = "float64", **overrides: float) -> H
     return make_hyper(dtype, **{**STUDY_HYPER.get(optimizer, {}), **overrides})
 
 
-def set_distance(toy: Toy, w, toy_params=None) -> np.ndarray:
-    """Distance of each row of w (shape (..., 2)) to the toy's minimiser set: |set_residual|
-    on a valley toy, else the distance to the nearest listed minimiser."""
-    p = toy.params(toy_params)
-    minima, _ = _minima(toy, tuple(sorted(p.items())))
-    pj = {k: jnp.asarray(v, jnp.float64) for k, v in p.items()}
-    w = jnp.asarray(w, jnp.float64)
-    d2 = jax.vmap(lambda x: _distance2(toy)(x, pj, jnp.asarray(minima)))(w.reshape(-1, 2))
-    return np.sqrt(np.asarray(d2)).reshape(w.shape[:-1])
-
-
 def decay_run(toy: Toy | str, optimizer: str = "gdm", decay: str = "cautious", hp: Hyper | None = None,
               steps: int = STUDY_STEPS, *, start=None, toy_params=None, cautious: bool = False,
               set_tol: float = 0.05, grad_tol: float = 1e-8) -> DecayRun:
@@ -130,7 +117,7 @@ def decay_run(toy: Toy | str, optimizer: str = "gdm", decay: str = "cautious", h
     norm = np.linalg.norm(tr.w, axis=1)
     grad_norm = np.linalg.norm(tr.grad, axis=1)
     on_set = dist < set_tol
-    minima, _ = _minima(toy, tuple(sorted(toy.params(toy_params).items())))
+    minima, _ = minimiser_set(toy, toy_params)
     nearest = minima[np.argmin(np.linalg.norm(minima - tr.w[-1], axis=1))]
     end = EndPoint(w=tr.w[-1], loss=float(tr.loss[-1]), grad_norm=float(grad_norm[-1]), set_distance=float(dist[-1]),
                    norm=float(norm[-1]), pareto_point=nearest,

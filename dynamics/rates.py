@@ -54,11 +54,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from dynamics.metrics import STEPS_NOT_REACHED, divergence_limit
 from dynamics.optimizers import REGISTRY, spec_of
 
 RATE_DIVERGED = 1.0       # rate of a diverged distance run (with diverged = True)
-STEPS_NOT_REACHED = -1    # steps_to_tol when d_t never fell below tol (or the run diverged)
-DIVERGENCE_FACTOR = 1e6   # d_t > 1e6 max(d_0, tol) counts as divergence
 UNIT_BLOCKS = 64          # steps 0..63 are blocks of their own
 BLOCK_FRACTION = 32       # later blocks have length floor(start / 32)
 
@@ -96,11 +95,6 @@ class RunRate(NamedTuple):
     settled: bool
     steps_to_tol: int
     diverged: bool
-
-
-def divergence_limit(d0: float, tol: float) -> float:
-    """d_t above this counts as divergence: 1e6 max(d_0, tol)."""
-    return DIVERGENCE_FACTOR * max(d0, tol)
 
 
 def late_window(t_end, win):

@@ -10,8 +10,9 @@ import pytest
 from dynamics import Setup, make_hyper, rollout
 from dynamics.basins import basin_map, changed
 from dynamics.decay_study import STUDY_OPTIMIZERS, decay_study
+from dynamics.noisy_sweep import noisy_sweep
 from dynamics.optimizers import spec_of
-from dynamics.sweep import grid_axis, noisy_sweep
+from dynamics.sweep import grid_axis
 from tests.test_app import assert_clean, charts, checkered, decode, heatmap, new_app, show, trace
 from toys import get_toy
 from toys.expr import ExprError, expression_toy, parse_expression
@@ -76,6 +77,13 @@ def test_basin_view_shows_the_basin_maps():
         np.testing.assert_allclose(decode(heat["y"]), ref.y, rtol=1e-15)
     np.testing.assert_array_equal(decode(trace(spec, "changed")["z"]), changed(*maps))
     assert len(set(maps[1].index.ravel())) >= 4      # the four minima each have a basin
+
+
+def test_basin_view_on_a_valley_says_what_a_colour_means():
+    at = new_app({"toy": "valley-line", "view": "basins", "b_n": "16", "b_steps": "100"}).run()
+    assert_clean(at)
+    assert any("ends on its line of minimisers" in m.value for m in at.info)
+    assert any("piece of the curve it ends within" in c.value for c in at.caption)
 
 
 def test_views_that_need_minima_say_so_for_a_custom_objective_and_a_saddle():

@@ -16,7 +16,8 @@ from dynamics.cli import main
 from dynamics.noise import check_seed, mask_flips, noise_key
 from dynamics.rates import distance_rate
 from dynamics.rollout import cast_inputs, compiled_rollout
-from dynamics.sweep import grid_axis, noisy_sweep, sweep
+from dynamics.noisy_sweep import noisy_sweep
+from dynamics.sweep import grid_axis, sweep
 from toys import get_toy
 
 QUAD = get_toy("quad-k4")          # w1^2 + 4 w2^2

@@ -17,10 +17,13 @@ import pytest
 
 from dynamics import Setup, make_hyper, rollout
 from dynamics.cli import main
+from dynamics.metrics import minimiser_set
+from dynamics.noisy_sweep import noisy_sweep
 from dynamics.optimizers.gdm import optimum as heavy_ball_optimum, rate as heavy_ball_rate
 from dynamics.optimizers.nesterov import rate as nesterov_rate
 from dynamics.rates import RATE_DIVERGED, distance_rate
-from dynamics.sweep import _minima, compiled_sweep, grid_axis, noisy_sweep, sweep
+from dynamics.sweep import grid_axis, sweep
+from dynamics.sweep_program import compiled_sweep
 from toys import Toy, get_toy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,7 +132,7 @@ def _single_run(setup, toy, hp, steps, tol):
     """The rate metrics of one cell computed from the single run (dynamics.rollout)."""
     traj = rollout(setup, toy, hp, steps)
     params = toy.params()
-    minima, loss_min = _minima(toy, tuple(sorted(params.items())))
+    minima, loss_min = minimiser_set(toy)
     if toy.valley:
         d = np.abs(np.asarray(toy.set_residual(traj.w, params)))
     else:
@@ -244,7 +247,8 @@ _DEVICES_SCRIPT = textwrap.dedent("""
     import sys
     import jax, numpy as np
     from dynamics import Setup
-    from dynamics.sweep import compiled_sweep, grid_axis, sweep
+    from dynamics.sweep import grid_axis, sweep
+    from dynamics.sweep_program import compiled_sweep
     from toys import Toy, get_toy
     assert len(jax.devices()) == 4, jax.devices()
     r = sweep(Setup("gdm", cautious=True), get_toy("quad-k4"), grid_axis(0.02, 0.5, 12), grid_axis(0.0, 0.9, 10),

@@ -4,7 +4,7 @@ return NumPy arrays.
 Every cache has ``max_entries``, so memory stays bounded however many sessions and
 settings there are.  Arguments are plain hashable values (RunSpec, tuples), never
 Streamlit objects.  The jitted programs behind them (dynamics.rollout.compiled_rollout,
-dynamics.sweep.compiled_sweep, dynamics.ode.compiled_integrator,
+dynamics.sweep_program.compiled_sweep, dynamics.ode.compiled_integrator,
 dynamics.anatomy.compiled_anatomy) are process-wide caches keyed by the *structure*
 of a run (optimizer, mask, toy, number of steps, ...); every number (lr, beta, start,
 toy parameters) is an array argument, so moving a slider re-runs a compiled program
@@ -31,9 +31,11 @@ from dynamics.basins import BasinMap, basin_map
 from dynamics.decay_study import DecayRun, decay_study
 from dynamics.noise import SEED_LIMIT
 from dynamics.ode import integrate
-from dynamics.rates import distance_rate, divergence_limit
+from dynamics.metrics import divergence_limit
+from dynamics.rates import distance_rate
 from dynamics.rollout import Trajectory
-from dynamics.sweep import DEFAULT_TOL, noisy_sweep, sweep
+from dynamics.noisy_sweep import noisy_sweep
+from dynamics.sweep import DEFAULT_TOL, sweep
 from ui.state import RunSpec, toy_of
 from viz.contour import toy_grid
 
@@ -147,21 +149,21 @@ def seeds_of(spec: RunSpec, k: int) -> tuple[int, ...]:
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def noisy_sweep_block(spec: RunSpec, lr_axis: tuple, beta_rows: tuple, steps: int, seeds: tuple) -> dict:
-    """The maps of ``sweep_block`` averaged over ``seeds`` (dynamics.sweep.noisy_sweep,
+    """The maps of ``sweep_block`` averaged over ``seeds`` (dynamics.noisy_sweep.noisy_sweep,
     gradient noise sigma = spec.noise_sigma): ``rate`` is the mean rate (a diverged seed
     counts 1; also as ``rate_estimate``: noise has no closed form), ``rate_uncertainty``
     the mean over the seeds of each fit's spread, ``settled`` where every seed's fit
     settled, ``diverged`` where every seed diverged, ``diverged_fraction``,
-    ``rate_std``, ``steps_to_tol`` the step by which every seed reached tol (-1: some
-    seed never did), and (cautious) ``noise_drop``, the mean over the seeds of the
-    fraction of coordinates the mask dropped because of the noise."""
+    ``rate_std``, ``steps_to_tol`` the median over the seeds that reached tol (-1: none
+    did; dynamics.metrics.median_steps_to_tol, as in the CLI), and (cautious)
+    ``noise_drop``, the mean over the seeds of the fraction of coordinates the mask
+    dropped because of the noise."""
     res = noisy_sweep(spec.setup(), toy_of(spec.toy), lr_axis, beta_rows, steps, seeds=seeds, hp=spec.hyper(),
                       start=spec.start, toy_params=spec.params)
-    reached = (res.steps_to_tol >= 0).all(axis=0)
     out = dict(rate=res.rate_mean, rate_estimate=res.rate_mean, rate_uncertainty=res.rate_uncertainty.mean(axis=0),
                settled=res.settled.all(axis=0), diverged=res.diverged_fraction >= 1.0,
                diverged_fraction=res.diverged_fraction, rate_std=res.rate_std,
-               steps_to_tol=np.where(reached, res.steps_to_tol.max(axis=0), -1))
+               steps_to_tol=res.median_steps_to_tol)
     if res.noise_drop is not None:
         out["noise_drop"] = res.noise_drop.mean(axis=0)
     return out

@@ -11,7 +11,7 @@ steps_to_tol, diverged, final_suboptimality, max_loss_rise, best = {lr, beta, ra
 (null when no cell converges) and config; ``--out FILE.npz`` saves the same arrays
 and rate_method.
 With ``--noise-sigma S --seeds K`` every cell runs K seeds of noisy gradients
-g + S z_t in the same batch (dynamics.sweep.noisy_sweep); the maps are then the mean
+g + S z_t in the same batch (dynamics.noisy_sweep); the maps are then the mean
 over the seeds (rate, rate_uncertainty, final_suboptimality, max_loss_rise), the
 fraction of seeds that diverged (``diverged``, a number in [0, 1]), the median
 steps_to_tol of the seeds that reached tol (-1 if none did), ``settled`` when every
@@ -33,7 +33,8 @@ from dynamics.cli import UsageError, _check, add_run_options, hyper_of, json_lis
 from dynamics.config import display_name
 from dynamics.rates import RATE_METHODS, best_cell, resolve_rate_method
 from dynamics.noise import SEED_LIMIT
-from dynamics.sweep import DEFAULT_TOL, SCALES, grid_axis, noisy_sweep, sweep
+from dynamics.noisy_sweep import noisy_sweep
+from dynamics.sweep import DEFAULT_TOL, SCALES, grid_axis, sweep
 from toys import TOYS, get_toy
 
 MAX_AXIS = 4096
@@ -134,11 +135,8 @@ def resolve_sweep(args) -> dict:
 
 def noisy_maps(result) -> dict[str, np.ndarray]:
     """The maps of a noisy sweep reduced over its seeds (see the module docstring)."""
-    reached = result.steps_to_tol >= 0
-    some = reached.any(axis=0)        # cells where a seed reached tol; the others get -1 (no all-NaN median)
-    median = np.where(some, np.nanmedian(np.where(reached, result.steps_to_tol, np.where(some, np.nan, 0)), axis=0), -1)
     maps = dict(rate=result.rate_mean, rate_method="estimate", rate_uncertainty=result.rate_uncertainty.mean(axis=0),
-                settled=result.settled.all(axis=0), steps_to_tol=median.astype(np.int64),
+                settled=result.settled.all(axis=0), steps_to_tol=result.median_steps_to_tol,
                 diverged=result.diverged_fraction, final_suboptimality=result.suboptimality_mean,
                 max_loss_rise=result.max_loss_rise.mean(axis=0), rate_std=result.rate_std)
     if result.noise_drop is not None:

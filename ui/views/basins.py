@@ -32,6 +32,17 @@ def export_table(specs, maps) -> dict:
                                 for s, m in zip(specs, maps)})
 
 
+def _reach_text(valley: bool, radius: float, steps: int) -> str:
+    """What a colour means: the minimiser (valley toys: the piece of the curve of
+    minimisers, dynamics.basins) a run ends within ``radius`` of."""
+    if valley:
+        return (f"the minimisers form a curve, and a run counts for the piece of the curve it ends within "
+                f"{radius:.3g} of, named by that piece's listed minimum-norm point (the run's end point is in the "
+                f"table). Grey: not within {radius:.3g} of the curve after {steps} steps, or diverged.")
+    return (f"a run counts for a minimiser when it ends within {radius:.3g} of it. Grey: near no listed minimiser "
+            f"after {steps} steps, or diverged.")
+
+
 def render(ctx: Context) -> None:
     spec = ctx.focus
     st.markdown(f"Where **{spec.label.removeprefix('C-')}** and its cautious twin end from every start on the grid "
@@ -48,7 +59,8 @@ def render(ctx: Context) -> None:
     v = ctx.values
     points, _ = compute.minima(ctx.toy.name, ctx.params_key)
     if len(points) < 2:
-        st.info(f"{ctx.toy.title} has a single listed minimiser: every converging start ends there. Himmelblau "
+        ends = "on its line of minimisers" if ctx.toy.valley else "there"
+        st.info(f"{ctx.toy.title} has a single listed minimiser: every converging start ends {ends}. Himmelblau "
                 "(four minima) and camel (six) show basins.")
     if spec.noise_sigma > 0:
         st.caption("Basin maps use exact gradients: the sidebar's gradient noise is not applied here.")
@@ -60,8 +72,7 @@ def render(ctx: Context) -> None:
     downloads.plotly_chart(fig, "basin_maps")
     downloads.export_controls(fig, "basin_maps", export_table(specs, maps),
                               dict(x=maps[0].x, y=maps[0].y, minima=maps[0].minima))
-    st.caption(f"{v['b_n']}² starts, {v['b_steps']} steps each; a run counts for a minimiser when it ends within "
-               f"{radius:.3g} of it. Grey: near no listed minimiser after {v['b_steps']} steps, or diverged.")
+    st.caption(f"{v['b_n']}² starts, {v['b_steps']} steps each; " + _reach_text(ctx.toy.valley, radius, v["b_steps"]))
     colours = minimiser_colours(len(points))
     rows = []
     for i, p in enumerate(points):

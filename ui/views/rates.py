@@ -43,9 +43,10 @@ def _noise_controls(spec) -> int:
     c1, c2 = st.columns([1, 4])
     c1.number_input("seeds averaged per cell", min_value=f.lo, max_value=f.hi, key="r_seeds")
     c2.caption(f"Noisy gradients (σ = {spec.noise_sigma:g}): each cell runs seeds {spec.seed}…"
-               f"{spec.seed + st.session_state['r_seeds'] - 1} in one batch (dynamics.sweep.noisy_sweep); the maps "
+               f"{spec.seed + st.session_state['r_seeds'] - 1} in one batch (dynamics.noisy_sweep); the maps "
                "show the mean rate over the seeds, a diverged seed counting as rate 1, and grey where every seed "
-               "diverged.")
+               "diverged; the exported steps to tol is the median over seeds, of those that reached tol "
+               "(-1: none did).")
     return int(st.session_state["r_seeds"])
 
 

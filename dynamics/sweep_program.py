@@ -1,0 +1,257 @@
+"""The compiled program of one chunk of a sweep (dynamics.sweep): every (lr, beta[, seed])
+cell runs the optax optimizer of a single run as a vmapped scan, and only running
+reductions are carried (the outputs of dynamics.sweep's docstring).
+
+One step of a cell, with the hyperparameters lr and beta of that cell:
+
+    g_t = grad L(w_t) (+ sigma z_t with noise);  (u_t, state) = opt.update(g_t, state, w_t);
+    w_{t+1} = w_t + u_t
+
+then the observation at w_{t+1}: the distance d (dynamics.metrics), the divergence
+test d^2 <= F^2 max(d_0^2, tol^2), the first step with d < tol, the loss and its
+largest rise, and y_t = log d (or log|(z, moments)| + k log 2 on a renormalised,
+homogeneous run, dynamics.renormalisation) added to the current block's sums
+sum y_t and sum (t - block start) y_t of the rate fit (dynamics.rates.block_starts).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from dynamics.batch import cell_mesh, cell_sharding, compile_cells
+from dynamics.config import Hyper, Setup
+from dynamics.metrics import STEPS_NOT_REACHED, Distance2, distance2_fn, divergence_limit2
+from dynamics.noise import noise_key, noisy_gradient
+from dynamics.rates import RATE_DIVERGED, block_fit_rate, block_starts, is_homogeneous, log_floor, window_starts
+from dynamics.renormalisation import RENORM_EVERY, Scale, moments_norm2, renormalise, scale_of
+from dynamics.rollout import make_optimizer, step_records
+from toys import Toy
+
+
+class _Cell(NamedTuple):
+    """Per-cell scan carry: x (the iterate w; for a renormalised run z = (w - w*)/2^k),
+    optimizer state (renormalised runs: moments/2^k), gradient at the point stepped
+    from, its scale (renormalised runs; None otherwise), and the running reductions: last
+    accepted real loss, largest loss rise, ``status`` = T' once d_t < tol, steps + 1
+    before, -1 once diverged; the fit's sums over the current block (sum_y, sum_ty) and
+    the last step added to them (``last``); ``drops`` (noisy cautious sweeps only):
+    (sum of noise_drop, steps summed)."""
+
+    x: jax.Array
+    state: object
+    g: jax.Array
+    scale: Scale | None
+    loss: jax.Array
+    max_rise: jax.Array
+    status: jax.Array
+    sum_y: jax.Array
+    sum_ty: jax.Array
+    last: jax.Array
+    drops: tuple | None = None
+
+
+class _Plan(NamedTuple):
+    """What the program fixes when it is traced: the setup, the toy's loss and
+    distance, whether the gradient is noisy, whether noise drops are mapped (noisy
+    cautious), whether the run is renormalised (homogeneous), and ``running`` = steps + 1,
+    the status of a cell that has not yet reached tol."""
+
+    setup: Setup
+    value: Callable
+    dist2: Distance2
+    noisy: bool
+    flips: bool
+    homogeneous: bool
+    running: int
+
+
+class _Consts(NamedTuple):
+    """The traced values every cell of a call shares: hyperparameters, start w0, toy
+    parameters, listed minima, min L, tol^2, the first minimiser w*, d_0^2, the
+    divergence limit on d^2, log 2 in the run's dtype, and w -> (L(w), grad L(w))."""
+
+    hp: Hyper
+    w0: jax.Array
+    p: dict
+    minima: jax.Array
+    loss_min: jax.Array
+    tol2: jax.Array
+    wstar: jax.Array
+    d2_0: jax.Array
+    lim2: jax.Array
+    ln2: jax.Array
+    loss_grad: Callable
+
+
+def _consts(plan: _Plan, hp, w0, p, minima, loss_min, tol2) -> _Consts:
+    dt = w0.dtype
+    loss_grad = jax.value_and_grad(lambda w: plan.value(w, p))
+    wstar = minima[0]
+    d2_0 = plan.dist2(w0, p, minima)
+    lim2 = divergence_limit2(d2_0, tol2)
+    ln2 = jnp.asarray(math.log(2), dt)
+    return _Consts(hp, w0, p, minima, loss_min, tol2, wstar, d2_0, lim2, ln2, loss_grad)
+
+
+def _optimizer(plan: _Plan, k: _Consts, lr_c, beta_c):
+    return make_optimizer(plan.setup, k.hp._replace(lr=lr_c, beta=beta_c))
+
+
+def _observe(plan: _Plan, k: _Consts, x, scale: Scale | None, n2, c_status):
+    """(g at x, d^2, its divergence limit, tol^2, real L, y_t, whether y_t enters the
+    fit) at the carried point x.  A renormalised run's real state is 2^k times the
+    carried one: its limits are scaled instead (Scale; no logarithm of d)."""
+    if plan.homogeneous:
+        loss_x, g = k.loss_grad(k.wstar + x)
+        return (g, jnp.sum(x * x), scale.lim2, scale.tol2,
+                k.loss_min + (loss_x - k.loss_min) * scale.up_a * scale.up_b,
+                scale.k * k.ln2 + 0.5 * log_floor(n2, jnp), True)
+    loss, g = k.loss_grad(x)
+    d2 = plan.dist2(x, k.p, k.minima)
+    return g, d2, k.lim2, k.tol2, loss, 0.5 * log_floor(d2, jnp), (c_status == plan.running) & jnp.isfinite(d2)
+
+
+def _renormalised(k: _Consts, x, state, scale: Scale):
+    """(x, state, scale, |Y|^2) after renormalise, the scale's exponent advanced."""
+    x, state, j, n2 = renormalise(x, state)
+    return x, state, scale_of(scale.k + j, k.lim2, k.tol2), n2
+
+
+def _kept(x, state, scale: Scale):
+    """(x, state, scale, |Y|^2) unchanged: the steps between renormalisations."""
+    return x, state, scale, jnp.sum(x * x) + moments_norm2(state)
+
+
+def _init_cell(plan: _Plan, k: _Consts, lr_c, beta_c) -> _Cell:
+    """A cell's carry at t = 0 (the start, renormalised when homogeneous)."""
+    dt = k.w0.dtype
+    loss = plan.value(k.w0, k.p)
+    status = jnp.where(jnp.isfinite(loss), jnp.where(k.d2_0 < k.tol2, 0, plan.running), -1).astype(jnp.int32)
+    x, state, scale, n2 = k.w0, _optimizer(plan, k, lr_c, beta_c).init(k.w0), None, None
+    if plan.homogeneous:
+        x, state, scale, n2 = _renormalised(k, k.w0 - k.wstar, state,
+                                            scale_of(jnp.zeros((), jnp.int32), k.lim2, k.tol2))
+    g, _, _, _, _, y, _ = _observe(plan, k, x, scale, n2, status)
+    drops = (jnp.zeros((), dt), jnp.zeros((), jnp.int32)) if plan.flips else None
+    return _Cell(x, state, g, scale, loss, jnp.zeros((), dt), status, y, jnp.zeros((), dt),
+                 jnp.zeros((), jnp.int32), drops)
+
+
+def _step_cell(plan: _Plan, k: _Consts, c: _Cell, lr_c, beta_c, seed_c, t, new_block, tau) -> _Cell:
+    """One step of one cell (see the module docstring): the new carry."""
+    g_used = noisy_gradient(c.g, k.hp.noise_sigma, noise_key(seed_c), t) if plan.noisy else c.g
+    upd, state = _optimizer(plan, k, lr_c, beta_c).update(g_used, c.state,
+                                                          k.wstar + c.x if plan.homogeneous else c.x)
+    x, scale, n2 = c.x + upd, c.scale, None
+    if plan.homogeneous:        # t is shared by every cell: a real branch, not a select
+        x, state, scale, n2 = jax.lax.cond(t % RENORM_EVERY == 0, functools.partial(_renormalised, k), _kept,
+                                           x, state, scale)
+    g, d2, lim, tol_, loss, y, add = _observe(plan, k, x, scale, n2, c.status)
+    # Only d^2 decides here (NaN fails d2 <= lim): a test on the loss too would make
+    # XLA recompute L in every consumer.  A non-finite loss poisons max_rise instead.
+    ok = (c.status >= 0) & (d2 <= lim)
+    active = ok & (c.status == plan.running)
+    status = jnp.where(ok, jnp.where(active & (d2 < tol_), t, c.status), -1)
+    sum_y = jnp.where(add, jnp.where(new_block, y, c.sum_y + y), c.sum_y)
+    sum_ty = jnp.where(add, jnp.where(new_block, 0, c.sum_ty + tau * y), c.sum_ty)
+    drops = None
+    if plan.flips:
+        hp_c = k.hp._replace(lr=lr_c, beta=beta_c)
+        drop = step_records(plan.setup, hp_c, c.state, c.x, c.g, g_used)["noise_drop"]
+        drops = (c.drops[0] + jnp.where(ok, drop, 0), c.drops[1] + ok.astype(jnp.int32))
+    return _Cell(x, state, g, scale, jnp.where(ok, loss, c.loss),
+                 jnp.where(ok, jnp.maximum(c.max_rise, loss - c.loss), c.max_rise), status,
+                 sum_y, sum_ty, jnp.where(add, t, c.last), drops)
+
+
+def _step_inputs(steps: int) -> tuple:
+    """The scan's per-step inputs for t = 1..steps: (t, its block's index, whether t
+    starts a block, t - block start)."""
+    starts = block_starts(steps)
+    t = np.arange(1, steps + 1)
+    owner = np.searchsorted(starts, t, side="right") - 1
+    return t.astype(np.int32), owner.astype(np.int32), np.isin(t, starts), t - starts[owner]
+
+
+def sweep_program(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
+    """The traced sweep of one chunk: ``fn(lr, beta[, seed], hp, w0, toy_params, minima,
+    loss_min, tol^2)`` with (cells,) arrays lr, beta (and seed, only when setup.noise is
+    on) -> dict of per-cell outputs.  ``mesh``: keep the block sums sharded over it."""
+    noisy = setup.noise != "none"
+    plan = _Plan(setup, toy.value, distance2_fn(toy), noisy, noisy and setup.cautious, is_homogeneous(setup, toy),
+                 steps + 1)
+    starts = block_starts(steps)
+    xs = _step_inputs(steps)
+
+    def run(lr, beta, seed, hp: Hyper, w0, p, minima, loss_min, tol2):
+        k = _consts(plan, hp, w0, p, minima, loss_min, tol2)
+        c = _scan_cells(functools.partial(_init_cell, plan, k), functools.partial(_step_cell, plan, k), lr, beta,
+                        seed, xs, len(starts), w0.dtype, mesh)
+        return _outputs(c, plan.homogeneous, plan.running, steps, starts, loss_min, plan.flips)
+
+    if noisy:
+        return run
+    return lambda lr, beta, *consts: run(lr, beta, None, *consts)
+
+
+def _scan_cells(init, step, lr, beta, seed, xs, n_blocks, dt, mesh):
+    """Run every cell's scan; returns the final carry with sum_y and sum_ty replaced by
+    their (blocks, cells) arrays."""
+    carry = jax.vmap(init)(lr, beta)
+    blocks = (jnp.zeros((n_blocks, lr.shape[0]), dt).at[0].set(carry.sum_y), jnp.zeros((n_blocks, lr.shape[0]), dt))
+    if mesh is not None:
+        spec = cell_sharding(mesh, leading_axes=1)
+        blocks = tuple(jax.lax.with_sharding_constraint(b, spec) for b in blocks)
+
+    def body(state, x):
+        cells, (by, bty) = state
+        t, j, new_block, tau = x
+        cells = jax.vmap(step, in_axes=(0, 0, 0, 0, None, None, None))(cells, lr, beta, seed, t, new_block,
+                                                                    tau.astype(dt))
+        write = lambda b, v: jax.lax.dynamic_update_index_in_dim(b, v, j, 0)
+        return (cells, (write(by, cells.sum_y), write(bty, cells.sum_ty))), None
+
+    (c, (by, bty)), _ = jax.lax.scan(body, (carry, blocks), xs)
+    return c._replace(sum_y=by, sum_ty=bty)
+
+
+def _outputs(c: _Cell, homogeneous: bool, running: int, steps: int, starts, loss_min, flips: bool) -> dict:
+    """The per-cell outputs of dynamics.sweep's docstring from the final carry (block
+    sums in sum_y and sum_ty)."""
+    dt = c.loss.dtype
+    diverged = (c.status < 0) | ~jnp.isfinite(c.max_rise)
+    reached = ~diverged & (c.status < running)
+    t_end = jnp.full_like(c.last, steps) if homogeneous else c.last
+    rho, spread, settled = block_fit_rate(c.sum_y, c.sum_ty, t_end, starts, window_starts(steps), jnp)
+    big = jnp.asarray(jnp.finfo(dt).max, dt)
+    finite = lambda x: jnp.where(jnp.isfinite(x), x, big)
+    if not homogeneous:          # a distance run's fit stops where it diverged: only the flag is reported
+        rho, spread, settled = (jnp.where(diverged, jnp.asarray(RATE_DIVERGED, dt), rho),
+                                jnp.where(diverged, 0, spread), settled & ~diverged)
+    out = dict(rate=finite(rho), rate_uncertainty=finite(spread), settled=settled,
+               steps_to_tol=jnp.where(reached, c.status, STEPS_NOT_REACHED),
+               final_suboptimality=finite(c.loss - loss_min), max_loss_rise=finite(c.max_rise), diverged=diverged)
+    if flips:
+        out["noise_drop"] = c.drops[0] / jnp.maximum(c.drops[1], 1)
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def compiled_sweep(setup: Setup, toy: Toy, steps: int, devices: tuple = ()):
+    """The jitted sweep of one chunk for (setup, toy, steps), built once per process;
+    jit keeps one compiled program per chunk shape.  ``devices`` (two or more): shard
+    the cells over them.
+
+    Call as ``fn(lr, beta, hp, w0, toy_params, minima, loss_min, tol**2)`` with lr and
+    beta of shape (cells,); it returns a dict of (cells,) arrays.  With setup.noise on,
+    ``fn(lr, beta, seed, hp, ...)`` with a (cells,) uint32 seed array.
+    """
+    mesh = cell_mesh(devices) if len(devices) > 1 else None
+    n_cell_args = 3 if setup.noise != "none" else 2
+    return compile_cells(sweep_program(setup, toy, steps, mesh), devices, n_cell_args, 6)
