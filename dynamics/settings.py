@@ -10,6 +10,10 @@ Defaults of Setup and Hyper fields are read from dynamics.config (the dataclass 
 HYPER_DEFAULTS); a setting whose default depends on the optimizer (beta2) has the
 default None, "the optimizer's own", resolved by ``optimizer_default``.
 
+``RUN_OPTIONS`` are the options every command that runs an optimizer shares
+(dynamics.cli.add_run_options); the flags of lion_sign, sign_tau, noise_sigma and seed
+name options that the run and sweep commands still define themselves.
+
 Conventions (docs/theory.md, Section 1): w_{t+1} = w_t - lr u_t; ``beta`` is the
 momentum of gdm/nesterov and b1 of the Adam family and lion; ``beta2`` is their b2.
 """
@@ -165,8 +169,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     _setting("steps", "--steps", "steps", "run", "number of steps T", kind="int", default=1000, lo=1,
              app_lo=1, app_hi=5000),
     _setting("dtype", "--dtype", "dtype", "run", "floating point precision", choices=DTYPES),
-    _setting("bias_correction", "--no-bias-correction", None, "run",
-             "adam's bias-corrected moments m/(1-b1^t), v/(1-b2^t)"),
+    _setting("bias_correction", None, None, "run",
+             "adam's bias-corrected moments m/(1-b1^t), v/(1-b2^t) (off: run --no-bias-correction)"),
     _setting("lion_sign", "--lion-sign", "o_sign", "flow", choices=LION_SIGNS,
              help="lion's sign(c), or smooth tanh(c/sign-tau) (flows only)"),
     _setting("sign_tau", "--sign-tau", "o_sign_tau", "flow", "smooth-sign temperature", lo=0.0, lo_open=True,
