@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from dynamics.config import COMPENSATIONS, DECAY_MODES, DTYPES, MASKS, OPTIMIZERS, Setup, make_hyper
+from dynamics.config import Setup, make_hyper
+from dynamics.settings import GROUPS, RUN_OPTIONS, SETTINGS, of_config
 from toys import TOYS, get_toy
 
 PROG = "python -m dynamics"
@@ -40,11 +41,8 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-BETA2_DEFAULTS = {"adam": 0.999, "lion": 0.99, "rmsprop": 0.9}
-
-
 def add_run_options(p: argparse.ArgumentParser) -> None:
-    """The options that choose a toy, an optimizer and its settings."""
+    """The options that choose a toy, an optimizer and its settings (dynamics.settings)."""
     g = p.add_argument_group("objective")
     g.add_argument("--toy", default="quad-repo", metavar="NAME",
                    help=f"objective (default quad-repo); one of: {', '.join(TOYS)}")
@@ -52,35 +50,15 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="set a toy parameter, repeatable (quadratics: h1, h2, kappa (sets h2 = kappa*h1), "
                         "angle in radians, cx, cy; rosenbrock: a, b; ...)")
     g.add_argument("--start", metavar="X,Y", help="start point w_0 (default: the toy's)")
-    o = p.add_argument_group("optimizer (w_{t+1} = w_t - lr * u_t)")
-    o.add_argument("--optimizer", default="gdm", choices=OPTIMIZERS,
-                   help="gd; gdm = undampened heavy ball s = beta s + g, u = s; nesterov: u = g + beta s; "
-                        "adam; lion; signum: u = sign(m); rmsprop, adagrad: u = g/sqrt(v + adam-eps) (decay beta2); "
-                        "nadam; amsgrad; laprop; adamw = adam + decoupled decay (default gdm)")
-    o.add_argument("--dampening", action="store_true", help="gdm with s = beta s + (1-beta) g")
-    o.add_argument("--lr", type=float, default=0.01, help="step size eps > 0 (default 0.01)")
-    o.add_argument("--beta", type=float, default=0.9,
-                   help="momentum in [0, 1): gdm/nesterov beta, adam/lion b1 (default 0.9)")
-    o.add_argument("--beta2", type=float, default=None,
-                   help="adam/lion b2 in [0, 1) (default 0.999 for adam, 0.99 for lion)")
-    o.add_argument("--adam-eps", type=float, default=1e-8, help="adam's e in m/(sqrt(v)+e) (default 1e-8)")
-    c = p.add_argument_group("caution (arXiv 2411.16085)")
-    c.add_argument("--cautious", action="store_true", help="apply the cautious mask: u <- alpha phi(u*g) u")
-    c.add_argument("--mask", default="elementwise", choices=MASKS,
-                   help="elementwise: 1[u_i g_i > 0]; elementwise-ge: >= 0; inner: 1[u.g >= 0]; "
-                        "threshold: 1[g.u >= -(mu lr/2)|u|^2]; smooth: sigmoid(u_i g_i / tau) (default elementwise)")
-    c.add_argument("--compensation", default="mean", choices=COMPENSATIONS,
-                   help="none: alpha = 1; mean: 1/max(mean phi, 1e-3); count: d/(nnz phi + 1) (default mean)")
-    c.add_argument("--tau", type=float, default=1e-3, help="smooth-mask temperature > 0 (default 1e-3)")
-    c.add_argument("--mu", type=float, default=1.0, help="threshold-mask smoothness constant >= 0 (default 1)")
-    d = p.add_argument_group("weight decay (arXiv 2510.12402)")
-    d.add_argument("--weight-decay-mode", default="none", choices=DECAY_MODES,
-                   help="none; decoupled: u += wd w; cautious: u += wd 1[u w >= 0] w (default none)")
-    d.add_argument("--wd", type=float, default=0.0, help="weight-decay strength lambda >= 0 (default 0)")
-    r = p.add_argument_group("run")
-    r.add_argument("--steps", type=int, default=1000, help="number of steps T >= 1 (default 1000)")
-    r.add_argument("--dtype", default="float64", choices=DTYPES, help="floating point precision (default float64)")
-    r.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    groups: dict[str, Any] = {}
+    for name in RUN_OPTIONS:
+        s = SETTINGS[name]
+        if s.group not in groups:
+            groups[s.group] = p.add_argument_group(GROUPS[s.group])
+        kind = ({"action": "store_true"} if s.kind == "bool" else {"choices": s.choices} if s.kind == "choice"
+                else {"type": int if s.kind == "int" else float})
+        groups[s.group].add_argument(s.flag, default=s.default, help=s.cli_help(), **kind)
+    groups["run"].add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
 
 
 def _check(cond: bool, option: str, message: str) -> None:
@@ -124,42 +102,29 @@ def _parse_start(text: str | None, toy) -> tuple[float, float]:
 
 
 def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
-    """Validate the run options and return every resolved setting as a plain dict
-    (the ``config`` of the JSON output): raises UsageError on bad input."""
+    """Validate the run options (dynamics.settings) and return every resolved setting as
+    a plain dict (the ``config`` of the JSON output): raises UsageError on bad input."""
     _check(args.toy in TOYS, "--toy", f"unknown toy {args.toy!r} (allowed: {', '.join(TOYS)})")
     toy = get_toy(args.toy)
     toy_params = _parse_toy_params(toy, args.toy_param)
     start = _parse_start(args.start, toy)
-    beta2 = BETA2_DEFAULTS.get(args.optimizer, 0.999) if args.beta2 is None else args.beta2
-    _check(math.isfinite(args.lr) and args.lr > 0, "--lr", f"must be a number > 0, got {args.lr:g}")
-    _check(0 <= args.beta < 1, "--beta", f"must be in [0, 1), got {args.beta:g}")
-    _check(0 <= beta2 < 1, "--beta2", f"must be in [0, 1), got {beta2:g}")
-    _check(args.adam_eps >= 0, "--adam-eps", f"must be >= 0, got {args.adam_eps:g}")
-    _check(math.isfinite(args.wd) and args.wd >= 0, "--wd", f"must be a number >= 0, got {args.wd:g}")
-    _check(args.tau > 0, "--tau", f"must be > 0, got {args.tau:g}")
-    _check(args.mu >= 0, "--mu", f"must be >= 0, got {args.mu:g}")
-    _check(args.steps >= 1, "--steps", f"must be an integer >= 1, got {args.steps}")
-    return dict(
-        toy=toy.name, toy_params=toy_params, start=list(start),
-        optimizer=args.optimizer, dampening=bool(args.dampening),
-        cautious=bool(args.cautious), mask=args.mask, compensation=args.compensation,
-        weight_decay_mode=Setup(args.optimizer, decay=args.weight_decay_mode).decay, wd=args.wd,  # adamw: decoupled
-        lr=args.lr, beta=args.beta, beta2=beta2, adam_eps=args.adam_eps, tau=args.tau, mu=args.mu,
-        steps=args.steps, dtype=args.dtype,
-    )
+    values = {s.dest: getattr(args, s.dest) for s in map(SETTINGS.get, RUN_OPTIONS)}
+    values["beta2"] = SETTINGS["beta2"].default_for(args.optimizer) if args.beta2 is None else args.beta2
+    for s in map(SETTINGS.get, RUN_OPTIONS):
+        problem = s.problem(values[s.dest])
+        _check(problem is None, s.flag, problem)
+    values["weight_decay_mode"] = Setup(args.optimizer, decay=args.weight_decay_mode).decay   # adamw: decoupled
+    return dict(toy=toy.name, toy_params=toy_params, start=list(start), **values)
 
 
 def setup_of(config: dict[str, Any]) -> Setup:
     """The Setup (static choices) of a resolved config."""
-    return Setup(optimizer=config["optimizer"], dampening=config["dampening"], cautious=config["cautious"],
-                 mask=config["mask"], compensation=config["compensation"],
-                 decay=config["weight_decay_mode"], dtype=config["dtype"])
+    return Setup(**of_config(config, "setup"))
 
 
 def hyper_of(config: dict[str, Any]):
     """The Hyper (numbers) of a resolved config."""
-    return make_hyper(config["dtype"], lr=config["lr"], beta=config["beta"], beta2=config["beta2"],
-                      adam_eps=config["adam_eps"], wd=config["wd"], tau=config["tau"], mu=config["mu"])
+    return make_hyper(config["dtype"], **of_config(config, "hyper"))
 
 
 def json_list(a) -> Any:

@@ -10,18 +10,19 @@ differs from the running one as a warning: the numbers may then differ in the la
 digits.
 
 A *run* inside a figure configuration is one optimizer's settings: every field of
-dynamics.config.Setup and of Hyper (``run_template``), plus a ``label``.
+dynamics.config.Setup and of Hyper (``run_template``), plus a ``label``; its defaults
+and valid values are those of dynamics.settings.
 """
 from __future__ import annotations
 
-import dataclasses
 import importlib.metadata
 import json
 import math
 import platform
 from typing import Any
 
-from dynamics.config import HYPER_DEFAULTS, Hyper, Setup, make_hyper
+from dynamics.config import Hyper, Setup, make_hyper
+from dynamics.settings import SETTINGS, setup_hyper_of
 
 FORMAT_KEY = "dynamics_figure_config"
 FORMAT_VERSION = 1
@@ -104,7 +105,8 @@ def check_like(value, template, where: str = "figure") -> None:
     """ConfigError unless ``value`` has the shape of ``template``: objects with exactly
     the template's keys (recursively), lists whose items are like the template's first
     item, and scalars of the template's kind (a ``width`` may be a number or a string:
-    "single", "double" or pixels).  Finite numbers only."""
+    "single", "double" or pixels; a null stands for an unset number: null or a number).
+    Finite numbers only."""
     kind, want = _kind(value), _kind(template)
     if want == "object":
         if kind != "object":
@@ -122,7 +124,8 @@ def check_like(value, template, where: str = "figure") -> None:
             raise ConfigError(f"{where}: must not be empty")
         for i, item in enumerate(value):
             check_like(item, template[0], f"{where}[{i}]")
-    elif kind != want and not (where.endswith(".width") and {kind, want} <= {"number", "string"}):
+    elif kind != want and not (where.endswith(".width") and {kind, want} <= {"number", "string"}) and not (
+            (want, kind) == ("null", "number")):
         raise ConfigError(f"{where}: expected a {want}, got {kind} {value!r}")
     if kind == "number" and not math.isfinite(value):
         raise ConfigError(f"{where}: must be finite, got {value!r}")
@@ -130,12 +133,14 @@ def check_like(value, template, where: str = "figure") -> None:
 
 # ----------------------------------------------------------------------------- runs
 
-SETUP_FIELDS = tuple(f.name for f in dataclasses.fields(Setup))
+RUN_SETTINGS = tuple(s for s in SETTINGS.values() if s.target in ("setup", "hyper"))
 
 
 def run_template(label: str = "", **overrides) -> dict[str, Any]:
-    """A run: label, every Setup field and every Hyper field, with ``overrides``."""
-    run = {"label": label, **dataclasses.asdict(Setup()), **HYPER_DEFAULTS}
+    """A run: label, every Setup field and every Hyper field (dynamics.settings, the
+    defaults of ``overrides``' optimizer), with ``overrides``."""
+    optimizer = overrides.get("optimizer", SETTINGS["optimizer"].default)
+    run = {"label": label, **{s.name: s.default_for(optimizer) for s in RUN_SETTINGS}}
     unknown = set(overrides) - set(run)
     if unknown:
         raise ValueError(f"unknown run settings {sorted(unknown)}")
@@ -144,16 +149,10 @@ def run_template(label: str = "", **overrides) -> dict[str, Any]:
 
 
 def setup_hyper(run: dict[str, Any]) -> tuple[Setup, Hyper]:
-    """The Setup and Hyper of a run; ConfigError naming the bad value otherwise."""
-    try:
-        setup = Setup(**{k: run[k] for k in SETUP_FIELDS})
-    except ValueError as err:
-        raise ConfigError(f"run {run.get('label', '')!r}: {err}") from None
-    checks = (("lr", run["lr"] > 0, "> 0"), ("beta", 0 <= run["beta"] < 1, "in [0, 1)"),
-              ("beta2", 0 <= run["beta2"] < 1, "in [0, 1)"), ("wd", run["wd"] >= 0, ">= 0"),
-              ("tau", run["tau"] > 0, "> 0"), ("mu", run["mu"] >= 0, ">= 0"),
-              ("adam_eps", run["adam_eps"] >= 0, ">= 0"))
-    for key, ok, rule in checks:
-        if not ok:
-            raise ConfigError(f"run {run['label']!r}: {key} must be {rule}, got {run[key]!r}")
-    return setup, make_hyper(setup.dtype, **{k: run[k] for k in HYPER_DEFAULTS})
+    """The Setup and Hyper of a run; ConfigError naming the bad value and the allowed ones otherwise."""
+    for s in RUN_SETTINGS:
+        problem = s.problem(run[s.name])
+        if problem is not None:
+            raise ConfigError(f"run {run['label']!r}: {s.name} {problem}")
+    setup, hyper = setup_hyper_of(run)
+    return setup, make_hyper(setup.dtype, **hyper._asdict())

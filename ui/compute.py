@@ -45,8 +45,8 @@ BLOCK_CELLS = 4096      # cells per cached sweep block (about 0.05 s warm at 100
 @st.cache_data(max_entries=128, show_spinner=False)
 def trajectory(spec: RunSpec) -> dict[str, np.ndarray]:
     """The roll-out of ``spec`` (dynamics.rollout.Trajectory fields; noisy gradients
-    with spec's seed when spec.noise_sigma > 0)."""
-    traj = rollout(spec.setup(), toy_of(spec.toy), spec.hyper(), spec.steps, start=spec.start,
+    with spec's seed when spec.hyper.noise_sigma > 0)."""
+    traj = rollout(spec.setup, toy_of(spec.toy), spec.hyper_arrays(), spec.steps, start=spec.start,
                    toy_params=spec.params, seed=spec.seed)
     return traj._asdict()
 
@@ -111,7 +111,7 @@ def summarize(spec: RunSpec, traj: dict[str, np.ndarray], points: np.ndarray, l_
         rises, sizes = loss_rises(loss)
         bad = ~np.isfinite(loss) | ~np.all(np.isfinite(traj["w"]), axis=-1)
         d = distances(spec, traj["w"], points)
-        tol = DEFAULT_TOL[spec.dtype]
+        tol = DEFAULT_TOL[spec.setup.dtype]
         if d is not None:
             bad |= ~np.isfinite(d) | (d > divergence_limit(float(d[0]), tol))
         else:
@@ -131,7 +131,7 @@ def sweep_block(spec: RunSpec, lr_axis: tuple, beta_rows: tuple, steps: int) -> 
     """The rate metrics of rows ``beta_rows`` x columns ``lr_axis`` (dynamics.sweep.sweep
     with rate_method "auto"; spec's own lr and beta are replaced by the grid): the keys
     of the module docstring, ``rate_exact`` only where the setup has a closed form."""
-    res = sweep(spec.setup(), toy_of(spec.toy), lr_axis, beta_rows, steps, hp=spec.hyper(), start=spec.start,
+    res = sweep(spec.setup, toy_of(spec.toy), lr_axis, beta_rows, steps, hp=spec.hyper_arrays(), start=spec.start,
                 toy_params=spec.params)
     out = dict(rate=res.rate, rate_estimate=res.rate_estimate, rate_uncertainty=res.rate_uncertainty,
                settled=res.settled, diverged=res.diverged, steps_to_tol=res.steps_to_tol,
@@ -150,7 +150,7 @@ def seeds_of(spec: RunSpec, k: int) -> tuple[int, ...]:
 @st.cache_data(max_entries=512, show_spinner=False)
 def noisy_sweep_block(spec: RunSpec, lr_axis: tuple, beta_rows: tuple, steps: int, seeds: tuple) -> dict:
     """The maps of ``sweep_block`` averaged over ``seeds`` (dynamics.noisy_sweep.noisy_sweep,
-    gradient noise sigma = spec.noise_sigma): ``rate`` is the mean rate (a diverged seed
+    gradient noise sigma = spec.hyper.noise_sigma): ``rate`` is the mean rate (a diverged seed
     counts 1; also as ``rate_estimate``: noise has no closed form), ``rate_uncertainty``
     the mean over the seeds of each fit's spread, ``settled`` where every seed's fit
     settled, ``diverged`` where every seed diverged, ``diverged_fraction``,
@@ -158,7 +158,7 @@ def noisy_sweep_block(spec: RunSpec, lr_axis: tuple, beta_rows: tuple, steps: in
     did; dynamics.metrics.median_steps_to_tol, as in the CLI), and (cautious)
     ``noise_drop``, the mean over the seeds of the fraction of coordinates the mask
     dropped because of the noise."""
-    res = noisy_sweep(spec.setup(), toy_of(spec.toy), lr_axis, beta_rows, steps, seeds=seeds, hp=spec.hyper(),
+    res = noisy_sweep(spec.setup, toy_of(spec.toy), lr_axis, beta_rows, steps, seeds=seeds, hp=spec.hyper_arrays(),
                       start=spec.start, toy_params=spec.params)
     out = dict(rate=res.rate_mean, rate_estimate=res.rate_mean, rate_uncertainty=res.rate_uncertainty.mean(axis=0),
                settled=res.settled.all(axis=0), diverged=res.diverged_fraction >= 1.0,
@@ -173,8 +173,8 @@ def rate_map(spec: RunSpec, lr_axis: np.ndarray, beta_axis: np.ndarray, steps: i
              progress: Callable[[int, int], None] | None = None, seeds: int = 1) -> dict[str, np.ndarray]:
     """The full map, block by block (each block cached); ``progress(done_rows, rows)``
     is called before the first block and after each one.  With gradient noise
-    (spec.noise_sigma > 0) the maps are averaged over ``seeds`` seeds (noisy_sweep_block)."""
-    noisy = spec.noise_sigma > 0
+    (spec.hyper.noise_sigma > 0) the maps are averaged over ``seeds`` seeds (noisy_sweep_block)."""
+    noisy = spec.hyper.noise_sigma > 0
     rows = max(1, BLOCK_CELLS // (len(lr_axis) * (seeds if noisy else 1)))
     lr_t = tuple(float(x) for x in lr_axis)
     parts = []
@@ -194,8 +194,8 @@ def flow(spec: RunSpec, solver: str, substeps: int, init: str, lion_sign: str, s
          atol: float) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The ODE solution of spec's flow over 0 <= t <= steps (dynamics.ode.integrate):
     (arrays, solver status as a dict)."""
-    setup = spec.setup(lion_sign=lion_sign)
-    hp = spec.hyper(sign_tau=sign_tau)
+    setup = spec.setup_with(lion_sign=lion_sign)
+    hp = spec.hyper_arrays(sign_tau=sign_tau)
     out = integrate(setup, toy_of(spec.toy), hp, spec.steps, solver=solver, substeps=substeps, start=spec.start,
                     toy_params=spec.params, init=init, rtol=rtol, atol=atol)
     arrays = {k: v for k, v in out._asdict().items() if k != "status"}
@@ -206,7 +206,7 @@ def flow(spec: RunSpec, solver: str, substeps: int, init: str, lion_sign: str, s
 def anatomy(spec: RunSpec) -> dict[str, np.ndarray]:
     """The anatomy of every step of spec's roll-out (dynamics.anatomy.step_anatomy; with
     gradient noise, the noisy gradients the steps used)."""
-    return step_anatomy(spec.setup(), spec.hyper(), Trajectory(**trajectory(spec)), seed=spec.seed)._asdict()
+    return step_anatomy(spec.setup, spec.hyper_arrays(), Trajectory(**trajectory(spec)), seed=spec.seed)._asdict()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -225,7 +225,7 @@ def basins(spec: RunSpec, n: int, steps: int, radius: float) -> BasinMap:
     here, so Streamlit replays it (empty) on a cache hit."""
     bar = st.progress(0.0, text=f"{spec.label}: basin map")
     report = lambda done, total: bar.progress(done / max(total, 1), text=f"{spec.label}: {done}/{total} starts")
-    out = basin_map(spec.setup(noise="none"), toy_of(spec.toy), spec.hyper(), steps, n=n,
+    out = basin_map(spec.setup_with(noise="none"), toy_of(spec.toy), spec.hyper_arrays(), steps, n=n,
                     radius=radius, toy_params=spec.params, progress=report)
     bar.empty()
     return out

@@ -33,10 +33,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "Rosenbrock valley": dict(
         toy="rosenbrock", opt=("gdm",), variants="both", lr=5e-4, beta=0.95, steps=2000, view="trajectories"),
     "Adam vs cautious Adam (Rosenbrock)": dict(
-        toy="rosenbrock", opt=("adam",), variants="both", lr=0.05, beta=0.9, beta2=0.999, steps=1000,
+        toy="rosenbrock", opt=("adam",), variants="both", lr=0.05, beta=0.9, steps=1000,
         view="trajectories"),
     "Lion vs cautious Lion (Himmelblau)": dict(
-        toy="himmelblau", opt=("lion",), variants="both", lr=0.02, beta=0.9, beta2=0.99, steps=1000,
+        toy="himmelblau", opt=("lion",), variants="both", lr=0.02, beta=0.9, steps=1000,
         view="trajectories"),
 }
 

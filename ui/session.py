@@ -155,7 +155,7 @@ class Context(NamedTuple):
 def context(vals: dict[str, Any]) -> Context:
     vals, _ = resolve_custom(vals)       # a typed objective that does not parse: the default toy (the sidebar says why)
     runs = runs_of(vals)
-    styles = {spec.label: PathStyle(optimizer_colour(spec.optimizer, spec.cautious), CAUTIOUS_DASH[spec.cautious])
-              for spec in runs}
+    styles = {spec.label: PathStyle(optimizer_colour(spec.setup.optimizer, spec.setup.cautious),
+                                    CAUTIOUS_DASH[spec.setup.cautious]) for spec in runs}
     return Context(vals, toy_of(toy_key(vals)), toy_params(vals), runs, styles, focus_of(runs, vals["focus"]),
                    bool(vals["present"]))

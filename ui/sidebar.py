@@ -1,12 +1,13 @@
 """The sidebar: presets, the objective, the optimizers and every shared setting.  Each
 widget is bound to the state field of the same key (ui.state), so its value comes from
-session state (the URL on a session's first run) and goes back to the URL."""
+session state (the URL on a session's first run) and goes back to the URL.  Bounds,
+choices and help of the run settings come from their fields (ui.state, built from
+dynamics.settings)."""
 from __future__ import annotations
 
 import streamlit as st
 
-from dynamics.config import COMPENSATIONS, DECAY_MODES, DTYPES, MASKS, OPTIMIZERS
-from dynamics.optimizers import optimizer_summaries
+from dynamics.settings import OPTIMIZER_DEFAULTS, optimizer_default
 from toys import TOYS
 from toys.expr import ExprError, parse_expression
 from ui.presets import PRESETS
@@ -24,10 +25,25 @@ VARIANT_TEXT = {"both": "base + cautious", "base": "base only", "cautious": "cau
 
 
 def _number(label: str, key: str, fmt: str = "%.6g", step: float | None = None, help: str | None = None,
-            container=None) -> None:
+            placeholder: str | None = None) -> None:
+    """A number input bound to field ``key``: its bounds, and its help (dynamics.settings) unless ``help``."""
     f = FIELDS[key]
-    (container or st.sidebar).number_input(label, min_value=f.lo, max_value=f.hi, key=key, format=fmt, step=step,
-                                           help=help)
+    st.sidebar.number_input(label, min_value=f.lo, max_value=f.hi, key=key, format=fmt, step=step,
+                            help=help or f.help or None, placeholder=placeholder)
+
+
+def _choice(label: str, key: str, texts: dict[str, str]) -> None:
+    """A select box bound to field ``key``: its choices shown as ``texts``, its help from dynamics.settings."""
+    f = FIELDS[key]
+    st.sidebar.selectbox(label, f.choices, key=key, format_func=texts.get, help=f.help)
+
+
+def _beta2() -> None:
+    """beta2: empty means each optimizer's own b2 (dynamics.settings), a number overrides it for every run."""
+    own = ", ".join(f"{NAMES[k]} {v:g}" for k, v in OPTIMIZER_DEFAULTS["beta2"].items())
+    _number("β₂ (b₂ of Adam/Lion); empty: the optimizer's own", "beta2", fmt="%.4f", step=0.001,
+            placeholder=f"own: {own}", help=f"{FIELDS['beta2'].help}. Empty: each optimizer's own b₂ ({own}, "
+                                              f"else {optimizer_default('beta2', 'gd'):g}); a number sets it for all")
 
 
 def _custom_objective(sb) -> None:
@@ -69,8 +85,8 @@ def render(run_labels: list[str]) -> None:
     sb.caption("…or click on the contour in the Trajectories tab.")
 
     sb.subheader("Optimizers")
-    sb.multiselect("Optimizers (w ← w − ε u)", OPTIMIZERS, key="opt", format_func=NAMES.get,
-                   help=optimizer_summaries())
+    sb.multiselect("Optimizers (w ← w − ε u)", FIELDS["opt"].choices, key="opt", format_func=NAMES.get,
+                   help=FIELDS["opt"].help)
     sb.radio("Variants", VARIANTS, key="variants", horizontal=True, format_func=VARIANT_TEXT.get,
              help="base in the dark colour of a pair, cautious (arXiv 2411.16085) in the light one, dashed")
     if run_labels:
@@ -81,29 +97,30 @@ def render(run_labels: list[str]) -> None:
 
     sb.subheader("Hyperparameters")
     _number("step size ε (lr), per step", "lr", step=0.001)
-    sb.slider("momentum β (b₁ for Adam/Lion)", 0.0, FIELDS["beta"].hi, key="beta", step=0.001, format="%.4f",
-              help="heavy ball s ← βs + g (undampened) unless dampening is on")
-    sb.checkbox("dampened momentum s ← βs + (1−β)g (GDM)", key="dampening")
-    sb.slider("β₂ (b₂ of Adam/Lion)", 0.0, FIELDS["beta2"].hi, key="beta2", step=0.0001, format="%.4f")
+    sb.slider("momentum β (b₁ for Adam/Lion)", FIELDS["beta"].lo, FIELDS["beta"].hi, key="beta", step=0.001,
+              format="%.4f", help=FIELDS["beta"].help)
+    sb.checkbox("dampened momentum s ← βs + (1−β)g (GDM)", key="dampening", help=FIELDS["dampening"].help)
+    _beta2()
     _number("Adam's e in m/(√v + e)", "adam_eps", fmt="%.1e")
-    sb.slider("steps T", FIELDS["steps"].lo, FIELDS["steps"].hi, key="steps", step=1)
-    sb.radio("precision", DTYPES, key="dtype", horizontal=True)
+    sb.slider("steps T", FIELDS["steps"].lo, FIELDS["steps"].hi, key="steps", step=1, help=FIELDS["steps"].help)
+    sb.radio("precision", FIELDS["dtype"].choices, key="dtype", horizontal=True, help=FIELDS["dtype"].help)
 
     sb.subheader("Caution (arXiv 2411.16085)")
-    sb.selectbox("mask φ (x = u ⊙ g)", MASKS, key="mask", format_func=MASK_TEXT.get)
-    sb.selectbox("compensation α", COMPENSATIONS, key="comp", format_func=COMP_TEXT.get)
+    _choice("mask φ (x = u ⊙ g)", "mask", MASK_TEXT)
+    _choice("compensation α", "comp", COMP_TEXT)
     if ss["mask"] == "smooth":
         _number("smooth-mask temperature τ", "tau", fmt="%.2e")
     if ss["mask"] == "threshold":
         _number("smoothness constant μ (threshold mask)", "mu", step=0.1)
 
     sb.subheader("Weight decay (arXiv 2510.12402)")
-    sb.selectbox("decay mode", DECAY_MODES, key="decay", format_func=DECAY_TEXT.get)
+    _choice("decay mode", "decay", DECAY_TEXT)
     if ss["decay"] != "none":
         _number("decay strength λ", "wd", step=0.01)
     sb.subheader("Gradient noise")
     _number("noise σ: steps use g + σ z, z ~ N(0, I)", "noise_sigma", step=0.01,
             help="0: exact gradients. The cautious mask then reads the noisy gradient (arXiv 2411.16085, Alg. 1)")
     if ss["noise_sigma"] > 0:
-        _number("seed of the noise", "seed", fmt="%d", step=1, help="the same seed gives the same noise, bit for bit")
+        _number("seed of the noise", "seed", fmt="%d", step=1,
+                help=f"{FIELDS['seed'].help}: the same seed gives the same noise, bit for bit")
     sb.caption("The URL holds every setting: copy it to share or reproduce this view.")

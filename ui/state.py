@@ -7,6 +7,9 @@ key); in the URL a field appears under the same name, except the start point
 that differ from their defaults are written, so a URL stays short and any subset of
 parameters is a valid URL.  ``parse_query`` never raises: a value that is malformed,
 out of range or unknown falls back to its default and produces a warning message.
+The run settings' fields (lr, beta, beta2, mask, ...) are built from dynamics.settings,
+which holds their defaults, bounds and help; beta2 may be unset (None, absent from the
+URL): each optimizer then runs with its own b2 (Adam 0.999, Lion 0.99).
 
 Conventions (docs/theory.md, Section 1): w_{t+1} = w_t - lr u_t; ``beta`` is the momentum of
 gdm/nesterov (undampened heavy ball s = beta s + g unless ``dampening``) and b1 of
@@ -23,10 +26,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynamics.config import COMPENSATIONS, DECAY_MODES, DTYPES, LION_SIGNS, MASKS, OPTIMIZERS, Setup, make_hyper
+from dynamics.config import OPTIMIZERS, Hyper, Setup, make_hyper
 from dynamics.decay_study import STUDY_TOYS
 from dynamics.flows import INITS
-from dynamics.noise import SEED_LIMIT
+from dynamics.settings import BY_URL, SETTINGS, Setting, setup_hyper_of
 from dynamics.solvers import SOLVERS
 from toys import TOYS, Toy, get_toy
 from toys.expr import ExprError, expression_toy
@@ -50,7 +53,9 @@ BASIN_SIZES = (16, 32, 48, 64, 96, 128)
 @dataclasses.dataclass(frozen=True)
 class Field:
     """A setting: kind is float, int, bool, choice, list (comma-separated choices) or
-    text (any string of at most ``hi`` characters)."""
+    text (any string of at most ``hi`` characters).  ``unset``: a number field whose
+    default None means this (written as the empty string in a URL).  A run setting's
+    field is ``Field.of`` its dynamics.settings Setting."""
 
     key: str
     kind: str
@@ -58,9 +63,19 @@ class Field:
     lo: float | None = None
     hi: float | None = None
     choices: tuple = ()
+    help: str = ""
+    unset: str = ""
+
+    @classmethod
+    def of(cls, setting: Setting) -> Field:
+        """The app's field of a run setting: its URL key, the app's default and bounds."""
+        return cls(setting.url, setting.kind, setting.opening, setting.app_lo, setting.app_hi, setting.choices,
+                   setting.help, "the optimizer's own" if setting.opening is None else "")
 
     def parse(self, text: str) -> Any:
         """The value written as ``text`` in a URL; ValueError with a reason otherwise."""
+        if self.unset and text == "":
+            return None
         if self.kind == "bool":
             if text.lower() in ("1", "true", "yes", "on"):
                 return True
@@ -88,6 +103,9 @@ class Field:
         return number
 
     def format(self, value: Any) -> str:
+        """The URL text of ``value`` (parse reads it back)."""
+        if value is None:
+            return ""
         if self.kind == "bool":
             return "true" if value else "false"
         if self.kind == "list":
@@ -108,6 +126,11 @@ def _f(key, default, lo, hi):
     return Field(key, "float", default, lo, hi)
 
 
+def _run(*keys: str) -> list[Field]:
+    """The fields of the run settings with these URL keys (dynamics.settings)."""
+    return [Field.of(BY_URL[key]) for key in keys]
+
+
 def _i(key, default, lo, hi):
     return Field(key, "int", default, lo, hi)
 
@@ -119,25 +142,13 @@ def _c(key, default, choices):
 FIELDS: dict[str, Field] = {f.key: f for f in [
     _c("toy", "quad-repo", tuple(TOYS) + (CUSTOM,)),
     Field("expr", "text", DEFAULT_EXPR, hi=EXPR_URL_LIMIT),
-    Field("opt", "list", ("gdm",), choices=OPTIMIZERS),
+    Field("opt", "list", (SETTINGS["optimizer"].opening,), choices=SETTINGS["optimizer"].choices,
+          help=SETTINGS["optimizer"].help),
     _c("variants", "both", VARIANTS),
     Field("focus", "choice", "", choices=("",) + tuple(
         ("C-" if c else "") + NAMES[o] for o in OPTIMIZERS for c in (False, True))),
-    Field("dampening", "bool", False),
-    _f("lr", 0.01, 1e-6, 100.0),
-    _f("beta", 0.99, 0.0, 0.9999),
-    _f("beta2", 0.999, 0.0, 0.9999),
-    _f("adam_eps", 1e-8, 0.0, 1.0),
-    _i("steps", 1000, 1, 5000),
-    _c("dtype", "float64", DTYPES),
-    _c("mask", "elementwise", MASKS),
-    _c("comp", "mean", COMPENSATIONS),
-    _f("tau", 1e-3, 1e-6, 10.0),
-    _f("mu", 1.0, 0.0, 1e4),
-    _c("decay", "none", DECAY_MODES),
-    _f("wd", 0.0, 0.0, 100.0),
-    _f("noise_sigma", 0.0, 0.0, 100.0),
-    _i("seed", 0, 0, SEED_LIMIT - 1),
+    *_run("dampening", "lr", "beta", "beta2", "adam_eps", "steps", "dtype", "mask", "comp", "tau", "mu", "decay",
+          "wd", "noise_sigma", "seed"),
     Field("present", "bool", False),
     _f("r_lr_lo", 1e-3, 1e-6, 100.0),
     _f("r_lr_hi", 1.0, 1e-6, 100.0),
@@ -154,14 +165,16 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
     _c("o_solver", "rk4", SOLVERS),
     _i("o_substeps", 10, 1, 200),
     _c("o_init", "auto", INITS),
-    _c("o_sign", "hard", LION_SIGNS),
-    _f("o_sign_tau", 1e-3, 1e-6, 1.0),
+    *_run("o_sign", "o_sign_tau"),
     _f("o_rtol", 1e-6, 1e-12, 1e-1),
     _f("o_atol", 1e-9, 1e-14, 1e-1),
     _i("i_step", 0, 0, 5000),
     Field("i_zoom", "bool", True),
 ]}
 
+SPEC_SETTINGS = ("dampening", "mask", "compensation", "decay", "dtype", "lr", "beta", "beta2", "adam_eps", "wd",
+                 "tau", "mu", "noise_sigma")   # the run settings of a RunSpec (the flow's lion_sign, sign_tau: the
+                                               # Continuous time tab's own)
 START_KEYS = ("sx", "sy")
 PARAM_PREFIX = "p_"
 
@@ -272,7 +285,8 @@ def parse_query(query: Mapping[str, str], extra_keys: tuple[str, ...] = ()) -> t
             try:
                 values[key] = FIELDS[key].parse(text)
             except ValueError as err:
-                warn(key, text, err, f"the default {FIELDS[key].format(values[key])}")
+                shown = FIELDS[key].format(values[key])
+                warn(key, text, err, f"the default {shown}" if shown else FIELDS[key].unset)
         elif key == "start":
             try:
                 values["sx"], values["sy"] = _parse_start(text)
@@ -313,42 +327,33 @@ def to_query(values: Mapping[str, Any]) -> dict[str, str]:
 
 
 class RunSpec(NamedTuple):
-    """Everything one trajectory depends on, as hashable plain values (a cache key)."""
+    """Everything one trajectory depends on, as hashable plain values (a cache key):
+    the run's Setup, its Hyper (plain floats; ``hyper_arrays`` for the arrays), the toy
+    key and parameters, the start, the number of steps and the noise's seed."""
 
-    optimizer: str
-    cautious: bool
-    dampening: bool
-    mask: str
-    compensation: str
-    decay: str
-    dtype: str
+    setup: Setup
+    hyper: Hyper
     toy: str
     toy_params: tuple
     start: tuple
-    lr: float
-    beta: float
-    beta2: float
-    adam_eps: float
-    wd: float
-    tau: float
-    mu: float
     steps: int
-    noise_sigma: float = 0.0    # gradient noise g + sigma z_t (dynamics.noise); 0: exact gradients
-    seed: int = 0               # the noise's seed
+    seed: int = 0
 
     @property
     def label(self) -> str:
-        return ("C-" if self.cautious else "") + NAMES[self.optimizer]
+        return ("C-" if self.setup.cautious else "") + NAMES[self.setup.optimizer]
 
-    def setup(self, **changes) -> Setup:
-        return Setup(optimizer=self.optimizer, dampening=self.dampening, cautious=self.cautious, mask=self.mask,
-                     compensation=self.compensation, decay=self.decay, dtype=self.dtype,
-                     **{"noise": "gaussian" if self.noise_sigma > 0 else "none", **changes})
+    def setup_with(self, **changes) -> Setup:
+        """The Setup with ``changes`` (e.g. the flow's lion_sign)."""
+        return dataclasses.replace(self.setup, **changes)
 
-    def hyper(self, **changes):
-        numbers = dict(lr=self.lr, beta=self.beta, beta2=self.beta2, adam_eps=self.adam_eps, wd=self.wd,
-                       tau=self.tau, mu=self.mu, noise_sigma=self.noise_sigma)
-        return make_hyper(self.dtype, **{**numbers, **changes})
+    def hyper_arrays(self, **changes) -> Hyper:
+        """The Hyper as arrays of the run's dtype, with ``changes`` (e.g. the flow's sign_tau)."""
+        return make_hyper(self.setup.dtype, **{**self.hyper._asdict(), **changes})
+
+    def twin(self, cautious: bool) -> RunSpec:
+        """The same run, cautious or not."""
+        return self._replace(setup=self.setup_with(cautious=cautious))
 
     @property
     def params(self) -> dict[str, float]:
@@ -362,20 +367,20 @@ def toy_params(values: Mapping[str, Any]) -> dict[str, float]:
 
 def runs_of(values: Mapping[str, Any]) -> list[RunSpec]:
     """A RunSpec for each optimizer of ``opt`` and each variant asked for: the base run
-    first, then its cautious twin."""
+    first, then its cautious twin.  Dampening applies to gdm only; beta2 unset is each
+    optimizer's own (dynamics.settings)."""
     kinds = {"both": (False, True), "base": (False,), "cautious": (True,)}[values["variants"]]
     params = tuple(sorted(toy_params(values).items()))
+    shared = {name: values[SETTINGS[name].url] for name in SPEC_SETTINGS}
+    shared["noise"] = "gaussian" if shared["noise_sigma"] > 0 else "none"
     out = []
     for name in values["opt"]:
         for cautious in kinds:
-            out.append(RunSpec(
-                optimizer=name, cautious=cautious, dampening=bool(values["dampening"]) and name == "gdm",
-                mask=values["mask"], compensation=values["comp"], decay=values["decay"], dtype=values["dtype"],
-                toy=toy_key(values), toy_params=params, start=(float(values["sx"]), float(values["sy"])),
-                lr=float(values["lr"]), beta=float(values["beta"]), beta2=float(values["beta2"]),
-                adam_eps=float(values["adam_eps"]), wd=float(values["wd"]), tau=float(values["tau"]),
-                mu=float(values["mu"]), steps=int(values["steps"]), noise_sigma=float(values["noise_sigma"]),
-                seed=int(values["seed"])))
+            setup, hyper = setup_hyper_of({**shared, "optimizer": name, "cautious": cautious,
+                                           "dampening": bool(shared["dampening"]) and name == "gdm"})
+            out.append(RunSpec(setup, hyper, toy=toy_key(values), toy_params=params,
+                               start=(float(values["sx"]), float(values["sy"])), steps=int(values["steps"]),
+                               seed=int(values["seed"])))
     return out
 
 
@@ -385,4 +390,4 @@ def focus_of(runs: list[RunSpec], focus: str) -> RunSpec:
     for spec in runs:
         if spec.label == focus:
             return spec
-    return next((spec for spec in runs if spec.cautious), runs[0])
+    return next((spec for spec in runs if spec.setup.cautious), runs[0])

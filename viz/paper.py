@@ -46,6 +46,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dynamics.configfile import ConfigError, check_like, run_template, setup_hyper
+from dynamics.settings import SETTINGS
 from dynamics.decay_study import set_distance
 from dynamics.optimizers.gdm import optimum as heavy_ball_optimum
 from dynamics.rates import RATE_METHODS, best_cell, resolve_rate_method
@@ -416,8 +417,8 @@ def validate(config: dict[str, Any]) -> None:
         raise ConfigError("figure.toy_params: values must be numbers")
     if len(config["start"]) != 2:
         raise ConfigError(f"figure.start: expected two numbers, got {config['start']!r}")
-    if not (isinstance(config["steps"], int) and config["steps"] >= 1):
-        raise ConfigError(f"figure.steps: must be an integer >= 1, got {config['steps']!r}")
+    if (problem := SETTINGS["steps"].problem(config["steps"])) is not None:
+        raise ConfigError(f"figure.steps: {problem}")
     lay = config["layout"]
     if lay["font"] not in FONTS or not (lay["height"] > 0 and lay["font_size"] > 0 and lay["scale"] > 0):
         raise ConfigError(f"figure.layout: font in {', '.join(FONTS)}; height, font_size, scale > 0; got {lay}")

@@ -63,7 +63,6 @@ SPEC = OptimizerSpec(
     name="adamax", display="AdaMax", order=12, colours=("sky", "orange"), summary="Adam with the infinity norm",
     transform=lambda hp, setup: optax.scale_by_adamax(b1=hp.beta, b2=hp.beta2, eps=hp.adam_eps),
     moments=moments, kinetic=kinetic, equations=_equations, uses=("beta", "beta2", "adam_eps"),
-    defaults={"beta2": 0.999},
     flow=Flow(state_rate=_state_rate, direction=lambda setup, g, m, v, hp: _ratio(m, v),
               initial=lambda g, hp: (g, jnp.abs(g) + hp.adam_eps), smooth=lambda setup: False),
 )

@@ -24,5 +24,5 @@ def _equations(setup) -> Equations:
 SPEC = OptimizerSpec(
     name="adamw", display="AdamW", order=11, colours=("sky", "orange"), summary="Adam + decoupled decay λw",
     transform=adam.transform, moments=adam.moments, kinetic=adam.kinetic, equations=_equations,
-    uses=("beta", "beta2", "adam_eps", "wd"), defaults={"beta2": 0.999}, decay="decoupled",
+    uses=("beta", "beta2", "adam_eps", "wd"), decay="decoupled",
 )

@@ -23,5 +23,5 @@ SPEC = OptimizerSpec(
     name="amsgrad", display="AMSGrad", order=9, colours=("sky", "orange"), summary="Adam with vmax = max(vmax, v̂)",
     transform=lambda hp, setup: optax.scale_by_amsgrad(b1=hp.beta, b2=hp.beta2, eps=hp.adam_eps),
     moments=lambda state, hp, setup: corrected_moments(state, hp, "nu_max"), kinetic=adam.kinetic,
-    equations=_equations, uses=("beta", "beta2", "adam_eps"), defaults={"beta2": 0.999},
+    equations=_equations, uses=("beta", "beta2", "adam_eps"),
 )

@@ -85,7 +85,7 @@ def _equations(setup) -> Equations:
 
 SPEC = OptimizerSpec(
     name="gdm", display="GDM", order=1, colours=("blue", "vermillion"), symbol="circle",
-    summary="heavy ball s ← βs + g, u = s (undampened, as PyTorch SGD and optax.trace; --dampening: "
+    summary="heavy ball s ← βs + g, u = s (undampened, as PyTorch SGD and optax.trace; dampened: "
             "s ← βs + (1−β)g)",
     transform=_transform, moments=_moments, kinetic=_kinetic, equations=_equations, uses=("beta",),
     homogeneous=True,

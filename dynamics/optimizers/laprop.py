@@ -62,5 +62,5 @@ SPEC = OptimizerSpec(
     moments=lambda state, hp, setup: corrected_moments(state, hp),
     kinetic=lambda setup, m, v, hp: hp.lr / (2 * (1 - hp.beta)) * pair_sum(
         m, v, lambda mi, vi: (root(vi) + hp.adam_eps) * mi**2),
-    equations=_equations, uses=("beta", "beta2", "adam_eps"), defaults={"beta2": 0.999},
+    equations=_equations, uses=("beta", "beta2", "adam_eps"),
 )

@@ -26,5 +26,5 @@ SPEC = OptimizerSpec(
     name="nadam", display="NAdam", order=8, colours=("sky", "orange"), summary="Adam with Nesterov's look-ahead",
     transform=lambda hp, setup: optax.scale_by_adam(b1=hp.beta, b2=hp.beta2, eps=hp.adam_eps, nesterov=True),
     moments=lambda state, hp, setup: corrected_moments(state, hp), kinetic=adam.kinetic, equations=_equations,
-    uses=("beta", "beta2", "adam_eps"), defaults={"beta2": 0.999},
+    uses=("beta", "beta2", "adam_eps"),
 )

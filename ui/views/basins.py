@@ -62,11 +62,11 @@ def render(ctx: Context) -> None:
         ends = "on its line of minimisers" if ctx.toy.valley else "there"
         st.info(f"{ctx.toy.title} has a single listed minimiser: every converging start ends {ends}. Himmelblau "
                 "(four minima) and camel (six) show basins.")
-    if spec.noise_sigma > 0:
+    if spec.hyper.noise_sigma > 0:
         st.caption("Basin maps use exact gradients: the sidebar's gradient noise is not applied here.")
     (x0, x1), (y0, y1) = ctx.toy.domain
     radius = RADIUS_FRACTION * max(x1 - x0, y1 - y0)
-    specs = (spec._replace(cautious=False), spec._replace(cautious=True))
+    specs = (spec.twin(False), spec.twin(True))
     maps = [compute.basins(s, int(v["b_n"]), int(v["b_steps"]), radius) for s in specs]
     fig = basins_figure(*maps, titles=(specs[0].label, specs[1].label), presentation=ctx.presentation)
     downloads.plotly_chart(fig, "basin_maps")

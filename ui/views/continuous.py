@@ -24,7 +24,7 @@ SOLVER_TEXT = {"euler": "Euler (order 1)", "semi-implicit": "semi-implicit Euler
 
 def _has_sign(spec) -> bool:
     """Whether the run's flow has the smooth-sign option (its optimizer reads sign_tau)."""
-    return "sign_tau" in spec_of(spec.optimizer).uses
+    return "sign_tau" in spec_of(spec.setup.optimizer).uses
 
 
 def _controls(spec) -> None:
@@ -37,7 +37,7 @@ def _controls(spec) -> None:
         for col, key, label in ((c[2], "o_rtol", "rtol"), (c[3], "o_atol", "atol")):
             f = FIELDS[key]
             col.number_input(label, min_value=f.lo, max_value=f.hi, key=key, format="%.1e")
-    flow = spec_of(spec.optimizer).flow
+    flow = spec_of(spec.setup.optimizer).flow
     if flow is not None and flow.initial is not None:
         c[4].radio("initial moments", ("auto", "zeros"), key="o_init", horizontal=True,
                    help="auto: the moments of the optimizer's first step (Adam: m₀ = g(w₀), v₀ = g(w₀)²; see "
@@ -83,9 +83,9 @@ def render(ctx: Context) -> None:
     st.markdown(f"The flow of **{spec.label}** (Learn tab: its equations) against its discrete steps. One unit "
                 "of time is one optimizer step, so t = 0…T matches steps 0…T.")
     _controls(spec)
-    if spec.noise_sigma > 0:
+    if spec.hyper.noise_sigma > 0:
         st.caption(f"The flow uses the exact gradient; the discrete steps beside it use the sidebar's noisy "
-                   f"gradient (σ = {spec.noise_sigma:g}, seed {spec.seed}).")
+                   f"gradient (σ = {spec.hyper.noise_sigma:g}, seed {spec.seed}).")
     lion_sign = v["o_sign"] if _has_sign(spec) else "hard"
     try:
         arrays, status = compute.flow(spec, v["o_solver"], v["o_substeps"], v["o_init"], lion_sign,
@@ -98,8 +98,8 @@ def render(ctx: Context) -> None:
     if not np.all(np.isfinite(arrays["w"])) and not status["stopped_early"]:
         st.warning("The flow left the floating-point range (non-finite values): the step size is too large for "
                    "this solver or the flow diverges.")
-    _status(status, is_smooth(spec.setup(lion_sign=lion_sign)))
-    colour = optimizer_colour(spec.optimizer, spec.cautious)
+    _status(status, is_smooth(spec.setup_with(lion_sign=lion_sign)))
+    colour = optimizer_colour(spec.setup.optimizer, spec.setup.cautious)
     flow_label, step_label = f"{spec.label} flow ({v['o_solver']})", f"{spec.label} steps"
     styles = {step_label: PathStyle(colour, "dot"), flow_label: PathStyle(FLOW_COLOUR, "solid")}
     table, arrays_out = export_data(ctx, {step_label: (np.arange(spec.steps + 1), traj),
@@ -112,7 +112,7 @@ def render(ctx: Context) -> None:
         downloads.plotly_chart(fig, "ode_contour")
         downloads.export_controls(fig, "ode_contour", table, arrays_out)
     with right:
-        masked = spec.cautious
+        masked = spec.setup.cautious
         series = [Series(step_label, colour, "dot", np.arange(spec.steps + 1), traj["loss"], traj["hamiltonian"],
                          traj["masked_fraction"] if masked else None, mode="lines+markers"
                          if spec.steps <= 200 else "lines"),

@@ -66,7 +66,7 @@ def _jump_buttons(spec, a: dict, traj: dict, t: int) -> None:
     """Buttons moving the slider to the next step where the mask drops a coordinate and
     to the next step where L rises."""
     with np.errstate(invalid="ignore"):
-        masked_steps = np.nonzero(np.any(a["mask"] < 0.5, axis=-1))[0] if spec.cautious else np.zeros(0, int)
+        masked_steps = np.nonzero(np.any(a["mask"] < 0.5, axis=-1))[0] if spec.setup.cautious else np.zeros(0, int)
         rise_steps = np.nonzero(np.diff(traj["loss"]) > 0)[0]
     b1, b2, _ = st.columns([1, 1, 3])
     b1.button(f"next masked step (of {len(masked_steps)})", on_click=_jump, args=(masked_steps, t),
@@ -78,16 +78,16 @@ def _jump_buttons(spec, a: dict, traj: dict, t: int) -> None:
 def _step_panel(ctx: Context, spec, a: dict, traj: dict, t: int, zoom: bool, points, w) -> None:
     """The step's arrows on the contour (the whole domain, or zoomed to the step), with
     its export controls."""
-    dark, light = optimizer_colour(spec.optimizer, False), optimizer_colour(spec.optimizer, True)
-    arrows = step_arrows(spec.lr, a["grad"][t], a["direction"][t], a["cautious"][t], a["mask"][t], a["decay"][t],
-                         a["step"][t], dark, light, spec.cautious)
+    dark, light = optimizer_colour(spec.setup.optimizer, False), optimizer_colour(spec.setup.optimizer, True)
+    arrows = step_arrows(spec.hyper.lr, a["grad"][t], a["direction"][t], a["cautious"][t], a["mask"][t], a["decay"][t],
+                         a["step"][t], dark, light, spec.setup.cautious)
     span = max(ctx.toy.domain[0][1] - ctx.toy.domain[0][0], ctx.toy.domain[1][1] - ctx.toy.domain[1][0])
     bounds = window(w, arrows, ZOOM_FLOOR * span) if zoom else ctx.toy.domain
     bounds = tuple(tuple(float(b) for b in axis) for axis in bounds)
     grid = compute.grid(ctx.toy.name, ctx.params_key, 120, bounds)
     fig = step_figure(grid, points, bounds, w, arrows, traj["w"], ctx.styles[spec.label], ctx.presentation)
     downloads.plotly_chart(fig, "inspector")
-    downloads.export_controls(fig, "inspector", export_table(a, t, spec.lr),
+    downloads.export_controls(fig, "inspector", export_table(a, t, spec.hyper.lr),
                               dict(path=traj["w"], step=np.int64(t), contour_x=grid[0], contour_y=grid[1],
                                    contour_loss=grid[2]))
 
@@ -96,20 +96,20 @@ def _numbers_panel(spec, a: dict, traj: dict, t: int) -> None:
     """The numbers of step t: L before and after, the compensation, the vectors, and what
     the mask dropped and why."""
     loss0, loss1 = float(traj["loss"][t]), float(traj["loss"][t + 1])
-    st.markdown(f"**{spec.label}, step {t} → {t + 1}** (ε = {spec.lr:.4g}, β = {spec.beta:.4g})")
+    st.markdown(f"**{spec.label}, step {t} → {t + 1}** (ε = {spec.hyper.lr:.4g}, β = {spec.hyper.beta:.4g})")
     m = st.columns(3)
     m[0].metric("L(w_t)", f"{loss0:.4g}")
     m[1].metric("L(w_{t+1})", f"{loss1:.4g}", delta=f"{loss1 - loss0:.3g}", delta_color="inverse")
     m[2].metric("compensation α", f"{float(a['alpha'][t]):.4g}",
                 help="the step is −ε α φ⊙u; mean compensation α = 1/max(mean φ, 10⁻³) is 1000 when every "
                      "coordinate is dropped (the step is then 0)")
-    st.dataframe(numbers(a, t, spec.lr), hide_index=True, width="stretch")
-    dropped = [i + 1 for i in np.nonzero(a["mask"][t] < 0.5)[0]] if spec.cautious else []
-    if not spec.cautious:
+    st.dataframe(numbers(a, t, spec.hyper.lr), hide_index=True, width="stretch")
+    dropped = [i + 1 for i in np.nonzero(a["mask"][t] < 0.5)[0]] if spec.setup.cautious else []
+    if not spec.setup.cautious:
         st.caption("No caution: the step is −ε u (plus decay). Choose a cautious run in the sidebar to see "
                    "the mask.")
     elif dropped:
-        st.info(f"The mask drops coordinate(s) {', '.join(map(str, dropped))}: {DROP_REASON[spec.mask]}, so "
+        st.info(f"The mask drops coordinate(s) {', '.join(map(str, dropped))}: {DROP_REASON[spec.setup.mask]}, so "
                 "that part of −ε u would raise L to first order.")
     else:
         st.caption("The mask keeps every coordinate at this step (u and g agree in sign).")

@@ -26,24 +26,25 @@ REFERENCES = """
 
 
 def _explain(ctx: Context, spec) -> str:
-    name = NAMES[spec.optimizer]
-    text = [f"**{name}** moves w by −ε u each step. ", spec_of(spec.optimizer).explain]
+    name = NAMES[spec.setup.optimizer]
+    text = [f"**{name}** moves w by −ε u each step. ", spec_of(spec.setup.optimizer).explain]
     text.append("The **cautious** variant looks at x = u ⊙ g: where a coordinate of the update points uphill "
                 "(x ≤ 0) the mask φ drops it, and α rescales what is left. Along the flow this makes L decrease "
                 "monotonically and H decrease at least as fast as for the base optimizer, provided α ≥ 1 "
                 "(arXiv 2411.16085, Theorem 2.3). ")
-    if spec.compensation == "count":
+    if spec.setup.compensation == "count":
         text.append("With the **count** compensation in 2-D, α = 2/3 when nothing is masked: the condition α ≥ 1 "
                     "fails, so the cautious step is *shorter* than the base one and H can fall more slowly. ")
-    if spec.decay == "cautious":
+    if spec.setup.decay == "cautious":
         text.append("**Cautious weight decay** shrinks only the coordinates where the update already moves w "
                     "towards 0 (u·w ≥ 0): on a valley of minimisers the iterate reaches the valley and then "
                     "slides along it towards small norm (arXiv 2510.12402, Section 3). ")
-    elif spec.decay == "decoupled":
+    elif spec.setup.decay == "decoupled":
         text.append("**Decoupled weight decay** pulls towards the minimiser of the regularised L + (λ/2)|w|², "
                     "not of L. ")
-    if spec.noise_sigma > 0:
-        text.append(f"**Noisy gradients** (σ = {spec.noise_sigma:g}, seed {spec.seed}): every step uses g + σz with "
+    if spec.hyper.noise_sigma > 0:
+        text.append(f"**Noisy gradients** (σ = {spec.hyper.noise_sigma:g}, seed {spec.seed}): every step uses "
+                    "g + σz with "
                     "z ~ N(0, I), and the cautious mask reads the noisy gradient, so it also drops coordinates where "
                     "the momentum agrees with the true gradient but not with the noise (counted below). ")
     return "".join(text)
@@ -55,8 +56,8 @@ def _observed(ctx: Context) -> str:
         traj = compute.trajectory(spec)
         with np.errstate(invalid="ignore"):
             rises = int(np.sum(np.diff(traj["loss"]) > 0))
-        masked = f", mean fraction masked {np.nanmean(traj['masked_fraction'][1:]):.2f}" if spec.cautious else ""
-        if spec.cautious and spec.noise_sigma > 0:
+        masked = f", mean fraction masked {np.nanmean(traj['masked_fraction'][1:]):.2f}" if spec.setup.cautious else ""
+        if spec.setup.cautious and spec.hyper.noise_sigma > 0:
             masked += (f"; dropped by the noise (u agreed with the true gradient, not with the noisy one) "
                        f"{np.nanmean(traj['noise_drop'][1:]):.3f} of the coordinates per step, kept by the noise "
                        f"{np.nanmean(traj['noise_keep'][1:]):.3f}")
@@ -66,7 +67,7 @@ def _observed(ctx: Context) -> str:
 
 def render(ctx: Context) -> None:
     spec = ctx.focus
-    eq = spec_of(spec.optimizer).equations(spec.setup())
+    eq = spec_of(spec.setup.optimizer).equations(spec.setup)
     toy_name = ctx.toy.title if ctx.toy.name.startswith(CUSTOM_PREFIX) else ctx.toy.name
     st.subheader(f"{spec.label} on {toy_name}")
     st.latex(ctx.toy.latex(ctx.params))
@@ -76,34 +77,34 @@ def render(ctx: Context) -> None:
         st.latex(eq.update)
         if eq.source:
             st.caption(eq.source)
-        use = "in use" if spec.cautious else "selected, not in use: this run is not cautious"
+        use = "in use" if spec.setup.cautious else "selected, not in use: this run is not cautious"
         st.markdown(f"**Cautious step** (arXiv 2411.16085, Section 2; {use})")
         st.latex(cautious_update())
-        mask, where = MASK[spec.mask]
-        st.markdown(f"**Mask**: {spec.mask} ({where})")
+        mask, where = MASK[spec.setup.mask]
+        st.markdown(f"**Mask**: {spec.setup.mask} ({where})")
         st.latex(mask)
-        comp, where = COMPENSATION[spec.compensation]
-        st.markdown(f"**Compensation**: {spec.compensation}" + (f" ({where})" if where else ""))
+        comp, where = COMPENSATION[spec.setup.compensation]
+        st.markdown(f"**Compensation**: {spec.setup.compensation}" + (f" ({where})" if where else ""))
         st.latex(comp)
         st.markdown("**One coordinate's share of the decrease of L** (x₁ = u₁g₁; Theorem 2.3 needs the "
                     "cautious curves on or above the grey one)")
-        downloads.plotly_chart(mask_response_figure(spec.mask, spec.compensation, spec.lr, spec.mu, spec.tau,
-                                                    ctx.presentation), "learn_mask")
-        if DECAY[spec.decay] is not None:
-            st.markdown(f"**Weight decay**: {spec.decay}, λ = {spec.wd:g} (arXiv 2510.12402)")
-            st.latex(DECAY[spec.decay])
+        downloads.plotly_chart(mask_response_figure(spec.setup.mask, spec.setup.compensation, spec.hyper.lr,
+                                                    spec.hyper.mu, spec.hyper.tau, ctx.presentation), "learn_mask")
+        if DECAY[spec.setup.decay] is not None:
+            st.markdown(f"**Weight decay**: {spec.setup.decay}, λ = {spec.hyper.wd:g} (arXiv 2510.12402)")
+            st.latex(DECAY[spec.setup.decay])
     with right:
         st.markdown("**Flow** (one unit of time = one step; the Continuous time tab solves it)")
         if eq.flow:
             st.latex(eq.flow)
         else:
-            st.caption(f"No flow: {NAMES[spec.optimizer]} has none here, so the Continuous time tab solves none "
+            st.caption(f"No flow: {NAMES[spec.setup.optimizer]} has none here, so the Continuous time tab solves none "
                        "either.")
         st.markdown("**Hamiltonian** (a Lyapunov function of the base flow)")
         st.latex(eq.hamiltonian)
         if eq.note:
             st.caption(eq.note)
-        if spec.cautious:
+        if spec.setup.cautious:
             st.caption("The cautious flow keeps the same H: Ḣ(cautious) − Ḣ(base) = −ε Σ (α φ(xᵢ) xᵢ − xᵢ) ≤ 0 "
                        "when α φ(x) x ≥ max(x, 0), i.e. α ≥ 1 (Theorem 2.3).")
     st.markdown("#### What you are seeing")

@@ -37,12 +37,12 @@ def _controls() -> None:
 
 def _noise_controls(spec) -> int:
     """With gradient noise (sidebar σ > 0): the number K of seeds each cell averages over."""
-    if spec.noise_sigma <= 0:
+    if spec.hyper.noise_sigma <= 0:
         return 1
     f = FIELDS["r_seeds"]
     c1, c2 = st.columns([1, 4])
     c1.number_input("seeds averaged per cell", min_value=f.lo, max_value=f.hi, key="r_seeds")
-    c2.caption(f"Noisy gradients (σ = {spec.noise_sigma:g}): each cell runs seeds {spec.seed}…"
+    c2.caption(f"Noisy gradients (σ = {spec.hyper.noise_sigma:g}): each cell runs seeds {spec.seed}…"
                f"{spec.seed + st.session_state['r_seeds'] - 1} in one batch (dynamics.noisy_sweep); the maps "
                "show the mean rate over the seeds, a diverged seed counting as rate 1, and grey where every seed "
                "diverged; the exported steps to tol is the median over seeds, of those that reached tol "
@@ -53,7 +53,7 @@ def _noise_controls(spec) -> int:
 def _noise_drop_text(specs, maps) -> str:
     """The mean over the cells not diverged of the cautious map's noise_drop."""
     for s, m in zip(specs, maps):
-        if s.cautious and "noise_drop" in m and (~m["diverged"]).any():
+        if s.setup.cautious and "noise_drop" in m and (~m["diverged"]).any():
             drop = float(np.mean(m["noise_drop"][~m["diverged"]]))
             return (f" {s.label}: the mask dropped on average {drop:.3f} of the coordinates per step because of the "
                     "noise (u agreed with the true gradient, not with the noisy one), mean over the cells shown.")
@@ -86,7 +86,7 @@ def _best_text(m: RateMap) -> str:
 
 def _method_text(spec, toy) -> str:
     """What the simulated rate of ``spec`` is fitted to (docs/theory.md, Section 5.3)."""
-    if is_homogeneous(spec.setup(), toy):
+    if is_homogeneous(spec.setup, toy):
         return ("log of the norm of the renormalised state (w − w*, moments), over all steps (gd, gdm, nesterov and "
                 "their hard-mask cautious variants on a quadratic, without noise or weight decay)")
     return "log dₜ, up to the first step with dₜ below the tolerance"
@@ -198,7 +198,7 @@ def _cell_picker(panels, lr_axis, beta_axis, v) -> None:
 def render(ctx: Context) -> None:
     spec = ctx.focus
     v = ctx.values
-    specs = (spec._replace(cautious=False), spec._replace(cautious=True))
+    specs = (spec.twin(False), spec.twin(True))
     st.markdown(_intro(ctx, specs))
     if ctx.toy.name.startswith(CUSTOM_PREFIX):
         st.info("A custom objective has no listed minimiser, so distances and rates are undefined. Choose a "
@@ -216,7 +216,7 @@ def render(ctx: Context) -> None:
     beta_axis = grid_axis(v["r_beta_lo"], v["r_beta_hi"], v["r_n"], "linear")
     maps = _sweep(specs, lr_axis, beta_axis, v["r_steps"], seeds)
     exact, base, cautious = rate_panels(specs, maps, lr_axis, beta_axis)
-    theory = analytic(ctx, spec.optimizer, spec.dampening, beta_axis) if exact is not None else None
+    theory = analytic(ctx, spec.setup.optimizer, spec.setup.dampening, beta_axis) if exact is not None else None
     fig = rate_maps_figure(lr_axis, beta_axis, base, cautious, exact=exact, lr_scale=v["r_lr_scale"],
                            analytic=theory, current=(v["lr"], v["beta"]), presentation=ctx.presentation)
     axes = (tuple(float(x) for x in lr_axis), tuple(float(x) for x in beta_axis))
@@ -228,5 +228,5 @@ def render(ctx: Context) -> None:
     downloads.export_controls(fig, CHART_KEY, export_table(lr_axis, beta_axis, specs, maps),
                               dict(lr_axis=lr_axis, beta_axis=beta_axis))
     panels = [m for m in (exact, base, cautious) if m is not None]
-    _best_cells(panels, theory.optimum if theory is not None else None, spec.optimizer)
+    _best_cells(panels, theory.optimum if theory is not None else None, spec.setup.optimizer)
     _cell_picker(panels, lr_axis, beta_axis, v)

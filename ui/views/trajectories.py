@@ -28,10 +28,10 @@ def summary_table(ctx: Context, trajs: dict, summaries: dict, l_star) -> pd.Data
         s, traj = summaries[spec.label], trajs[spec.label]
         rows.append({"run": spec.label, gap: _fmt(s.final_gap), "steps where L rose": len(s.rises),
                      "largest rise": _fmt(s.largest_rise), "mean fraction masked": _fmt(
-                         float(np.nanmean(traj["masked_fraction"][1:])) if spec.cautious else None, ".2f"),
+                         float(np.nanmean(traj["masked_fraction"][1:])) if spec.setup.cautious else None, ".2f"),
                      "rate (late-window fit)": compute.rate_text(s), "steps to tol": _fmt(s.steps_to_tol, "d"),
                      "diverged at step": _fmt(s.diverged_at, "d")})
-        if spec.cautious and spec.noise_sigma > 0:   # the mask dropped a coordinate the true gradient would keep
+        if spec.setup.cautious and spec.hyper.noise_sigma > 0:   # dropped: the true gradient would keep it
             rows[-1]["dropped by noise"] = _fmt(float(np.nanmean(traj["noise_drop"][1:])), ".3f")
     return pd.DataFrame(rows)
 
@@ -74,7 +74,7 @@ def render(ctx: Context) -> None:
     with right:
         series = [Series(spec.label, ctx.styles[spec.label].colour, ctx.styles[spec.label].dash,
                          np.arange(spec.steps + 1), trajs[spec.label]["loss"], trajs[spec.label]["hamiltonian"],
-                         trajs[spec.label]["masked_fraction"] if spec.cautious else None,
+                         trajs[spec.label]["masked_fraction"] if spec.setup.cautious else None,
                          summaries[spec.label].rises) for spec in ctx.runs]
         curves = step_curves(series, l_star, ctx.presentation)
         downloads.plotly_chart(curves, "traj_curves")
