@@ -15,8 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cli.main import main
 from dynamics import Setup, make_hyper, rollout
-from dynamics.cli import main
 from dynamics.rates import RATE_DIVERGED, distance_rate, heavy_ball_optimum, heavy_ball_rate, nesterov_rate
 from dynamics.sweep import _minima, compiled_sweep, grid_axis, noisy_sweep, sweep
 from toys import Toy, get_toy
