@@ -1,7 +1,8 @@
 """The command line, ``python -m dynamics`` (or ``python -m cli``): one parser with a
 subcommand per module of this package (cli.run, cli.sweep, cli.figure, cli.claims),
 each exposing ``register(subparsers)``; ``main(argv)`` parses, runs the subcommand and
-returns the exit status.
+returns the exit status.  It enables float64 (dynamics.enable_float64) before running:
+``--dtype float64`` is the default.
 
 Bad input exits with status 2 and one line on stderr naming the option and the
 allowed values; no traceback.
@@ -12,6 +13,7 @@ import sys
 
 from cli import claims, figure, run, sweep
 from cli.options import PROG, Parser, UsageError
+from dynamics import enable_float64
 
 COMMANDS = [run, sweep, figure, claims]
 
@@ -32,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default sys.argv[1:]) and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    enable_float64()
     try:
         return args.handler(args) or 0
     except UsageError as err:

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
+from dynamics.precision import run_dtype
+
 OPTIMIZERS = ("gd", "gdm", "nesterov", "adam", "lion",
               "signum", "rmsprop", "adagrad", "nadam", "amsgrad", "laprop", "adamw")
 MASKS = ("elementwise", "elementwise-ge", "inner", "threshold", "smooth")
@@ -113,4 +115,4 @@ def make_hyper(dtype: str = "float64", **values: float) -> Hyper:
     if unknown:
         raise ValueError(f"unknown hyperparameters {sorted(unknown)}; allowed: {', '.join(HYPER_DEFAULTS)}")
     merged = {**HYPER_DEFAULTS, **values}
-    return Hyper(**{k: jnp.asarray(v, dtype=dtype) for k, v in merged.items()})
+    return Hyper(**{k: jnp.asarray(v, dtype=run_dtype(dtype)) for k, v in merged.items()})

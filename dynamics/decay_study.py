@@ -96,13 +96,14 @@ def study_hyper(optimizer: str, dtype: str = "float64", **overrides: float) -> H
 
 def set_distance(toy: Toy, w, toy_params=None) -> np.ndarray:
     """Distance of each row of w (shape (..., 2)) to the toy's minimiser set: |set_residual|
-    on a valley toy, else the distance to the nearest listed minimiser."""
+    on a valley toy, else the distance to the nearest listed minimiser (in float64)."""
     p = toy.params(toy_params)
     minima, _ = _minima(toy, tuple(sorted(p.items())))
-    pj = {k: jnp.asarray(v, jnp.float64) for k, v in p.items()}
-    w = jnp.asarray(w, jnp.float64)
-    d2 = jax.vmap(lambda x: _distance2(toy)(x, pj, jnp.asarray(minima)))(w.reshape(-1, 2))
-    return np.sqrt(np.asarray(d2)).reshape(w.shape[:-1])
+    with jax.enable_x64(True):
+        pj = {k: jnp.asarray(v, jnp.float64) for k, v in p.items()}
+        w = jnp.asarray(w, jnp.float64)
+        d2 = jax.vmap(lambda x: _distance2(toy)(x, pj, jnp.asarray(minima)))(w.reshape(-1, 2))
+        return np.sqrt(np.asarray(d2)).reshape(w.shape[:-1])
 
 
 def decay_run(toy: Toy | str, optimizer: str = "gdm", decay: str = "cautious", hp: Hyper | None = None,
