@@ -241,9 +241,10 @@ def test_rejects_toys_without_minima_and_bad_tolerances():
 _DEVICES_SCRIPT = textwrap.dedent("""
     import sys
     import jax, numpy as np
-    from dynamics import Setup
+    from dynamics import Setup, enable_float64
     from dynamics.sweep import compiled_sweep, grid_axis, sweep
     from toys import Toy, get_toy
+    enable_float64()
     assert len(jax.devices()) == 4, jax.devices()
     r = sweep(Setup("gdm", cautious=True), get_toy("quad-k4"), grid_axis(0.02, 0.5, 12), grid_axis(0.0, 0.9, 10),
               300, tol=1e-30)
