@@ -1,16 +1,19 @@
 """Streamlit entry point: page, sidebar and one tab per view (ui/views/).
 
 The state lives in the URL (ui.state, ui.session); computations are cached pure
-functions (ui.compute over dynamics/); figures come from viz/.  Run it with
-``streamlit run app.py``.
+functions (ui.compute over dynamics/); figures come from viz/.  Runs are float64 by
+default, so the app turns on JAX's 64-bit mode first (dynamics.enable_float64).  Run it
+with ``streamlit run app.py``.
 """
 import logging
 
 import streamlit as st
 
+from dynamics import enable_float64
 from ui import downloads, session, sidebar
 from ui.views import VIEWS
 
+enable_float64()
 st.set_page_config(page_title="Cautious dynamics", page_icon="〰", layout="wide")
 session.bootstrap()
 vals = session.values()

@@ -32,6 +32,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from dynamics import enable_float64  # noqa: E402
 from dynamics.config import Setup, make_hyper  # noqa: E402
 from dynamics.metrics import DIVERGENCE_FACTOR, STEPS_NOT_REACHED  # noqa: E402
 from dynamics.optimizers.gdm import optimum as heavy_ball_optimum, rate as heavy_ball_rate  # noqa: E402
@@ -281,6 +282,7 @@ def _line(r: dict) -> str:
 
 
 def main(argv=None) -> int:
+    enable_float64()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="128,256", help="grid sides, comma-separated (default 128,256)")
     p.add_argument("--steps", type=int, default=1000, help="steps per cell (default 1000)")

@@ -1,5 +1,7 @@
+"""``python -m dynamics``: the command line, which lives in the cli package (cli.main);
+the one import from dynamics up to a higher layer, as an entry point."""
 import sys
 
-from dynamics.cli import main
+from cli.main import main
 
 sys.exit(main())

@@ -28,6 +28,7 @@ from dynamics.config import Hyper, Setup
 from dynamics.flows import decay_term
 from dynamics.optimizers import base_transform
 from dynamics.noise import check_seed, step_noise
+from dynamics.precision import run_dtype
 from dynamics.rollout import Trajectory, noise_free
 
 
@@ -82,7 +83,7 @@ def step_anatomy(setup: Setup, hp: Hyper, traj: Trajectory, seed: int = 0) -> St
     steps = len(traj.w) - 1
     if steps < 1:
         raise ValueError("the trajectory needs at least one step")
-    dt = jnp.dtype(setup.dtype)
+    dt = run_dtype(setup.dtype)
     w, g = jnp.asarray(traj.w[:-1], dt), jnp.asarray(traj.grad[:-1], dt)
     if noise_free(setup, hp).noise != "none":
         g = g + jnp.asarray(hp.noise_sigma, dt) * step_noise(check_seed(seed), steps, g[0])

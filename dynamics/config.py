@@ -17,6 +17,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 
 from dynamics.optimizers import OPTIMIZERS, display_name, spec_of  # noqa: F401 (re-exported)
+from dynamics.precision import run_dtype
 
 MASKS = ("elementwise", "elementwise-ge", "inner", "threshold", "smooth")
 COMPENSATIONS = ("none", "mean", "count")
@@ -103,4 +104,4 @@ def make_hyper(dtype: str = "float64", **values: float) -> Hyper:
     if unknown:
         raise ValueError(f"unknown hyperparameters {sorted(unknown)}; allowed: {', '.join(HYPER_DEFAULTS)}")
     merged = {**HYPER_DEFAULTS, **values}
-    return Hyper(**{k: jnp.asarray(v, dtype=dtype) for k, v in merged.items()})
+    return Hyper(**{k: jnp.asarray(v, dtype=run_dtype(dtype)) for k, v in merged.items()})

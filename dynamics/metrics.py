@@ -76,18 +76,20 @@ def _minima(toy: Toy, params: tuple) -> tuple[np.ndarray, float]:
     fraction of a second)."""
     p = dict(params)
     minima = toy.minima(p)
-    values = toy.value(jnp.asarray(minima), {k: jnp.asarray(v, jnp.float64) for k, v in p.items()})
-    return minima, float(np.min(np.asarray(values)))
+    with jax.enable_x64(True):
+        values = toy.value(jnp.asarray(minima, jnp.float64), {k: jnp.asarray(v, jnp.float64) for k, v in p.items()})
+        return minima, float(np.min(np.asarray(values)))
 
 
 def set_distance(toy: Toy, w, toy_params=None) -> np.ndarray:
     """d(w) of the module docstring for each row of w (shape (..., 2)), in float64."""
     p = toy.params(toy_params)
     minima, _ = minimiser_set(toy, toy_params)
-    pj = {k: jnp.asarray(v, jnp.float64) for k, v in p.items()}
-    w = jnp.asarray(w, jnp.float64)
-    d2 = jax.vmap(lambda x: distance2_fn(toy)(x, pj, jnp.asarray(minima)))(w.reshape(-1, 2))
-    return np.sqrt(np.asarray(d2)).reshape(w.shape[:-1])
+    with jax.enable_x64(True):
+        pj = {k: jnp.asarray(v, jnp.float64) for k, v in p.items()}
+        w = jnp.asarray(w, jnp.float64)
+        d2 = jax.vmap(lambda x: distance2_fn(toy)(x, pj, jnp.asarray(minima)))(w.reshape(-1, 2))
+        return np.sqrt(np.asarray(d2)).reshape(w.shape[:-1])
 
 
 def median_steps_to_tol(steps_to_tol: np.ndarray) -> np.ndarray:

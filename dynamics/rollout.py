@@ -33,6 +33,7 @@ from dynamics.decay import cautious_decay_mask, weight_decay
 from dynamics.noise import check_seed, mask_flips, step_noise
 from dynamics.optimizers import base_transform, kinetic_energy
 from dynamics.optimizers.spec import get
+from dynamics.precision import run_dtype
 from toys import Toy
 
 
@@ -154,8 +155,9 @@ def compiled_rollout(setup: Setup, toy: Toy, steps: int):
 
 
 def cast_inputs(setup: Setup, toy: Toy, start, hp: Hyper, toy_params=None):
-    """(w0, hp, toy params) as arrays of the setup's dtype."""
-    dt = jnp.dtype(setup.dtype)
+    """(w0, hp, toy params) as arrays of the setup's dtype (Float64Disabled for float64
+    while JAX's 64-bit mode is off: dynamics.precision)."""
+    dt = run_dtype(setup.dtype)
     w0 = jnp.asarray(start, dtype=dt)
     hp = Hyper(*(jnp.asarray(x, dtype=dt) for x in hp))
     p = {k: jnp.asarray(v, dtype=dt) for k, v in toy.params(toy_params).items()}

@@ -29,11 +29,11 @@ from ui.downloads import app_config, figure_bytes, has_raster, parse_app_config,
 from ui.state import defaults, parse_query
 from ui.views import VIEWS
 from dynamics.claims import HOLDS
+from figures.presets import default_config
 from ui.views.claims import VERDICT, flatten
 from ui.views.trajectories import export_data
 from viz.contour import CLICK_GRID
 from viz.export import data_bytes
-from viz.paper import default_config
 
 SVG = "{http://www.w3.org/2000/svg}"
 EXPORT_VIEWS = ("trajectories", "rates", "continuous", "inspector")     # views whose charts have export controls

@@ -13,13 +13,13 @@ import math
 import numpy as np
 import pytest
 
+from cli.claims import report
+from cli.main import main
 from dynamics.claims import (CHECKS, CONDITIONAL, FAILS, HOLDS, OBSERVATION, PAPER_KIND, VERDICTS, ClaimSettings,
                              run_claims)
 from dynamics.claims_decay import pareto_distance
 from dynamics.claims_steps import loss, project_direction, theorem_2_3_bound
 from dynamics.claims_toy import toy_runs
-from dynamics.cli import main
-from dynamics.commands.claims import report
 from dynamics.decay_study import study_hyper
 from dynamics.sweep import grid_axis
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli.main import main
 from dynamics import Setup, loss_rises, make_hyper, rollout
-from dynamics.cli import main
 from toys import TOYS, get_toy
 
 ROOT = Path(__file__).resolve().parents[1]

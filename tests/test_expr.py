@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli.main import main
 from dynamics import Setup, make_hyper, rollout
-from dynamics.cli import main
 from toys import TOYS, get_toy
 from toys.expr import MAX_DEPTH, MAX_EXPONENT, MAX_LENGTH, ExprError, expression_toy, parse_expression
 

@@ -1,4 +1,4 @@
-"""Paper figures (viz.paper presets, viz.theme) and ``python -m dynamics figure``: each
+"""Paper figures (figures.presets, viz.paper, viz.theme) and ``python -m dynamics figure``: each
 preset renders; its data equals a direct computation and what the figure plots; the JSON
 configuration round-trips to identical figure data; bad input exits 2 with one line."""
 import copy
@@ -13,14 +13,15 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
+from cli.main import main
 from dynamics import Setup, make_hyper, rollout
-from dynamics.cli import main
 from dynamics.configfile import ConfigError, dumps, loads
 from dynamics.optimizers.gdm import optimum as heavy_ball_optimum, rate as heavy_ball_rate
 from dynamics.rates import best_cell
 from dynamics.sweep import grid_axis, sweep
+from figures import presets
 from toys import get_toy
-from viz import paper
+from viz.paper import build_trajectories
 from viz.export import data_bytes, export_bytes
 from viz.theme import MATHJAX_ENV, PX_PER_PT, apply_theme, label, latex_available, optimizer_name
 
@@ -31,13 +32,13 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture(scope="module")
 def rendered():
     """Every preset, rendered once (fig3 at its full 128 x 128 grid)."""
-    return {name: paper.render(paper.default_config(name)) for name in paper.PRESETS}
+    return {name: presets.render(presets.default_config(name)) for name in presets.PRESETS}
 
 
-@pytest.mark.parametrize("name", list(paper.PRESETS))
+@pytest.mark.parametrize("name", list(presets.PRESETS))
 def test_every_preset_renders_and_exports(rendered, name):
     fig, data = rendered[name]
-    config = paper.default_config(name)
+    config = presets.default_config(name)
     root = ET.fromstring(export_bytes(fig, "svg"))
     texts = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
     for run in config["runs"]:
@@ -76,9 +77,9 @@ def test_fig2_data_is_the_rollout_and_what_is_plotted(rendered):
 
 
 def test_fig3_maps_are_the_sweep_with_the_best_cell_dotted():
-    config = paper.default_config("fig3")
+    config = presets.default_config("fig3")
     config["lr_range"]["n"], config["beta_range"]["n"] = 24, 20
-    fig, data = paper.render(config)
+    fig, data = presets.render(config)
     lr, beta = grid_axis(0.01, 0.5, 24), grid_axis(0.0, 0.95, 20)
     heatmaps = [t for t in fig.data if t.type == "heatmap"]
     dots = [t for t in fig.data if t.name == "best cell"]
@@ -115,15 +116,15 @@ def test_fig2_presets_are_the_papers_settings():
     """fig2-paper: 0.5 w1^2 + 0.1 w2^2 from (1, 1), GDM and C-GDM at eps 0.01, beta 0.99,
     GD at the 10x larger eps 0.1; fig2: the code repository's x1^2 + 0.1 x2^2 from (-5, 5);
     fig2-ablation: the paper's six (eps, beta) pairs, GDM and C-GDM each."""
-    paper_cfg = paper.default_config("fig2-paper")
+    paper_cfg = presets.default_config("fig2-paper")
     toy = get_toy(paper_cfg["toy"])
     assert toy.value(np.array([1.0, 1.0]), toy.params(paper_cfg["toy_params"])) == pytest.approx(0.5 + 0.1)
     assert paper_cfg["start"] == [1.0, 1.0] and paper_cfg["steps"] == 1000
     assert [(r["optimizer"], r["cautious"], r["lr"], r["beta"]) for r in paper_cfg["runs"]] == [
         ("gd", False, 0.1, 0.99), ("gdm", False, 0.01, 0.99), ("gdm", True, 0.01, 0.99)]
-    repo = paper.default_config("fig2")
+    repo = presets.default_config("fig2")
     assert repo["toy"] == "quad-repo" and repo["start"] == [-5.0, 5.0]
-    ablation = paper.default_config("fig2-ablation")
+    ablation = presets.default_config("fig2-ablation")
     assert ablation["toy"] == "quad-paper" and ablation["start"] == [1.0, 1.0]
     pairs = [(r["lr"], r["beta"]) for r in ablation["runs"]]
     assert pairs == [p for p in ((0.01, 0.5), (0.01, 0.9), (0.01, 0.99), (0.01, 0.999), (0.1, 0.99), (0.001, 0.99))
@@ -141,15 +142,15 @@ def test_decay_data_distance_is_to_the_valley(rendered):
 
 @pytest.mark.parametrize("name", ["fig2-ablation", "wd-hyperbola", "fig3"])
 def test_json_config_round_trip_reproduces_the_figure(name):
-    config = paper.default_config(name)
+    config = presets.default_config(name)
     if name == "fig3":                          # a changed configuration must travel too
         config["lr_range"]["n"], config["beta_range"]["n"] = 16, 12
         config["runs"][1]["compensation"] = "none"
     config["layout"].update(width="single", font="sans")
-    fig1, data1 = paper.render(config)
+    fig1, data1 = presets.render(config)
     loaded, warnings = loads(dumps(config))
     assert loaded == config and warnings == []
-    fig2, data2 = paper.render(loaded)
+    fig2, data2 = presets.render(loaded)
     assert fig1.to_plotly_json() == fig2.to_plotly_json()
     for key in data1.table:
         np.testing.assert_array_equal(data1.table[key], data2.table[key])
@@ -158,13 +159,13 @@ def test_json_config_round_trip_reproduces_the_figure(name):
 
 
 def test_loading_checks_structure_values_and_versions():
-    good = json.loads(dumps(paper.default_config("fig2")))
+    good = json.loads(dumps(presets.default_config("fig2")))
 
     def load_with(edit):
         payload = copy.deepcopy(good)
         edit(payload["figure"])
         config, warnings = loads(json.dumps(payload))
-        paper.validate(config)
+        presets.validate(config)
         return warnings
 
     bad_edits = {
@@ -207,9 +208,9 @@ def test_latex_only_with_an_offline_mathjax(monkeypatch, tmp_path):
 
 
 def test_theme_sizes_names_and_symbols():
-    fig = apply_theme(paper.build_trajectories(paper.default_config("fig2"),
-                                               paper.compute(paper.default_config("fig2"))), width="single",
-                      height=200, font="serif", font_size=9)
+    config = presets.default_config("fig2")
+    fig = apply_theme(build_trajectories(config, presets.compute(config)), width="single", height=200, font="serif",
+                      font_size=9)
     assert fig.layout.width == 336 and fig.layout.height == 200      # 3.5 in at 96 px/in
     assert fig.layout.font.size == pytest.approx(9 * PX_PER_PT)
     assert fig.layout.paper_bgcolor == "white" and "Serif" in fig.layout.font.family
@@ -241,7 +242,7 @@ def test_figure_command_end_to_end(tmp_path):
 def test_figure_command_in_process(tmp_path, capsys):
     assert main(["figure", "--list-presets"]) == 0
     listed = capsys.readouterr().out
-    assert all(name in listed for name in paper.PRESETS)
+    assert all(name in listed for name in presets.PRESETS)
     out = tmp_path / "wd.npz"
     assert main(["figure", "--preset", "wd-line", "--data-out", str(out)]) == 0
     with np.load(out, allow_pickle=False) as npz:
@@ -267,7 +268,7 @@ def test_figure_command_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, c
 
 def test_figure_command_rejects_both_sources(tmp_path, capsys):
     path = tmp_path / "c.json"
-    path.write_text(dumps(paper.default_config("fig2")))
+    path.write_text(dumps(presets.default_config("fig2")))
     assert main(["figure", "--preset", "fig2", "--config", str(path), "--out", str(tmp_path / "x.pdf")]) == 2
     assert "not both" in capsys.readouterr().err
 

@@ -11,7 +11,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import dynamics  # noqa: F401  (enables float64)
 from dynamics.caution import compensation_alpha, mask_phi
 from dynamics.config import Hyper, Setup, make_hyper
 from dynamics.flows import FlowState, diagnostics, is_smooth

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dynamics.cli import main
+from cli.main import main
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "golden"))
 from cases import FIGURES, RUNS, SWEEPS  # noqa: E402

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cli.main import main
 from dynamics import Setup, make_hyper, rollout
-from dynamics.cli import main
 from dynamics.noise import check_seed, mask_flips, noise_key
 from dynamics.rates import distance_rate
 from dynamics.rollout import cast_inputs, compiled_rollout

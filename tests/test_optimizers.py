@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-import dynamics  # noqa: F401  (enables float64)
+import dynamics
 from dynamics.config import Setup, make_hyper
 from dynamics.decay import weight_decay
 from dynamics.rollout import rollout

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-import dynamics  # noqa: F401  (enables float64)
-from dynamics.cli import main
+from cli.main import main
 from dynamics.config import Hyper, Setup, make_hyper
 from dynamics.ode import compiled_integrator, integrate, integrate_batch
 from toys import get_toy

@@ -15,8 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cli.main import main
 from dynamics import Setup, make_hyper, rollout
-from dynamics.cli import main
 from dynamics.metrics import minimiser_set
 from dynamics.noisy_sweep import noisy_sweep
 from dynamics.optimizers.gdm import optimum as heavy_ball_optimum, rate as heavy_ball_rate
@@ -246,10 +246,11 @@ def test_rejects_toys_without_minima_and_bad_tolerances():
 _DEVICES_SCRIPT = textwrap.dedent("""
     import sys
     import jax, numpy as np
-    from dynamics import Setup
+    from dynamics import Setup, enable_float64
     from dynamics.sweep import grid_axis, sweep
     from dynamics.sweep_program import compiled_sweep
     from toys import Toy, get_toy
+    enable_float64()
     assert len(jax.devices()) == 4, jax.devices()
     r = sweep(Setup("gdm", cautious=True), get_toy("quad-k4"), grid_axis(0.02, 0.5, 12), grid_axis(0.0, 0.9, 10),
               300, tol=1e-30)

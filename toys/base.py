@@ -4,8 +4,8 @@ Every toy's value is written in jax.numpy as ``value(w, p)`` where ``w`` has sha
 (..., 2) and ``p`` is a dict of scalar parameters.  Parameters travel as arrays, so
 changing one (a slider) never recompiles a jitted roll-out.  Gradients come from
 ``jax.grad``.  Minimisers are written down to a few digits and polished by Newton's
-method in float64 when asked for (``Toy.minima``), so that the listed points have a
-zero gradient to machine precision.
+method in float64 when asked for (``Toy.minima``, under JAX's 64-bit mode whatever the
+process's setting), so that the listed points have a zero gradient to machine precision.
 """
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from typing import Callable, Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-jax.config.update("jax_enable_x64", True)
 
 Params = Mapping[str, float]
 
@@ -76,9 +74,10 @@ class Toy:
         p = self.params(p)
         if self.approx_minima is None:
             return np.zeros((0, 2))
-        pj = {k: jnp.asarray(v, jnp.float64) for k, v in p.items()}
-        pts = jnp.asarray(self.approx_minima(p), jnp.float64).reshape(-1, 2)
-        return np.asarray(_newton_polish(self.value, pts, pj, self.valley), dtype=np.float64)
+        with jax.enable_x64(True):
+            pj = {k: jnp.asarray(v, jnp.float64) for k, v in p.items()}
+            pts = jnp.asarray(self.approx_minima(p), jnp.float64).reshape(-1, 2)
+            return np.asarray(_newton_polish(self.value, pts, pj, self.valley), dtype=np.float64)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3, 4))

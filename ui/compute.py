@@ -36,8 +36,8 @@ from dynamics.rates import distance_rate
 from dynamics.rollout import Trajectory
 from dynamics.noisy_sweep import noisy_sweep
 from dynamics.sweep import DEFAULT_TOL, sweep
+from toys.grid import toy_grid
 from ui.state import RunSpec, toy_of
-from viz.contour import toy_grid
 
 BLOCK_CELLS = 4096      # cells per cached sweep block (about 0.05 s warm at 1000 steps)
 
@@ -53,7 +53,7 @@ def trajectory(spec: RunSpec) -> dict[str, np.ndarray]:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def grid(toy_name: str, params: tuple, n: int = 160, bounds: tuple | None = None):
-    """(xs, ys, Z) of the toy on an n x n grid (viz.contour.toy_grid)."""
+    """(xs, ys, Z) of the toy on an n x n grid (toys.grid.toy_grid)."""
     return toy_grid(toy_of(toy_name), dict(params), n, bounds)
 
 

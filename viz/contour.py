@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Mapping, NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 import plotly.graph_objects as go
 
 from toys import Toy
+from toys.grid import toy_grid
 from viz.theme import PALETTE, line_width, style
 
 CLICK_GRID = "click-grid"        # name of the clickable-points trace
@@ -23,16 +23,6 @@ MAX_TRAIL = 200                  # points per animated trail (subsampled beyond)
 class PathStyle(NamedTuple):
     colour: str
     dash: str = "solid"
-
-
-def toy_grid(toy: Toy, params: dict, n: int = 160, bounds=None):
-    """(xs, ys, Z) with Z = L on an n x n grid over ``bounds`` ((x0, x1), (y0, y1);
-    default the toy's domain), as NumPy arrays."""
-    (x0, x1), (y0, y1) = toy.domain if bounds is None else bounds
-    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
-    grid = np.stack(np.meshgrid(xs, ys), axis=-1)
-    p = {k: jnp.asarray(v, jnp.float64) for k, v in params.items()}
-    return xs, ys, np.asarray(toy.value(jnp.asarray(grid), p), dtype=np.float64)
 
 
 def log_levels(z: np.ndarray) -> np.ndarray:

@@ -22,13 +22,14 @@ from viz.theme import BLACK, BLUE, ORANGE, line_width, style
 
 def contribution(x: np.ndarray, other: float, mask: str, compensation: str, lr: float = 0.01, mu: float = 1.0,
                  tau: float = 1e-3) -> np.ndarray:
-    """alpha phi_1 x_1 for u = (x_1, other), g = (1, 1), at each x_1 of ``x``."""
+    """alpha phi_1 x_1 for u = (x_1, other), g = (1, 1), at each x_1 of ``x`` (in float64)."""
     def one(x1):
         u = jnp.stack([x1, jnp.asarray(other, x1.dtype)])
         phi = mask_phi(u, jnp.ones_like(u), mask, lr=lr, mu=mu, tau=tau)
         return compensation_alpha(phi, compensation) * phi[0] * x1
 
-    return np.asarray(jax.vmap(one)(jnp.asarray(x, jnp.float64)))
+    with jax.enable_x64(True):
+        return np.asarray(jax.vmap(one)(jnp.asarray(x, jnp.float64)))
 
 
 def mask_response_figure(mask: str, compensation: str, lr: float = 0.01, mu: float = 1.0, tau: float = 1e-3,

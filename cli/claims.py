@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from cli.options import print_json
 from dynamics.claims import CHECKS, CONDITIONAL, FAILS, HOLDS, VERDICTS, ClaimSettings, run_claims
 from dynamics.claims_base import plain
-from dynamics.cli import print_json
 
 MARK = {HOLDS: "✓", FAILS: "✗", CONDITIONAL: "◐"}
 

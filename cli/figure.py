@@ -1,4 +1,4 @@
-"""``python -m dynamics figure``: a paper figure (viz.paper presets) as PDF, SVG or PNG,
+"""``python -m dynamics figure``: a paper figure (figures.presets) as PDF, SVG or PNG,
 its numbers as CSV or NPZ, and its full configuration as JSON that ``--config`` loads
 back to reproduce it exactly (dynamics.configfile).
 
@@ -15,9 +15,9 @@ import os
 import sys
 import time
 
-from dynamics.cli import UsageError, _check
+from cli.options import UsageError, check
 from dynamics.configfile import ConfigError, load, save
-from viz import paper
+from figures import presets
 from viz.export import DATA_FORMATS, FORMATS, ExportError, format_of, write_data, write_figure
 from viz.theme import COLUMNS_IN, FONTS
 
@@ -28,7 +28,7 @@ def register(sub) -> None:
                                    "Vector PDF/SVG keep lines, contours and text as paths; heatmaps (fig3) are "
                                    "embedded as images at --scale times their size.")
     src = p.add_argument_group("what to draw")
-    src.add_argument("--preset", metavar="NAME", help=f"one of: {', '.join(paper.PRESETS)}")
+    src.add_argument("--preset", metavar="NAME", help=f"one of: {', '.join(presets.PRESETS)}")
     src.add_argument("--config", metavar="FILE.json", help="a configuration written by --config-out")
     src.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     out = p.add_argument_group("output")
@@ -53,8 +53,8 @@ def _width(text: str):
         value = float(text)
     except ValueError:
         value = float("nan")
-    _check(math.isfinite(value) and value > 0, "--width",
-           f"expected single, double or a number of pixels > 0; got {text!r}")
+    check(math.isfinite(value) and value > 0, "--width",
+          f"expected single, double or a number of pixels > 0; got {text!r}")
     return value
 
 
@@ -68,26 +68,26 @@ def _paths(args) -> None:
         except ValueError as err:
             raise UsageError(f"argument {option}: {err}") from None
         folder = os.path.dirname(os.path.abspath(path))
-        _check(os.path.isdir(folder), option, f"folder {folder} does not exist")
+        check(os.path.isdir(folder), option, f"folder {folder} does not exist")
 
 
 def resolve_figure(args) -> dict:
     """The configuration to draw: a preset's or a loaded file's, with the layout options
     applied and validated (UsageError on bad input)."""
-    _check(not (args.preset and args.config), "--config", "give --preset or --config, not both")
-    _check(bool(args.preset or args.config), "--preset", f"give --preset NAME ({', '.join(paper.PRESETS)}) "
-                                                          "or --config FILE.json")
-    _check(bool(args.out or args.data_out or args.config_out), "--out",
-           "nothing to write: give --out, --data-out or --config-out")
+    check(not (args.preset and args.config), "--config", "give --preset or --config, not both")
+    check(bool(args.preset or args.config), "--preset", f"give --preset NAME ({', '.join(presets.PRESETS)}) "
+                                                         "or --config FILE.json")
+    check(bool(args.out or args.data_out or args.config_out), "--out",
+          "nothing to write: give --out, --data-out or --config-out")
     _paths(args)
     for key in ("height", "scale"):
         value = getattr(args, key)
-        _check(value is None or (math.isfinite(value) and value > 0), f"--{key}", f"must be a number > 0; got {value}")
+        check(value is None or (math.isfinite(value) and value > 0), f"--{key}", f"must be a number > 0; got {value}")
     overrides = {"width": None if args.width is None else _width(args.width), "height": args.height,
                  "font": args.font, "scale": args.scale}
     try:
         if args.preset:
-            config = paper.default_config(args.preset)
+            config = presets.default_config(args.preset)
         else:
             config, warnings = load(args.config)
             for warning in warnings:
@@ -98,7 +98,7 @@ def resolve_figure(args) -> dict:
     if isinstance(layout, dict):
         layout.update({key: value for key, value in overrides.items() if value is not None})
     try:
-        paper.validate(config)
+        presets.validate(config)
     except ConfigError as err:
         raise UsageError(f"argument {'--config' if args.config else '--preset'}: {err}") from None
     return config
@@ -106,13 +106,13 @@ def resolve_figure(args) -> dict:
 
 def handle(args) -> int:
     if args.list_presets:
-        for name, preset in paper.PRESETS.items():
+        for name, preset in presets.PRESETS.items():
             print(f"{name:14s} {preset.description}")
         return 0
     config = resolve_figure(args)
     t0 = time.perf_counter()
-    data = paper.compute(config)
-    fig = paper.build(config, data)
+    data = presets.compute(config)
+    fig = presets.build(config, data)
     t1 = time.perf_counter()
     lay = config["layout"]
     print(f"{config['preset']}: computed and built in {t1 - t0:.2f} s "

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from dynamics.cli import (UsageError, _check, _parse_start, add_run_options, hyper_of, json_list, print_json,
-                          resolve_run, setup_of)
+from cli.options import (UsageError, add_run_options, check, hyper_of, json_list, parse_start, print_json,
+                         resolve_run, setup_of)
 from dynamics.config import LION_SIGNS, display_name
 from dynamics.flows import INITS
 from dynamics.optimizers import FLOW_OPTIMIZERS
@@ -72,17 +72,17 @@ def register(sub) -> None:
 
 
 def _resolve(args) -> dict:
-    _check(args.objective is None or not args.toy_param, "--toy-param", "a typed --objective has no parameters")
+    check(args.objective is None or not args.toy_param, "--toy-param", "a typed --objective has no parameters")
     config = resolve_run(args)
     config["mode"] = args.mode
     config["bias_correction"] = not args.no_bias_correction
     config["lion_sign"] = args.lion_sign
-    _check(math.isfinite(args.sign_tau) and args.sign_tau > 0, "--sign-tau",
-           f"must be a number > 0, got {args.sign_tau:g}")
+    check(math.isfinite(args.sign_tau) and args.sign_tau > 0, "--sign-tau",
+          f"must be a number > 0, got {args.sign_tau:g}")
     config["sign_tau"] = args.sign_tau
-    _check(math.isfinite(args.noise_sigma) and args.noise_sigma >= 0, "--noise-sigma",
-           f"must be a number >= 0, got {args.noise_sigma:g}")
-    _check(0 <= args.seed < SEED_LIMIT, "--seed", f"must be an integer in [0, 2^32), got {args.seed}")
+    check(math.isfinite(args.noise_sigma) and args.noise_sigma >= 0, "--noise-sigma",
+          f"must be a number >= 0, got {args.noise_sigma:g}")
+    check(0 <= args.seed < SEED_LIMIT, "--seed", f"must be an integer in [0, 2^32), got {args.seed}")
     if args.noise_sigma > 0:          # noise settings enter the config only when the run is noisy
         config.update(noise_sigma=args.noise_sigma, seed=args.seed)
     if args.objective is not None:
@@ -91,20 +91,20 @@ def _resolve(args) -> dict:
         except ExprError as err:
             raise UsageError(f"argument --objective: {err}") from None
         config.update(toy="custom", objective=args.objective, toy_params={},
-                      start=list(_parse_start(args.start, toy)))
+                      start=list(parse_start(args.start, toy)))
     if args.mode == "discrete":
-        _check(args.lion_sign == "hard", "--lion-sign",
-               "smooth is a flow option (use --mode ode); allowed in discrete mode: hard")
+        check(args.lion_sign == "hard", "--lion-sign",
+              "smooth is a flow option (use --mode ode); allowed in discrete mode: hard")
         return config
-    _check(config["optimizer"] in FLOW_OPTIMIZERS, "--optimizer",
-           f"ODE mode has flows for {', '.join(FLOW_OPTIMIZERS)}; got {config['optimizer']}")
-    _check(args.noise_sigma == 0, "--noise-sigma", "noisy gradients are a discrete-mode option (--mode discrete)")
-    _check(args.substeps >= 1, "--substeps", f"must be an integer >= 1, got {args.substeps}")
-    _check(math.isfinite(args.rtol) and args.rtol > 0, "--rtol", f"must be a number > 0, got {args.rtol:g}")
-    _check(math.isfinite(args.atol) and args.atol > 0, "--atol", f"must be a number > 0, got {args.atol:g}")
-    _check(math.isfinite(args.dtmin) and 0 < args.dtmin < 1, "--dtmin",
-           f"must be a number in (0, 1), got {args.dtmin:g}")
-    _check(args.max_steps >= 1, "--max-steps", f"must be an integer >= 1, got {args.max_steps}")
+    check(config["optimizer"] in FLOW_OPTIMIZERS, "--optimizer",
+          f"ODE mode has flows for {', '.join(FLOW_OPTIMIZERS)}; got {config['optimizer']}")
+    check(args.noise_sigma == 0, "--noise-sigma", "noisy gradients are a discrete-mode option (--mode discrete)")
+    check(args.substeps >= 1, "--substeps", f"must be an integer >= 1, got {args.substeps}")
+    check(math.isfinite(args.rtol) and args.rtol > 0, "--rtol", f"must be a number > 0, got {args.rtol:g}")
+    check(math.isfinite(args.atol) and args.atol > 0, "--atol", f"must be a number > 0, got {args.atol:g}")
+    check(math.isfinite(args.dtmin) and 0 < args.dtmin < 1, "--dtmin",
+          f"must be a number in (0, 1), got {args.dtmin:g}")
+    check(args.max_steps >= 1, "--max-steps", f"must be an integer >= 1, got {args.max_steps}")
     config.update(solver=args.solver, substeps=args.substeps, init=args.init)
     if args.solver == "adaptive":
         config.update(method=args.method, rtol=args.rtol, atol=args.atol, dtmin=args.dtmin,

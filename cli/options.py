@@ -1,9 +1,9 @@
-"""``python -m dynamics``: the command line.  Each subcommand lives in its own module
-(``dynamics/commands/*.py``) exposing ``register(subparsers)``; the options shared by
-every subcommand that runs an optimizer are defined here once.
+"""What the subcommands of the command line share: the argument parser with one-line
+errors, the options that choose a toy, an optimizer and its settings (defined here
+once), their validation into a plain config dict, and JSON output.
 
-Bad input exits with status 2 and one line on stderr naming the option and the
-allowed values; no traceback.
+Bad input raises UsageError; cli.main prints it as one line on stderr naming the
+option and the allowed values, and exits with status 2; no traceback.
 """
 from __future__ import annotations
 
@@ -61,34 +61,38 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     groups["run"].add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
 
 
-def _check(cond: bool, option: str, message: str) -> None:
+def check(cond: bool, option: str, message: str) -> None:
+    """Raise UsageError ``argument OPTION: MESSAGE`` unless ``cond``."""
     if not cond:
         raise UsageError(f"argument {option}: {message}")
 
 
-def _parse_toy_params(toy, items: list[str]) -> dict[str, float]:
+def parse_toy_params(toy, items: list[str]) -> dict[str, float]:
+    """The toy's parameters with the ``--toy-param KEY=VALUE`` items applied (``kappa``
+    sets h2 = kappa h1 on quadratics); UsageError on a bad item."""
     allowed = sorted(toy.defaults) + (["kappa"] if "h1" in toy.defaults else [])
     allowed_text = ", ".join(allowed) or f"none for {toy.name}"
     params: dict[str, float] = {}
     for item in items:
         key, sep, text = item.partition("=")
-        _check(bool(sep), "--toy-param", f"expected KEY=VALUE, got {item!r} (keys: {allowed_text})")
+        check(bool(sep), "--toy-param", f"expected KEY=VALUE, got {item!r} (keys: {allowed_text})")
         key = key.strip()
-        _check(key in allowed, "--toy-param", f"unknown key {key!r} for toy {toy.name} (allowed: {allowed_text})")
+        check(key in allowed, "--toy-param", f"unknown key {key!r} for toy {toy.name} (allowed: {allowed_text})")
         try:
             value = float(text)
         except ValueError:
             raise UsageError(f"argument --toy-param: {key} needs a number, got {text!r}") from None
-        _check(math.isfinite(value), "--toy-param", f"{key} must be finite, got {text!r}")
+        check(math.isfinite(value), "--toy-param", f"{key} must be finite, got {text!r}")
         params[key] = value
     if "kappa" in params:
         kappa = params.pop("kappa")
-        _check(kappa > 0, "--toy-param", f"kappa must be > 0, got {kappa:g}")
+        check(kappa > 0, "--toy-param", f"kappa must be > 0, got {kappa:g}")
         params["h2"] = kappa * params.get("h1", toy.defaults["h1"])
     return toy.params(params)
 
 
-def _parse_start(text: str | None, toy) -> tuple[float, float]:
+def parse_start(text: str | None, toy) -> tuple[float, float]:
+    """The start point of ``--start X,Y``, or the toy's when not given; UsageError on bad text."""
     if text is None:
         return tuple(toy.start)
     parts = text.split(",")
@@ -96,23 +100,23 @@ def _parse_start(text: str | None, toy) -> tuple[float, float]:
         values = tuple(float(x) for x in parts)
     except ValueError:
         values = ()
-    _check(len(values) == 2 and all(math.isfinite(v) for v in values), "--start",
-           f"expected two finite numbers X,Y such as -1.2,1; got {text!r}")
+    check(len(values) == 2 and all(math.isfinite(v) for v in values), "--start",
+          f"expected two finite numbers X,Y such as -1.2,1; got {text!r}")
     return values
 
 
 def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
     """Validate the run options (dynamics.settings) and return every resolved setting as
     a plain dict (the ``config`` of the JSON output): raises UsageError on bad input."""
-    _check(args.toy in TOYS, "--toy", f"unknown toy {args.toy!r} (allowed: {', '.join(TOYS)})")
+    check(args.toy in TOYS, "--toy", f"unknown toy {args.toy!r} (allowed: {', '.join(TOYS)})")
     toy = get_toy(args.toy)
-    toy_params = _parse_toy_params(toy, args.toy_param)
-    start = _parse_start(args.start, toy)
+    toy_params = parse_toy_params(toy, args.toy_param)
+    start = parse_start(args.start, toy)
     values = {s.dest: getattr(args, s.dest) for s in map(SETTINGS.get, RUN_OPTIONS)}
     values["beta2"] = SETTINGS["beta2"].default_for(args.optimizer) if args.beta2 is None else args.beta2
     for s in map(SETTINGS.get, RUN_OPTIONS):
         problem = s.problem(values[s.dest])
-        _check(problem is None, s.flag, problem)
+        check(problem is None, s.flag, problem)
     values["weight_decay_mode"] = Setup(args.optimizer, decay=args.weight_decay_mode).decay   # adamw: decoupled
     return dict(toy=toy.name, toy_params=toy_params, start=list(start), **values)
 
@@ -136,31 +140,6 @@ def json_list(a) -> Any:
 
 
 def print_json(payload: dict[str, Any]) -> None:
+    """``payload`` as one line of strict JSON (no NaN) on stdout."""
     json.dump(payload, sys.stdout, allow_nan=False)
     sys.stdout.write("\n")
-
-
-def build_parser() -> Parser:
-    from dynamics.commands import COMMANDS
-
-    parser = Parser(prog=PROG, description=(
-        "Optimization dynamics of GD, momentum, Adam, Lion and their cautious variants on 2-D toys. "
-        "Conventions: w_{t+1} = w_t - lr * u_t; momentum is undampened (s = beta s + g) unless --dampening."))
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    sub.required = True
-    for module in COMMANDS:
-        module.register(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args) or 0
-    except UsageError as err:
-        sys.stderr.write(f"{PROG} {args.command}: error: {err}\n")
-        return 2
-    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, as Unix tools do
-        sys.stdout = None
-        return 0

@@ -29,7 +29,7 @@ import dataclasses
 
 import numpy as np
 
-from dynamics.cli import UsageError, _check, add_run_options, hyper_of, json_list, print_json, resolve_run, setup_of
+from cli.options import UsageError, add_run_options, check, hyper_of, json_list, print_json, resolve_run, setup_of
 from dynamics.config import display_name
 from dynamics.rates import RATE_METHODS, best_cell, resolve_rate_method
 from dynamics.noise import SEED_LIMIT
@@ -84,14 +84,14 @@ def _parse_range(text: str, option: str, what: str, upper: float | None) -> tupl
         ok = len(parts) == 3
     except (ValueError, IndexError):
         ok = False
-    _check(ok, option, f"expected LO:HI:N such as 0.01:0.5:64; got {text!r}")
-    _check(math.isfinite(lo) and math.isfinite(hi), option, f"LO and HI must be finite; got {text!r}")
-    _check(1 <= n <= MAX_AXIS, option, f"N must be an integer from 1 to {MAX_AXIS}; got {n}")
-    _check(lo < hi or (n == 1 and lo == hi), option, f"need LO < HI (or LO = HI with N = 1); got {text!r}")
+    check(ok, option, f"expected LO:HI:N such as 0.01:0.5:64; got {text!r}")
+    check(math.isfinite(lo) and math.isfinite(hi), option, f"LO and HI must be finite; got {text!r}")
+    check(1 <= n <= MAX_AXIS, option, f"N must be an integer from 1 to {MAX_AXIS}; got {n}")
+    check(lo < hi or (n == 1 and lo == hi), option, f"need LO < HI (or LO = HI with N = 1); got {text!r}")
     if upper is None:
-        _check(lo > 0, option, f"{what} must be > 0; got LO = {lo:g}")
+        check(lo > 0, option, f"{what} must be > 0; got LO = {lo:g}")
     else:
-        _check(0 <= lo and hi < upper, option, f"{what} must be in [0, {upper:g}); got {text!r}")
+        check(0 <= lo and hi < upper, option, f"{what} must be in [0, {upper:g}); got {text!r}")
     return lo, hi, n
 
 
@@ -100,23 +100,23 @@ def resolve_sweep(args) -> dict:
     config = resolve_run(args)
     toy = get_toy(config["toy"])
     with_minima = [name for name, t in TOYS.items() if t.has_minima()]
-    _check(toy.has_minima(), "--toy",
-           f"{toy.name} has no minimiser, so rates are undefined (allowed: {', '.join(with_minima)})")
+    check(toy.has_minima(), "--toy",
+          f"{toy.name} has no minimiser, so rates are undefined (allowed: {', '.join(with_minima)})")
     lo, hi, n = _parse_range(args.lr_range, "--lr-range", "lr", None)
     blo, bhi, bn = _parse_range(args.beta_range, "--beta-range", "beta", 1.0)
-    _check(args.beta_scale == "linear" or blo > 0, "--beta-range",
-           f"a log axis (--beta-scale log) needs LO > 0; got {args.beta_range!r}")
+    check(args.beta_scale == "linear" or blo > 0, "--beta-range",
+          f"a log axis (--beta-scale log) needs LO > 0; got {args.beta_range!r}")
     tol = DEFAULT_TOL[config["dtype"]] if args.tol is None else args.tol
     tiny = float(np.finfo(config["dtype"]).tiny)
-    _check(math.isfinite(tol) and tol > 0 and tol * tol > tiny, "--tol",
-           f"must be a number > 0 with tol^2 > {tiny:.3g} in {config['dtype']}; got {tol:g}")
+    check(math.isfinite(tol) and tol > 0 and tol * tol > tiny, "--tol",
+          f"must be a number > 0 with tol^2 > {tiny:.3g} in {config['dtype']}; got {tol:g}")
     if args.out:
         folder = os.path.dirname(os.path.abspath(args.out))
-        _check(os.path.isdir(folder), "--out", f"folder {folder} does not exist")
-    _check(math.isfinite(args.noise_sigma) and args.noise_sigma >= 0, "--noise-sigma",
-           f"must be a number >= 0, got {args.noise_sigma:g}")
-    _check(1 <= args.seeds <= min(MAX_SEEDS, SEED_LIMIT), "--seeds",
-           f"must be an integer from 1 to {MAX_SEEDS}, got {args.seeds}")
+        check(os.path.isdir(folder), "--out", f"folder {folder} does not exist")
+    check(math.isfinite(args.noise_sigma) and args.noise_sigma >= 0, "--noise-sigma",
+          f"must be a number >= 0, got {args.noise_sigma:g}")
+    check(1 <= args.seeds <= min(MAX_SEEDS, SEED_LIMIT), "--seeds",
+          f"must be an integer from 1 to {MAX_SEEDS}, got {args.seeds}")
     if args.noise_sigma > 0:          # noise settings enter the config only when the sweep is noisy
         config.update(noise_sigma=args.noise_sigma, seeds=args.seeds)
     setup = setup_of(config)

@@ -1,0 +1,207 @@
+"""Paper figures as presets: a JSON-able configuration -> the numbers (``compute``,
+figures.compute) -> a themed Plotly figure (``build``, the builders of viz.paper).
+``python -m dynamics figure`` draws them (cli.figure).
+
+Presets (arXiv 2411.16085 "Cautious Optimizers"; arXiv 2510.12402 "Cautious Weight Decay"):
+
+- ``fig2-paper``: Figure 2 (left) of 2411.16085 as the paper states it: f = 0.5 w1^2 +
+  0.1 w2^2 from (1, 1), GDM and C-GDM (undampened heavy ball s = beta s + g, w -= eps s;
+  cautious: w -= eps alpha phi s with phi from sign(s) sign(g), Algorithm 1 with mean
+  compensation) at eps = 0.01, beta = 0.99, and GD at the 10x larger eps = 0.1:
+  trajectories on the contours, the loss L(w_t) and the Hamiltonian H_t = L + (eps/2)|s_t|^2.
+- ``fig2``: the variant drawn in the paper's code repository: x1^2 + 0.1 x2^2 from
+  (-5, 5), GD, GDM and C-GDM all at eps = 0.01, beta = 0.99.
+- ``fig2-ablation``: Figure 2 (right): GDM and C-GDM loss curves on the fig2-paper
+  quadratic for the paper's six (eps, beta) pairs (0.01, 0.5), (0.01, 0.9), (0.01, 0.99),
+  (0.01, 0.999), (0.1, 0.99), (0.001, 0.99).
+- ``fig3``: Figure 3 of 2411.16085: convergence-rate maps (dynamics.sweep) of GDM and
+  C-GDM on w1^2 + 4 w2^2 (kappa = 4) over (eps, beta), with a red dot at each map's best
+  cell and a cross at the analytic GDM optimum (eps, beta) = (2/9, 1/9), rate 1/3
+  (dynamics.rates).  ``rate_method`` (default ``auto``): GDM's map is its closed form, and
+  C-GDM's the late-window estimate; the titles quote the minima of the maps drawn, over
+  the settled cells of an estimated map (the data has every cell's settled flag).  The heatmaps are embedded as images in
+  PDF/SVG (viz.export).
+- ``wd-line`` / ``wd-hyperbola``: 2510.12402 on a valley of minimisers: GDM with no
+  decay, decoupled decay (u += lambda w) and cautious decay (u += lambda 1[u w >= 0] w):
+  paths, L(w_t) and |w_t|.  Cautious decay reaches the valley and slides along it towards
+  the minimum-norm point; decoupled decay stops at the minimiser of a regularised proxy,
+  off the valley.
+
+A configuration holds everything the figure depends on: toy, its parameters, start,
+steps, the runs (every Setup and Hyper field of each optimizer, dynamics.configfile),
+preset-specific grids, and ``layout`` (width: "single", "double" or pixels; height in
+pixels; font "serif" or "sans"; font_size in points; scale of raster output).  For the
+rate maps, a run's lr and beta are replaced by the grid.
+
+The numbers behind a figure are one tidy table (``FigureData.table``: column -> 1-D
+array, one row per plotted point) plus ``FigureData.arrays`` (the contour grid) for NPZ.
+``validate`` checks a configuration (a loaded file) against its preset.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, NamedTuple
+
+import plotly.graph_objects as go
+
+from dynamics.configfile import ConfigError, check_like, run_template, setup_hyper
+from dynamics.rates import RATE_METHODS, resolve_rate_method
+from dynamics.settings import SETTINGS
+from figures.compute import compute_decay, compute_rates, compute_trajectories, rate_grid
+from toys import TOYS, get_toy
+from viz.paper import FigureData, build_ablation, build_decay, build_rates, build_trajectories
+from viz.theme import DECAY_NAMES, FONTS, PX_PER_INCH, optimizer_name, width_px
+
+
+class Preset(NamedTuple):
+    """A paper figure: its description, configuration, computation and builder."""
+
+    description: str
+    config: dict[str, Any]
+    compute: Callable[[dict], FigureData]
+    build: Callable[[dict, FigureData], go.Figure]
+
+
+def _layout(height_in: float, width="double") -> dict[str, Any]:
+    return dict(width=width, height=round(height_in * PX_PER_INCH), font="serif", font_size=8.0, scale=4.0)
+
+
+def _run(optimizer: str, cautious: bool = False, **hyper) -> dict[str, Any]:
+    return run_template(optimizer_name(optimizer, cautious), optimizer=optimizer, cautious=cautious, **hyper)
+
+
+def _toy_fields(name: str) -> dict[str, Any]:
+    toy = get_toy(name)
+    return dict(toy=name, toy_params=toy.params(), start=list(toy.start))
+
+
+def _fig2_repo() -> dict:
+    hp = dict(lr=0.01, beta=0.99)
+    return dict(**_toy_fields("quad-repo"), steps=1000,
+                runs=[_run("gd", **hp), _run("gdm", **hp), _run("gdm", True, **hp)], layout=_layout(2.3))
+
+
+def _fig2_paper() -> dict:
+    runs = [_run("gd", lr=0.1, beta=0.99), _run("gdm", lr=0.01, beta=0.99), _run("gdm", True, lr=0.01, beta=0.99)]
+    runs[0]["label"] = "GD (lr=0.1)"
+    return dict(**_toy_fields("quad-paper"), steps=1000, runs=runs, layout=_layout(2.3))
+
+
+ABLATION_PAIRS = ((0.01, 0.5), (0.01, 0.9), (0.01, 0.99), (0.01, 0.999), (0.1, 0.99), (0.001, 0.99))
+
+
+def _ablation() -> dict:
+    runs = [_run("gdm", c, lr=lr, beta=b) for lr, b in ABLATION_PAIRS for c in (False, True)]
+    for run in runs:
+        run["label"] = f"{run['label']} lr={run['lr']:g} beta={run['beta']:g}"
+    return dict(**_toy_fields("quad-paper"), steps=1000, runs=runs, layout=_layout(3.2))
+
+
+def _fig3() -> dict:
+    return dict(**_toy_fields("quad-k4"), steps=1000, tol=1e-10, rate_method="auto",
+                lr_range=dict(lo=0.01, hi=0.5, n=128, scale="linear"),
+                beta_range=dict(lo=0.0, hi=0.95, n=128, scale="linear"),
+                runs=[_run("gdm"), _run("gdm", True)], layout=_layout(2.6))
+
+
+def _decay(toy: str) -> dict:
+    hp = dict(optimizer="gdm", lr=0.01, beta=0.9)
+    runs = [run_template(DECAY_NAMES["none"], decay="none", wd=0.0, **hp),
+            run_template(DECAY_NAMES["decoupled"], decay="decoupled", wd=0.5, **hp),
+            run_template(DECAY_NAMES["cautious"], decay="cautious", wd=0.5, **hp)]
+    return dict(**_toy_fields(toy), steps=3000, runs=runs, layout=_layout(2.3))
+
+
+PRESETS: dict[str, Preset] = {
+    "fig2-paper": Preset("arXiv 2411.16085 Fig. 2 (left) as in the paper: 0.5 w1^2 + 0.1 w2^2 from (1, 1), GDM and "
+                         "C-GDM at eps 0.01, beta 0.99, GD at eps 0.1: paths, L, H", _fig2_paper(),
+                         compute_trajectories, build_trajectories),
+    "fig2": Preset("the code repository's variant: x1^2 + 0.1 x2^2 from (-5, 5), GD / GDM / C-GDM at eps 0.01, "
+                   "beta 0.99", _fig2_repo(), compute_trajectories, build_trajectories),
+    "fig2-ablation": Preset("Fig. 2 (right): GDM vs C-GDM loss on 0.5 w1^2 + 0.1 w2^2 for the paper's six "
+                            "(eps, beta) pairs", _ablation(), compute_trajectories, build_ablation),
+    "fig3": Preset("Fig. 3: rate maps of GDM (closed form) and C-GDM (estimated) on w1^2 + 4 w2^2 (kappa = 4), "
+                   "128 x 128 cells, red dot at each map's best cell", _fig3(), compute_rates, build_rates),
+    "wd-line": Preset("arXiv 2510.12402: GDM with no / decoupled / cautious weight decay on the valley "
+                      "(w1 + w2 - 2)^2", _decay("valley-line"), compute_decay, build_decay),
+    "wd-hyperbola": Preset("the same on the valley (w1 w2 - 1)^2", _decay("valley-hyperbola"),
+                           compute_decay, build_decay),
+}
+
+
+def default_config(name: str) -> dict[str, Any]:
+    """A fresh copy of a preset's configuration (with its ``preset`` key)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} (allowed: {', '.join(PRESETS)})")
+    return {"preset": name, **copy.deepcopy(PRESETS[name].config)}
+
+
+def validate(config: dict[str, Any]) -> None:
+    """ConfigError unless ``config`` fits its preset: the preset's keys and kinds
+    (dynamics.configfile.check_like), a known toy with known parameters, valid runs,
+    an integer number of steps, a valid layout and grid."""
+    if not isinstance(config, dict) or config.get("preset") not in PRESETS:
+        got = config.get("preset") if isinstance(config, dict) else config
+        raise ConfigError(f"figure.preset: unknown preset {got!r} (allowed: {', '.join(PRESETS)})")
+    template = default_config(config["preset"])
+    if not isinstance(config.get("toy_params"), dict):
+        raise ConfigError("figure.toy_params: expected an object of numbers")
+    check_like({**config, "toy_params": {}}, {**template, "toy_params": {}})
+    if config["toy"] not in TOYS:
+        raise ConfigError(f"figure.toy: unknown toy {config['toy']!r} (allowed: {', '.join(TOYS)})")
+    try:
+        get_toy(config["toy"]).params(config["toy_params"])
+        width_px(config["layout"]["width"])
+    except ValueError as err:
+        raise ConfigError(f"figure: {err}") from None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config["toy_params"].values()):
+        raise ConfigError("figure.toy_params: values must be numbers")
+    if len(config["start"]) != 2:
+        raise ConfigError(f"figure.start: expected two numbers, got {config['start']!r}")
+    if (problem := SETTINGS["steps"].problem(config["steps"])) is not None:
+        raise ConfigError(f"figure.steps: {problem}")
+    lay = config["layout"]
+    if lay["font"] not in FONTS or not (lay["height"] > 0 and lay["font_size"] > 0 and lay["scale"] > 0):
+        raise ConfigError(f"figure.layout: font in {', '.join(FONTS)}; height, font_size, scale > 0; got {lay}")
+    labels = [run["label"] for run in config["runs"]]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"figure.runs: labels must be unique, got {labels}")
+    for run in config["runs"]:
+        setup_hyper(run)
+    if "lr_range" in config:
+        if not config["tol"] > 0:
+            raise ConfigError(f"figure.tol: must be > 0, got {config['tol']!r}")
+        if config["rate_method"] not in RATE_METHODS:
+            raise ConfigError(f"figure.rate_method: one of {', '.join(RATE_METHODS)}, got {config['rate_method']!r}")
+        for run in config["runs"]:
+            try:
+                resolve_rate_method(config["rate_method"], setup_hyper(run)[0], get_toy(config["toy"]))
+            except ValueError as err:
+                raise ConfigError(f"figure.rate_method: {run['label']}: {err}") from None
+        for key in ("lr_range", "beta_range"):
+            if not isinstance(config[key]["n"], int):
+                raise ConfigError(f"figure.{key}.n: must be an integer, got {config[key]['n']!r}")
+        lr_r, beta_r = config["lr_range"], config["beta_range"]
+        if not (lr_r["lo"] > 0 and 0 <= beta_r["lo"] and beta_r["hi"] < 1):
+            raise ConfigError(f"figure: need lr_range.lo > 0 and beta_range within [0, 1); got {lr_r}, {beta_r}")
+        try:
+            rate_grid(config)
+        except ValueError as err:
+            raise ConfigError(f"figure.lr_range / beta_range: {err}") from None
+
+
+def compute(config: dict[str, Any]) -> FigureData:
+    """The numbers behind the configuration's figure (its preset's compute)."""
+    return PRESETS[config["preset"]].compute(config)
+
+
+def build(config: dict[str, Any], data: FigureData) -> go.Figure:
+    """The configuration's figure drawn from its data (its preset's builder, viz.paper)."""
+    return PRESETS[config["preset"]].build(config, data)
+
+
+def render(config: dict[str, Any]) -> tuple[go.Figure, FigureData]:
+    """validate, compute, build."""
+    validate(config)
+    data = compute(config)
+    return build(config, data), data
