@@ -1,7 +1,7 @@
 """The settings of an optimizer run, each defined once: its name, kind, default, valid
 range or choices, help text, command-line flag and URL key.
 
-The command line (dynamics.cli), figure configuration files (dynamics.configfile) and
+The command line (cli.options), figure configuration files (dynamics.configfile) and
 the app (ui.state, ui.sidebar) all read these ``Setting``s, so a default or a valid
 range cannot differ between them unless a setting says so itself (``app_default``:
 the value of the app's opening view, with its reason).
@@ -11,7 +11,7 @@ HYPER_DEFAULTS); a setting whose default depends on the optimizer (beta2) has th
 default None, "the optimizer's own", resolved by ``optimizer_default``.
 
 ``RUN_OPTIONS`` are the options every command that runs an optimizer shares
-(dynamics.cli.add_run_options); the flags of lion_sign, sign_tau, noise_sigma and seed
+(cli.options.add_run_options); the flags of lion_sign, sign_tau, noise_sigma and seed
 name options that the run and sweep commands still define themselves.
 
 Conventions (docs/theory.md, Section 1): w_{t+1} = w_t - lr u_t; ``beta`` is the

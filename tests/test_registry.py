@@ -86,7 +86,7 @@ def test_unknown_optimizer_is_a_one_line_error():
 
 
 def test_the_cli_offers_exactly_the_registered_optimizers():
-    from dynamics.cli import build_parser
+    from cli.main import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     for command in ("run", "sweep"):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from dynamics.cli import UsageError, build_parser, resolve_run
+from cli.main import build_parser
+from cli.options import UsageError, resolve_run
 from dynamics.config import OPTIMIZERS
 from dynamics.configfile import ConfigError, run_template, setup_hyper
 from dynamics.settings import RUN_OPTIONS, SETTINGS

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dynamics.settings import OPTIMIZER_DEFAULTS, optimizer_default
+from dynamics.config import HYPER_DEFAULTS
+from dynamics.settings import OPTIMIZER_DEFAULTS
 from toys import TOYS
 from toys.expr import ExprError, parse_expression
 from ui.presets import PRESETS
@@ -43,7 +44,7 @@ def _beta2() -> None:
     own = ", ".join(f"{NAMES[k]} {v:g}" for k, v in OPTIMIZER_DEFAULTS["beta2"].items())
     _number("β₂ (b₂ of Adam/Lion); empty: the optimizer's own", "beta2", fmt="%.4f", step=0.001,
             placeholder=f"own: {own}", help=f"{FIELDS['beta2'].help}. Empty: each optimizer's own b₂ ({own}, "
-                                              f"else {optimizer_default('beta2', 'gd'):g}); a number sets it for all")
+                                              f"else {HYPER_DEFAULTS['beta2']:g}); a number sets it for all")
 
 
 def _custom_objective(sb) -> None:
@@ -68,7 +69,16 @@ def render(run_labels: list[str]) -> None:
     if ss.get("_preset_loaded"):
         sb.caption(f"Loaded preset: {ss['_preset_loaded']}")
     sb.toggle("Presentation mode (large fonts)", key="present")
+    _objective(sb)
+    _optimizers(sb, run_labels)
+    _hyperparameters(sb)
+    _caution_decay_noise(sb)
+    sb.caption("The URL holds every setting: copy it to share or reproduce this view.")
 
+
+def _objective(sb) -> None:
+    """The toy (or a typed objective), its parameters and the start point."""
+    ss = st.session_state
     sb.subheader("Objective")
     sb.selectbox("Toy L(w)", FIELDS["toy"].choices, key="toy", on_change=on_toy_change,
                  format_func=lambda n: f"{n}: {TOYS[n].title}" if n in TOYS else "custom: type L(x, y)")
@@ -84,6 +94,10 @@ def render(run_labels: list[str]) -> None:
     c2.number_input("start w₀ (w₂)", -START_BOUND, START_BOUND, key="sy", format="%.4g", step=0.1)
     sb.caption("…or click on the contour in the Trajectories tab.")
 
+
+def _optimizers(sb, run_labels: list[str]) -> None:
+    """Which optimizers, which variants, and the run the single-run views follow."""
+    ss = st.session_state
     sb.subheader("Optimizers")
     sb.multiselect("Optimizers (w ← w − ε u)", FIELDS["opt"].choices, key="opt", format_func=NAMES.get,
                    help=FIELDS["opt"].help)
@@ -95,6 +109,9 @@ def render(run_labels: list[str]) -> None:
         sb.selectbox("Single-run views follow", run_labels, key="focus",
                      help="the run shown by the Continuous time, Step inspector and Learn tabs")
 
+
+def _hyperparameters(sb) -> None:
+    """lr, beta, dampening, beta2, adam's e, steps and precision."""
     sb.subheader("Hyperparameters")
     _number("step size ε (lr), per step", "lr", step=0.001)
     sb.slider("momentum β (b₁ for Adam/Lion)", FIELDS["beta"].lo, FIELDS["beta"].hi, key="beta", step=0.001,
@@ -105,6 +122,11 @@ def render(run_labels: list[str]) -> None:
     sb.slider("steps T", FIELDS["steps"].lo, FIELDS["steps"].hi, key="steps", step=1, help=FIELDS["steps"].help)
     sb.radio("precision", FIELDS["dtype"].choices, key="dtype", horizontal=True, help=FIELDS["dtype"].help)
 
+
+def _caution_decay_noise(sb) -> None:
+    """The cautious mask and compensation, weight decay and gradient noise (with their
+    parameters only where they apply)."""
+    ss = st.session_state
     sb.subheader("Caution (arXiv 2411.16085)")
     _choice("mask φ (x = u ⊙ g)", "mask", MASK_TEXT)
     _choice("compensation α", "comp", COMP_TEXT)
@@ -123,4 +145,3 @@ def render(run_labels: list[str]) -> None:
     if ss["noise_sigma"] > 0:
         _number("seed of the noise", "seed", fmt="%d", step=1,
                 help=f"{FIELDS['seed'].help}: the same seed gives the same noise, bit for bit")
-    sb.caption("The URL holds every setting: copy it to share or reproduce this view.")
