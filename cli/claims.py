@@ -11,10 +11,9 @@ import dataclasses
 import time
 
 from cli.options import print_json
-from dynamics.claims import CHECKS, CONDITIONAL, FAILS, HOLDS, VERDICTS, ClaimSettings, run_claims
-from dynamics.claims_base import plain
+from dynamics.claims import CHECKS, VERDICTS, ClaimSettings, run_claims
+from dynamics.claims_base import MARK, plain, written_parts
 
-MARK = {HOLDS: "✓", FAILS: "✗", CONDITIONAL: "◐"}
 
 
 def register(sub) -> None:
@@ -51,12 +50,7 @@ def report(claims: list[dict], seconds: float) -> str:
     for c in claims:
         where = c["source"] if c["source"].startswith(c["kind"]) else f"{c['kind']}; {c['source']}"
         out.append(f"[{MARK[c['verdict']]} {c['verdict'].upper()}] {c['id']}  ({where})")
-        if c["quote"]:
-            out.append(f"  quote:     {c['quote']}")
-        out.append(f"  statement: {c['statement']}")
-        if c["condition"]:
-            out.append(f"  condition: {c['condition']}")
-        out.append(f"  test:      {c['test']}")
+        out += [f"  {part + ':':10s} {text}" for part, text in written_parts(c)]
         out.append("  measured:")
         out += _numbers(c["measured"])
         if c["note"]:

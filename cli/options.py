@@ -55,10 +55,23 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         s = SETTINGS[name]
         if s.group not in groups:
             groups[s.group] = p.add_argument_group(GROUPS[s.group])
-        kind = ({"action": "store_true"} if s.kind == "bool" else {"choices": s.choices} if s.kind == "choice"
-                else {"type": int if s.kind == "int" else float})
-        groups[s.group].add_argument(s.flag, default=s.default, help=s.cli_help(), **kind)
+        add_setting(groups[s.group], name)
     groups["run"].add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+
+
+def add_setting(group, name: str, note: str = "") -> None:
+    """The option of setting ``name`` (dynamics.settings: its flag, kind, default and
+    help, followed by ``note``) in an argparse group."""
+    s = SETTINGS[name]
+    kind = ({"action": "store_true"} if s.kind == "bool" else {"choices": s.choices} if s.kind == "choice"
+            else {"type": int if s.kind == "int" else float})
+    group.add_argument(s.flag, default=s.default, help=s.cli_help() + note, **kind)
+
+
+def check_setting(name: str, value: Any) -> None:
+    """UsageError naming the option of setting ``name`` unless ``value`` is valid for it."""
+    problem = SETTINGS[name].problem(value)
+    check(problem is None, SETTINGS[name].flag, problem)
 
 
 def check(cond: bool, option: str, message: str) -> None:

@@ -13,12 +13,11 @@ import math
 
 import numpy as np
 
-from cli.options import (UsageError, add_run_options, check, hyper_of, json_list, parse_start, print_json,
-                         resolve_run, setup_of)
-from dynamics.config import LION_SIGNS, display_name
+from cli.options import (UsageError, add_run_options, add_setting, check, check_setting, hyper_of, json_list,
+                         parse_start, print_json, resolve_run, setup_of)
+from dynamics.config import display_name
 from dynamics.flows import INITS
 from dynamics.optimizers import FLOW_OPTIMIZERS
-from dynamics.noise import SEED_LIMIT
 from dynamics.ode import ADAPTIVE_DEFAULTS, integrate
 from dynamics.rollout import loss_rises, rollout
 from dynamics.solvers import ADAPTIVE_METHODS, SOLVERS
@@ -45,9 +44,8 @@ def register(sub) -> None:
                    help="sub-steps per unit of time, h = 1/N (adaptive: first step 1/N) (default 10)")
     o.add_argument("--init", default="auto", choices=INITS,
                    help="initial moments: auto (adam m0 = g0, v0 = g0^2, others 0) or zeros (default auto)")
-    o.add_argument("--lion-sign", default="hard", choices=LION_SIGNS,
-                   help="lion's sign(c), or smooth tanh(c/sign-tau) (ODE mode only) (default hard)")
-    o.add_argument("--sign-tau", type=float, default=1e-3, help="smooth-sign temperature > 0 (default 1e-3)")
+    add_setting(o, "lion_sign")
+    add_setting(o, "sign_tau")
     o.add_argument("--method", default=ADAPTIVE_DEFAULTS["method"], choices=tuple(ADAPTIVE_METHODS),
                    help="adaptive Runge-Kutta pair (default tsit5)")
     o.add_argument("--rtol", type=float, default=ADAPTIVE_DEFAULTS["rtol"],
@@ -61,9 +59,8 @@ def register(sub) -> None:
     p.add_argument("--no-bias-correction", action="store_true",
                    help="adam with the raw moments m, v (the h = 1 semi-implicit step of its flow)")
     n = p.add_argument_group("noisy gradients and typed objectives")
-    n.add_argument("--noise-sigma", type=float, default=0.0,
-                   help="steps use g + sigma z_t, z_t ~ N(0, I) drawn from (seed, t) (discrete mode; default 0)")
-    n.add_argument("--seed", type=int, default=0, help="seed of the gradient noise, 0 <= seed < 2^32 (default 0)")
+    add_setting(n, "noise_sigma", "; z_t drawn from (seed, t), discrete mode")
+    add_setting(n, "seed")
     n.add_argument("--objective", metavar="EXPR",
                    help="a typed objective in x and y replacing --toy, e.g. '(1-x)^2 + 100*(y-x^2)^2'; "
                         "operators + - * / ^ **, constants pi e, functions sin cos tan exp log sqrt abs tanh "
@@ -77,12 +74,9 @@ def _resolve(args) -> dict:
     config["mode"] = args.mode
     config["bias_correction"] = not args.no_bias_correction
     config["lion_sign"] = args.lion_sign
-    check(math.isfinite(args.sign_tau) and args.sign_tau > 0, "--sign-tau",
-          f"must be a number > 0, got {args.sign_tau:g}")
+    for name in ("sign_tau", "noise_sigma", "seed"):
+        check_setting(name, getattr(args, name))
     config["sign_tau"] = args.sign_tau
-    check(math.isfinite(args.noise_sigma) and args.noise_sigma >= 0, "--noise-sigma",
-          f"must be a number >= 0, got {args.noise_sigma:g}")
-    check(0 <= args.seed < SEED_LIMIT, "--seed", f"must be an integer in [0, 2^32), got {args.seed}")
     if args.noise_sigma > 0:          # noise settings enter the config only when the run is noisy
         config.update(noise_sigma=args.noise_sigma, seed=args.seed)
     if args.objective is not None:

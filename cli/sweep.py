@@ -29,7 +29,8 @@ import dataclasses
 
 import numpy as np
 
-from cli.options import UsageError, add_run_options, check, hyper_of, json_list, print_json, resolve_run, setup_of
+from cli.options import (UsageError, add_run_options, add_setting, check, check_setting, hyper_of, json_list, print_json,
+                         resolve_run, setup_of)
 from dynamics.config import display_name
 from dynamics.rates import RATE_METHODS, best_cell, resolve_rate_method
 from dynamics.noise import SEED_LIMIT
@@ -68,8 +69,7 @@ def register(sub) -> None:
                         "closed form exists (default auto)")
     g.add_argument("--out", metavar="FILE.npz", help="also save every map to this .npz file")
     n = p.add_argument_group("noisy gradients")
-    n.add_argument("--noise-sigma", type=float, default=0.0,
-                   help="every step uses g + sigma z_t, z_t ~ N(0, I) drawn from (seed, t) (default 0: exact gradients)")
+    add_setting(n, "noise_sigma", "; z_t drawn from (seed, t)")
     n.add_argument("--seeds", type=int, default=8,
                    help=f"with --noise-sigma > 0: seeds 0..K-1 per cell, run in one batch, maps averaged "
                         f"(1 <= K <= {MAX_SEEDS}; default 8)")
@@ -113,8 +113,7 @@ def resolve_sweep(args) -> dict:
     if args.out:
         folder = os.path.dirname(os.path.abspath(args.out))
         check(os.path.isdir(folder), "--out", f"folder {folder} does not exist")
-    check(math.isfinite(args.noise_sigma) and args.noise_sigma >= 0, "--noise-sigma",
-          f"must be a number >= 0, got {args.noise_sigma:g}")
+    check_setting("noise_sigma", args.noise_sigma)
     check(1 <= args.seeds <= min(MAX_SEEDS, SEED_LIMIT), "--seeds",
           f"must be an integer from 1 to {MAX_SEEDS}, got {args.seeds}")
     if args.noise_sigma > 0:          # noise settings enter the config only when the sweep is noisy

@@ -42,6 +42,14 @@ PAPER = "arXiv 2411.16085v4"
 PAPER_WD = "arXiv 2510.12402v2"
 HOLDS, FAILS, CONDITIONAL = "holds", "does not hold", "holds only under a condition"
 VERDICTS = (HOLDS, FAILS, CONDITIONAL)
+MARK = {HOLDS: "✓", FAILS: "✗", CONDITIONAL: "◐"}       # a verdict's sign in reports
+WRITTEN = ("quote", "statement", "condition", "test")     # a claim's written parts, in reading order
+
+
+def written_parts(claim: dict) -> list[tuple[str, str]]:
+    """(part, text) for each of WRITTEN that the claim (an ``as_dict``) has, in order:
+    what every report prints before the measured numbers."""
+    return [(part, claim[part]) for part in WRITTEN if claim[part]]
 PAPER_KIND, OBSERVATION = "paper", "project observation"
 KINDS = (PAPER_KIND, OBSERVATION)
 RISE_REL = 1e-12          # a loss (or H) rise counts only above RISE_REL * L(w_0)

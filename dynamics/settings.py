@@ -11,8 +11,8 @@ HYPER_DEFAULTS); a setting whose default depends on the optimizer (beta2) has th
 default None, "the optimizer's own", resolved by ``optimizer_default``.
 
 ``RUN_OPTIONS`` are the options every command that runs an optimizer shares
-(cli.options.add_run_options); the flags of lion_sign, sign_tau, noise_sigma and seed
-name options that the run and sweep commands still define themselves.
+(cli.options.add_run_options); lion_sign, sign_tau, noise_sigma and seed are added by
+the run and sweep commands that use them (cli.options.add_setting, same schema).
 
 Conventions (docs/theory.md, Section 1): w_{t+1} = w_t - lr u_t; ``beta`` is the
 momentum of gdm/nesterov and b1 of the Adam family and lion; ``beta2`` is their b2.

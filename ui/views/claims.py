@@ -14,10 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from dynamics.claims import CHECKS, CONDITIONAL, FAILS, HOLDS, run_claims
+from dynamics.claims_base import MARK, written_parts
 from ui.session import Context
 
 RUN_KEY = "_claims_run"
-MARK = {HOLDS: "✓", FAILS: "✗", CONDITIONAL: "◐"}
 VERDICT = {v: f"{m} {v}" for v, m in MARK.items()}
 
 
@@ -88,12 +88,7 @@ def render(ctx: Context) -> None:
     st.markdown("#### Quotes, tests and conditions")
     for c in claims:
         lines = [f"**{MARK[c['verdict']]} {c['id']}** ({c['kind']}; {c['source']}): {c['verdict']}."]
-        if c["quote"]:
-            lines.append(f"*Quote:* {c['quote']}")
-        lines.append(f"*Statement:* {c['statement']}")
-        if c["condition"]:
-            lines.append(f"*Condition:* {c['condition']}")
-        lines.append(f"*Test:* {c['test']}")
+        lines += [f"*{part.capitalize()}:* {text}" for part, text in written_parts(c)]
         if c["note"]:
             lines.append(f"*Note:* {c['note']}")
         st.markdown("  \n".join(lines))
