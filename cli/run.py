@@ -15,9 +15,8 @@ import numpy as np
 
 from cli.options import (UsageError, add_run_options, add_setting, check, check_setting, hyper_of, json_list,
                          parse_start, print_json, resolve_run, setup_of)
-from dynamics.config import display_name
 from dynamics.flows import INITS
-from dynamics.optimizers import FLOW_OPTIMIZERS
+from dynamics.optimizers import FLOW_OPTIMIZERS, display_name
 from dynamics.ode import ADAPTIVE_DEFAULTS, integrate
 from dynamics.rollout import loss_rises, rollout
 from dynamics.solvers import ADAPTIVE_METHODS, SOLVERS

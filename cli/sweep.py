@@ -31,7 +31,7 @@ import numpy as np
 
 from cli.options import (UsageError, add_run_options, add_setting, check, check_setting, hyper_of, json_list, print_json,
                          resolve_run, setup_of)
-from dynamics.config import display_name
+from dynamics.optimizers import display_name
 from dynamics.rates import RATE_METHODS, best_cell, resolve_rate_method
 from dynamics.noise import SEED_LIMIT
 from dynamics.noisy_sweep import noisy_sweep

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from dynamics.optimizers import OPTIMIZERS, display_name, spec_of  # noqa: F401 (re-exported)
+from dynamics.optimizers import OPTIMIZERS, spec_of
 from dynamics.precision import run_dtype
 
 MASKS = ("elementwise", "elementwise-ge", "inner", "threshold", "smooth")
