@@ -134,12 +134,12 @@ def resolve_sweep(args) -> dict:
 
 def noisy_maps(result) -> dict[str, np.ndarray]:
     """The maps of a noisy sweep reduced over its seeds (see the module docstring)."""
-    maps = dict(rate=result.rate_mean, rate_method="estimate", rate_uncertainty=result.rate_uncertainty.mean(axis=0),
-                settled=result.settled.all(axis=0), steps_to_tol=result.median_steps_to_tol,
+    maps = dict(rate=result.rate_mean, rate_method="estimate", rate_uncertainty=result.uncertainty_mean,
+                settled=result.settled_on_every_seed, steps_to_tol=result.median_steps_to_tol,
                 diverged=result.diverged_fraction, final_suboptimality=result.suboptimality_mean,
                 max_loss_rise=result.max_loss_rise.mean(axis=0), rate_std=result.rate_std)
     if result.noise_drop is not None:
-        maps["noise_drop"] = result.noise_drop.mean(axis=0)
+        maps["noise_drop"] = result.noise_drop_mean
     return maps
 
 

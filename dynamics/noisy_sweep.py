@@ -58,6 +58,22 @@ class NoisySweepResult(NamedTuple):
         return self.final_suboptimality.mean(axis=0)
 
     @property
+    def uncertainty_mean(self) -> np.ndarray:
+        """Mean over the seeds of each fit's spread (rate_uncertainty)."""
+        return self.rate_uncertainty.mean(axis=0)
+
+    @property
+    def settled_on_every_seed(self) -> np.ndarray:
+        """Whether the fit settled on every seed."""
+        return self.settled.all(axis=0)
+
+    @property
+    def noise_drop_mean(self) -> np.ndarray | None:
+        """Mean over the seeds of the fraction the mask dropped because of the noise (None
+        when the sweep is not cautious)."""
+        return None if self.noise_drop is None else self.noise_drop.mean(axis=0)
+
+    @property
     def median_steps_to_tol(self) -> np.ndarray:
         """Median over the seeds that reached tol of steps_to_tol, -1 where none did
         (dynamics.metrics.median_steps_to_tol)."""

@@ -160,12 +160,12 @@ def noisy_sweep_block(spec: RunSpec, lr_axis: tuple, beta_rows: tuple, steps: in
     dropped because of the noise."""
     res = noisy_sweep(spec.setup, toy_of(spec.toy), lr_axis, beta_rows, steps, seeds=seeds, hp=spec.hyper_arrays(),
                       start=spec.start, toy_params=spec.params)
-    out = dict(rate=res.rate_mean, rate_estimate=res.rate_mean, rate_uncertainty=res.rate_uncertainty.mean(axis=0),
-               settled=res.settled.all(axis=0), diverged=res.diverged_fraction >= 1.0,
+    out = dict(rate=res.rate_mean, rate_estimate=res.rate_mean, rate_uncertainty=res.uncertainty_mean,
+               settled=res.settled_on_every_seed, diverged=res.diverged_fraction >= 1.0,
                diverged_fraction=res.diverged_fraction, rate_std=res.rate_std,
                steps_to_tol=res.median_steps_to_tol)
     if res.noise_drop is not None:
-        out["noise_drop"] = res.noise_drop.mean(axis=0)
+        out["noise_drop"] = res.noise_drop_mean
     return out
 
 

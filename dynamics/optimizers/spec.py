@@ -104,6 +104,9 @@ class OptimizerSpec:
             raise ValueError(f"{self.name}: colours must be two of {', '.join(COLOURS)}; got {self.colours}")
 
 
+_MISSING = object()
+
+
 def get(state, name: str) -> Any:
     """The field ``name`` of an optax state tree (optax.tree_utils.tree_get; KeyError if
     the name is not unique, LookupError if it is missing)."""
@@ -112,8 +115,6 @@ def get(state, name: str) -> Any:
         raise LookupError(f"optimizer state has no field {name!r}")
     return found
 
-
-_MISSING = object()
 
 
 def no_moments(state, hp, setup):
