@@ -16,11 +16,17 @@ caller another caller's image when called from several threads (plotly/Kaleido#4
 so it is not used.  A render that fails or times out shuts the server down; the next
 export starts a fresh one.
 
-What stays vector.  In PDF and SVG, axes, text, lines, markers and contour lines are
-vector paths.  Heatmaps are not: plotly.js paints a heatmap's cells onto a canvas and
-embeds it as one PNG ``<image>`` (in the PDF: an image XObject) at the figure's
-resolution times ``scale``.  The rate maps (preset ``fig3``) are such heatmaps; pass
-``scale`` >= 3 for print.  PNG output has ``width * scale`` x ``height * scale`` pixels.
+Physical size.  PDF and SVG are drawn at the figure's physical size whatever ``scale``:
+one layout pixel is 1/96 in (Chromium's CSS pixel), so a 336 px wide figure is a page
+3.5 in = 252 pt wide and its 10.67 px text is 8 pt.  ``scale`` multiplies only
+resolutions: PNG output has ``width * scale`` x ``height * scale`` pixels, and heatmaps
+(which plotly.js paints on a canvas) become images with ``scale`` image pixels per
+layout pixel in every format (viz.raster).  Axes, text, lines, markers and contour lines
+stay vector paths; fonts are embedded by Chromium.
+
+Reproducible bytes.  Chromium stamps a PDF with its creation time; those dates are set
+to $SOURCE_DATE_EPOCH (the reproducible-builds convention), else to 1970-01-01, so the
+same figure gives the same PDF bytes (``python -m dynamics figure --config``).
 """
 from __future__ import annotations
 
@@ -31,10 +37,12 @@ import io
 import os
 import re
 import threading
+import time
 
 import numpy as np
 import plotly.graph_objects as go
 
+from viz.raster import rasterise_heatmaps
 from viz.theme import MATHJAX_ENV, mathjax_path
 
 FORMATS = ("pdf", "svg", "png")
@@ -43,6 +51,7 @@ DEFAULT_BROWSER = "/usr/bin/chromium"
 START_TIMEOUT_S = 60.0
 RENDER_TIMEOUT_S = 60.0
 _LATEX = re.compile(r'"\$[^"]*\$"')
+_PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}\+00'00'\)")
 
 
 class ExportError(RuntimeError):
@@ -130,25 +139,42 @@ def _check_size(name: str, value) -> None:
         raise ValueError(f"{name} must be a number > 0; got {value!r}")
 
 
+def pdf_date() -> bytes:
+    """The date written into PDFs: $SOURCE_DATE_EPOCH (seconds, UTC) if set, else 0."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "0")
+    if not text.isdigit():
+        raise ExportError(f"SOURCE_DATE_EPOCH must be a whole number of seconds; got {text!r}")
+    return time.strftime("D:%Y%m%d%H%M%S+00'00'", time.gmtime(int(text))).encode()
+
+
+def _fixed_dates(pdf: bytes) -> bytes:
+    """The PDF with its creation and modification dates set to ``pdf_date`` (same length:
+    the cross-reference offsets stay valid)."""
+    date = pdf_date()
+    return _PDF_DATE.sub(lambda m: b"/" + m.group(1) + b" (" + date + b")", pdf)
+
+
 def export_bytes(fig: go.Figure, fmt: str, scale: float = 1.0, width: float | None = None,
                  height: float | None = None) -> bytes:
     """The figure as ``fmt`` (pdf, svg or png) bytes.  width / height: layout pixels
-    (default: the figure's layout size, else plotly's 700 x 500); scale multiplies the
-    resolution (PNG pixels, and the embedded raster of heatmaps in PDF / SVG)."""
+    (default: the figure's layout size, else plotly's 700 x 500; 96 px = 1 in in PDF and
+    SVG); scale multiplies the resolution of PNG and of heatmap images only."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     for name, value in (("scale", scale), ("width", width), ("height", height)):
         _check_size(name, value)
-    fig_dict = fig.to_plotly_json()
     mathjax = mathjax_path()
     if mathjax is None and _LATEX.search(fig.to_json()):
         raise ExportError(f"the figure has LaTeX text ($...$) but no offline MathJax: set {MATHJAX_ENV} "
                           "to MathJax 3's tex-svg.js, or use the Unicode labels of viz.theme")
-    layout = fig_dict.get("layout", {})
-    opts = dict(format=fmt, scale=float(scale), width=width or layout.get("width") or 700,
-                height=height or layout.get("height") or 500)
+    fig = go.Figure(fig)
+    fig.update_layout(width=width or fig.layout.width or 700, height=height or fig.layout.height or 500)
+    fig = rasterise_heatmaps(fig, scale)
+    opts = dict(format=fmt, scale=float(scale) if fmt == "png" else 1.0, width=fig.layout.width,
+                height=fig.layout.height)
     with _LOCK:
-        return _SERVER.render(fig_dict, opts, mathjax)
+        data = _SERVER.render(fig.to_plotly_json(), opts, mathjax)
+    return _fixed_dates(data) if fmt == "pdf" else data
 
 
 def format_of(path: str, allowed=FORMATS) -> str:
