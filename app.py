@@ -10,7 +10,7 @@ import logging
 import streamlit as st
 
 from dynamics import enable_float64
-from ui import downloads, session, sidebar
+from ui import downloads, paper_figures, session, sidebar
 from ui.views import VIEWS
 
 enable_float64()
@@ -20,6 +20,7 @@ vals = session.values()
 ctx = session.context(vals) if vals["opt"] else None
 sidebar.render([spec.label for spec in ctx.runs] if ctx else [])
 downloads.config_panel()
+paper_figures.panel()
 st.markdown("<style>[data-testid=stMainBlockContainer] { padding-top: 2rem; }"
             + ("html { font-size: 22px; }" if vals["present"] else "") + "</style>", unsafe_allow_html=True)
 st.title("Cautious dynamics: how optimizers move")

@@ -4,9 +4,13 @@ back to reproduce it exactly (dynamics.configfile).
 
     python -m dynamics figure --preset fig2 --out fig2.pdf --data-out fig2.csv --config-out fig2.json
     python -m dynamics figure --config fig2.json --out fig2.png --scale 4
+    python -m dynamics figure --preset all --out-dir figs/ --width single
 
 ``--width``, ``--height``, ``--font`` and ``--scale`` override the configuration's
-layout, and the written configuration records the values used.
+layout, and the written configuration records the values used.  PDF and SVG are exactly
+the layout's physical size (``--width single`` is 3.5 in = 252 pt wide); ``--scale``
+sets only the resolution of PNG files and of heatmap images.  ``--out-dir`` writes a
+figure bundle (figures.bundle): NAME.pdf, NAME.csv, NAME.json and NAME.tex per preset.
 """
 from __future__ import annotations
 
@@ -18,8 +22,11 @@ import time
 from cli.options import UsageError, check
 from dynamics.configfile import ConfigError, load, save
 from figures import presets
+from figures.bundle import bundle_files
 from viz.export import DATA_FORMATS, FORMATS, ExportError, format_of, write_data, write_figure
-from viz.theme import COLUMNS_IN, FONTS
+from viz.theme import COLUMNS_IN, FONTS, PX_PER_INCH, width_px
+
+ALL = "all"
 
 
 def register(sub) -> None:
@@ -28,7 +35,8 @@ def register(sub) -> None:
                                    "Vector PDF/SVG keep lines, contours and text as paths; heatmaps (fig3) are "
                                    "embedded as images at --scale times their size.")
     src = p.add_argument_group("what to draw")
-    src.add_argument("--preset", metavar="NAME", help=f"one of: {', '.join(presets.PRESETS)}")
+    src.add_argument("--preset", metavar="NAME", help=f"one of: {', '.join(presets.PRESETS)}; or {ALL} "
+                                                      "(every preset, with --out-dir)")
     src.add_argument("--config", metavar="FILE.json", help="a configuration written by --config-out")
     src.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     out = p.add_argument_group("output")
@@ -36,26 +44,37 @@ def register(sub) -> None:
     out.add_argument("--data-out", metavar="FILE", help="the numbers behind it: .csv (one tidy table) or .npz "
                                                         "(the table's columns and the contour grid)")
     out.add_argument("--config-out", metavar="FILE.json", help="the full configuration, with package versions")
+    out.add_argument("--out-dir", metavar="DIR", help="a bundle for a paper: per figure NAME.pdf, NAME.csv (data), "
+                                                      "NAME.json (configuration) and NAME.tex (\\includegraphics "
+                                                      "at natural size with a caption stating the settings)")
     lay = p.add_argument_group("layout (overrides the configuration's)")
-    lay.add_argument("--width", help=f"single ({COLUMNS_IN['single']} in), double ({COLUMNS_IN['double']} in) "
-                                     "or pixels (96 px = 1 in in the PDF)")
-    lay.add_argument("--height", type=float, help="height in pixels")
+    lay.add_argument("--width", help=f"single ({COLUMNS_IN['single']} in = 252 pt), double ({COLUMNS_IN['double']} "
+                                     "in = 504 pt), inches such as 3.3in, or pixels (96 px = 1 in)")
+    lay.add_argument("--height", help="inches such as 2.4in, or pixels (96 px = 1 in); default: the layout's")
     lay.add_argument("--font", choices=tuple(FONTS), help="serif or sans")
-    lay.add_argument("--scale", type=float, help="PNG resolution factor (PNG pixels = scale x layout pixels; "
-                                                 "also the resolution of heatmaps embedded in PDF/SVG)")
+    lay.add_argument("--scale", type=float, help="resolution only: PNG pixels = scale x layout pixels, and heatmap "
+                                                 "images in PDF/SVG have scale pixels per layout pixel; the "
+                                                 "physical size of PDF/SVG does not change")
     p.set_defaults(handler=handle)
 
 
-def _width(text: str):
-    if text in COLUMNS_IN:
-        return text
+def _length_px(text: str, option: str) -> float:
+    """"<x>in" or a number of pixels, as layout pixels (UsageError otherwise)."""
+    inches = text.endswith("in")
     try:
-        value = float(text)
+        value = float(text[:-2] if inches else text)
     except ValueError:
         value = float("nan")
-    check(math.isfinite(value) and value > 0, "--width",
-          f"expected single, double or a number of pixels > 0; got {text!r}")
-    return value
+    check(math.isfinite(value) and value > 0, option, f"expected inches such as 2.4in or a number of pixels > 0; "
+                                                      f"got {text!r}")
+    return round(value * PX_PER_INCH, 2) if inches else value
+
+
+def _width(text: str) -> str:
+    """The layout's width: single, double or "<x>in" (pixels become inches)."""
+    if text in COLUMNS_IN:
+        return text
+    return f"{_length_px(text, '--width') / PX_PER_INCH:g}in"
 
 
 def _paths(args) -> None:
@@ -71,23 +90,31 @@ def _paths(args) -> None:
         check(os.path.isdir(folder), option, f"folder {folder} does not exist")
 
 
-def resolve_figure(args) -> dict:
-    """The configuration to draw: a preset's or a loaded file's, with the layout options
-    applied and validated (UsageError on bad input)."""
+def resolve_figures(args) -> list[dict]:
+    """The configurations to draw (every preset for --preset all, else one), with the
+    layout options applied and validated (UsageError on bad input)."""
     check(not (args.preset and args.config), "--config", "give --preset or --config, not both")
     check(bool(args.preset or args.config), "--preset", f"give --preset NAME ({', '.join(presets.PRESETS)}) "
                                                          "or --config FILE.json")
-    check(bool(args.out or args.data_out or args.config_out), "--out",
-          "nothing to write: give --out, --data-out or --config-out")
+    check(bool(args.out or args.data_out or args.config_out or args.out_dir), "--out",
+          "nothing to write: give --out, --data-out, --config-out or --out-dir")
+    check(args.preset != ALL or (args.out_dir and not (args.out or args.data_out or args.config_out)), "--preset",
+          f"--preset {ALL} writes a bundle: give --out-dir DIR (and not --out, --data-out, --config-out)")
     _paths(args)
-    for key in ("height", "scale"):
-        value = getattr(args, key)
-        check(value is None or (math.isfinite(value) and value > 0), f"--{key}", f"must be a number > 0; got {value}")
-    overrides = {"width": None if args.width is None else _width(args.width), "height": args.height,
+    check(args.scale is None or (math.isfinite(args.scale) and args.scale > 0), "--scale",
+          f"must be a number > 0; got {args.scale}")
+    overrides = {"width": None if args.width is None else _width(args.width),
+                 "height": None if args.height is None else _length_px(args.height, "--height"),
                  "font": args.font, "scale": args.scale}
+    return [_resolved(args, name, overrides) for name in (presets.PRESETS if args.preset == ALL else [args.preset])]
+
+
+def _resolved(args, preset: str | None, overrides: dict) -> dict:
+    """One configuration (a preset's, or the loaded file's when ``preset`` is None) with
+    the layout overrides applied, validated."""
     try:
-        if args.preset:
-            config = presets.default_config(args.preset)
+        if preset:
+            config = presets.default_config(preset)
         else:
             config, warnings = load(args.config)
             for warning in warnings:
@@ -104,28 +131,43 @@ def resolve_figure(args) -> dict:
     return config
 
 
-def handle(args) -> int:
-    if args.list_presets:
-        for name, preset in presets.PRESETS.items():
-            print(f"{name:14s} {preset.description}")
-        return 0
-    config = resolve_figure(args)
+def _size(config: dict) -> str:
+    lay = config["layout"]
+    return f"{width_px(lay['width']) / PX_PER_INCH:.2f} x {lay['height'] / PX_PER_INCH:.2f} in"
+
+
+def _out_dir(path: str) -> None:
+    """Create the bundle folder (its parent must exist) before any computation."""
+    folder = os.path.abspath(path)
+    check(os.path.isdir(os.path.dirname(folder)), "--out-dir", f"folder {os.path.dirname(folder)} does not exist")
+    check(not os.path.exists(folder) or os.path.isdir(folder), "--out-dir", f"{folder} is not a folder")
+    os.makedirs(folder, exist_ok=True)
+    check(os.access(folder, os.W_OK), "--out-dir", f"cannot write in {folder}")
+
+
+def _bundle(config: dict, folder: str) -> None:
+    t0 = time.perf_counter()
+    files = bundle_files(config)
+    for name, data in files.items():
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(data)
+    print(f"{config['preset']}: wrote {', '.join(files)} to {folder} in {time.perf_counter() - t0:.2f} s "
+          f"({_size(config)})")
+
+
+def _single(args, config: dict) -> int:
     t0 = time.perf_counter()
     data = presets.compute(config)
     fig = presets.build(config, data)
     t1 = time.perf_counter()
     lay = config["layout"]
     print(f"{config['preset']}: computed and built in {t1 - t0:.2f} s "
-          f"({fig.layout.width} x {fig.layout.height} px, font {lay['font']} {lay['font_size']:g} pt)")
+          f"({_size(config)}, font {lay['font']} {lay['font_size']:g} pt)")
     if args.out:
-        try:
-            fmt = write_figure(fig, args.out, scale=lay["scale"])
-        except ExportError as err:
-            sys.stderr.write(f"python -m dynamics figure: error: {err}\n")
-            return 1
+        fmt = write_figure(fig, args.out, scale=lay["scale"])
         raster = any(t.type == "heatmap" for t in fig.data) and fmt != "png"
         print(f"  wrote {args.out} in {time.perf_counter() - t1:.2f} s" +
-              (f" (heatmaps embedded as images at scale {lay['scale']:g})" if raster else ""))
+              (f" (heatmaps embedded as images at {lay['scale']:g} pixels per layout pixel)" if raster else ""))
     if args.data_out:
         write_data(data.table, args.data_out, data.arrays)
         rows = len(next(iter(data.table.values())))
@@ -133,4 +175,24 @@ def handle(args) -> int:
     if args.config_out:
         save(config, args.config_out)
         print(f"  wrote {args.config_out} (load it back with --config {args.config_out})")
+    return 0
+
+
+def handle(args) -> int:
+    if args.list_presets:
+        for name, preset in presets.PRESETS.items():
+            print(f"{name:14s} {preset.description}")
+        return 0
+    configs = resolve_figures(args)
+    if args.out_dir:
+        _out_dir(args.out_dir)
+    try:
+        for config in configs:
+            if args.out_dir:
+                _bundle(config, os.path.abspath(args.out_dir))
+            if args.out or args.data_out or args.config_out:
+                _single(args, config)
+    except ExportError as err:
+        sys.stderr.write(f"python -m dynamics figure: error: {err}\n")
+        return 1
     return 0

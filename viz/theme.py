@@ -103,11 +103,18 @@ def symbol(key: str, latex: bool = False) -> str:
 
 
 def width_px(width: str | float) -> float:
-    """"single" / "double" (column widths) or a number of pixels."""
+    """"single" / "double" (column widths), "<x>in" (inches) or a number of pixels."""
     if isinstance(width, str):
-        if width not in COLUMNS_IN:
-            raise ValueError(f"width must be one of {', '.join(COLUMNS_IN)} or a number of pixels; got {width!r}")
-        return COLUMNS_IN[width] * PX_PER_INCH
+        inches = COLUMNS_IN.get(width)
+        if inches is None and width.endswith("in"):
+            try:
+                inches = float(width[:-2])
+            except ValueError:
+                inches = None
+        if inches is None or not 0 < inches < float("inf"):
+            raise ValueError(f"width must be single, double, <inches>in (e.g. 3.3in) or a number of pixels; "
+                             f"got {width!r}")
+        return inches * PX_PER_INCH
     if not width > 0:
         raise ValueError(f"width must be > 0 pixels; got {width}")
     return float(width)
