@@ -4,9 +4,11 @@
     python3 dev.py app     # create .venv, install pinned requirements, streamlit run app.py
     python3 dev.py test    # the same set-up, then the whole test suite (pytest)
 
-The virtual environment is rebuilt only when requirements*.txt change.  Browser and
-export tests need Debian's Chromium and poppler-utils: as root with apt-get available
-they are installed here; otherwise the command stops and says what to install.
+The virtual environment is rebuilt only when requirements*.txt change.  Figure export
+(PDF / SVG / PNG files) runs in Debian's Chromium, and the tests also need poppler-utils:
+as root with apt-get available both commands install what is missing.  Otherwise
+``test`` stops and says what to install, and ``app`` says it once and starts anyway
+(the app then disables its file export; the plots' own camera button still saves SVG).
 """
 from __future__ import annotations
 
@@ -44,19 +46,21 @@ def setup_venv() -> None:
     stamp.write_text(digest)
 
 
-def ensure_debian_packages() -> None:
-    missing = [pkg for pkg, path in DEBIAN_PACKAGES.items() if not Path(path).exists()]
+def ensure_debian_packages(packages: list[str], needed_for: str) -> bool:
+    """Install the missing ``packages`` (root with apt-get); False if some stay missing."""
+    missing = [pkg for pkg in packages if not Path(DEBIAN_PACKAGES[pkg]).exists()]
     if not missing:
-        return
+        return True
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         say(f"installing Debian packages: {' '.join(missing)}")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
         subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
                        stdout=subprocess.DEVNULL)
-        return
-    sys.exit(f"[dev] missing {', '.join(missing)}: install them (Debian: sudo apt-get install {' '.join(missing)}) "
-             "for the browser and export tests")
+        return True
+    say(f"missing {', '.join(missing)}, needed for {needed_for}: install them "
+        f"(Debian: sudo apt-get install {' '.join(missing)})")
+    return False
 
 
 def main(argv: list[str]) -> int:
@@ -69,8 +73,11 @@ def main(argv: list[str]) -> int:
     if argv[0] == "setup":
         return 0
     if argv[0] == "app":
+        if not ensure_debian_packages(["chromium"], "figure export (PDF, SVG, PNG files)"):
+            say("starting the app without figure export")
         return subprocess.call([str(BIN / "streamlit"), "run", "app.py", *argv[1:]], env=env)
-    ensure_debian_packages()
+    if not ensure_debian_packages(list(DEBIAN_PACKAGES), "the browser and export tests"):
+        return 1
     return subprocess.call([str(PY), "-m", "pytest", *argv[1:]], env=env)
 
 
