@@ -91,3 +91,16 @@ def test_caption_states_the_settings_and_escapes_text():
     assert f"($\\varepsilon = {gdm['lr']:g}$, $\\beta = {gdm['beta']:g}$)" in text
     assert tex_escape("a_b 50% {x} ε") == r"a\_b 50\% \{x\} $\varepsilon$"
     assert "\\begin{figure*}" in latex_snippet(config, "f.pdf")       # the preset is double width
+
+
+def test_app_panel_shows_the_command_for_the_chosen_layout():
+    from tests.test_app import assert_clean, new_app
+    at = new_app().run()
+    at.selectbox(key="_paper_preset").set_value("fig3").run()
+    at.selectbox(key="_paper_width").set_value("inches").run()
+    at.number_input(key="_paper_inches").set_value(4.5).run()
+    assert_clean(at)
+    height = presets.PRESETS["fig3"].config["layout"]["height"] / 96
+    assert [c.value for c in at.code if "dynamics figure" in c.value] == [
+        f"python -m dynamics figure --preset fig3 --width 4.5in --height {round(height, 2)!r}in --font serif "
+        "--scale 4.0 --out fig3.pdf"]

@@ -81,7 +81,8 @@ def _range(trace) -> tuple[float, float]:
 
 
 def _colours(fig: go.Figure, trace) -> tuple[list, float, float]:
-    """(colour scale, low, high) of a heatmap: its colour axis's, else its own."""
+    """(colour scale, low, high) of a heatmap: its colour axis's, else its own; a heatmap
+    without a scale takes the layout's sequential scale, else its template's (as plotly)."""
     if trace.coloraxis:
         axis = fig.layout[trace.coloraxis]
         if axis.cmin is None or axis.cmax is None:
@@ -89,11 +90,12 @@ def _colours(fig: go.Figure, trace) -> tuple[list, float, float]:
         source, (lo, hi) = axis, (axis.cmin, axis.cmax)
     else:
         source, (lo, hi) = trace, _range(trace)
-    if not source.colorscale:
+    scale = source.colorscale or fig.layout.colorscale.sequential or fig.layout.template.layout.colorscale.sequential
+    if not scale:
         raise ValueError(f"heatmap {trace.name!r} needs a colour scale for export")
     if trace.zsmooth:
         raise ValueError(f"heatmap {trace.name!r}: smoothed heatmaps (zsmooth) are not exported as images")
-    scale = list(source.colorscale)
+    scale = list(scale)
     if source.reversescale:
         scale = [[1 - p, c] for p, c in reversed(scale)]
     return scale, float(lo), float(hi)
