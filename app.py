@@ -27,6 +27,7 @@ st.title("Cautious dynamics: how optimizers move")
 st.caption("w_{t+1} = w_t − ε u_t with g_t = ∇L(w_t); momentum is the undampened heavy ball s ← βs + g unless "
            "dampened. Cautious: u ← α φ(u ⊙ g) u (arXiv 2411.16085).")
 session.show_warnings()
+downloads.export_notice()
 if ctx is None:
     st.info("Choose at least one optimizer in the sidebar.")
 else:

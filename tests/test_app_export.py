@@ -105,7 +105,7 @@ def test_rate_map_export_embeds_the_heatmap_as_an_image_and_says_so():
     assert_clean(at)
     fig = chart_figure(at, "rate_maps")
     assert has_raster(fig)
-    assert any("embedded in PDF and SVG as a PNG image" in c.value for c in at.caption)
+    assert any("embedded in PDF and SVG as one image per panel" in c.value for c in at.caption)
     svg = ET.fromstring(figure_bytes(fig, "svg", scale=3.0))
     assert list(svg.iter(SVG + "image"))
 

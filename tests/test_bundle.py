@@ -104,3 +104,28 @@ def test_app_panel_shows_the_command_for_the_chosen_layout():
     assert [c.value for c in at.code if "dynamics figure" in c.value] == [
         f"python -m dynamics figure --preset fig3 --width 4.5in --height {round(height, 2)!r}in --font serif "
         "--scale 4.0 --out fig3.pdf"]
+
+
+def test_app_chart_download_has_the_physical_width_and_font_chosen(tmp_path):
+    from tests.test_app import new_app
+    from tests.test_app_export import chart_figure
+    from ui.downloads import figure_bytes
+    fig = chart_figure(new_app().run(), "traj_contour")
+    path = tmp_path / "chart.pdf"
+    path.write_bytes(figure_bytes(fig, "pdf", scale=3.0, theme="3.3in", height_in=2.0, font="sans"))
+    width, height = page_size(path)
+    assert abs(width - 3.3 * 72) <= 1 and abs(height - 144) <= 1
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "Sans" in fonts and "Serif" not in fonts
+
+
+def test_without_chromium_the_app_says_so_once_and_disables_figure_files(monkeypatch):
+    from tests.test_app import new_app
+    monkeypatch.setenv("BROWSER_PATH", "/no/such/chromium")
+    at = new_app().run()
+    notices = [w.value for w in at.warning if "unavailable on this server" in w.value]
+    assert len(notices) == 1 and "/no/such/chromium" in notices[0]
+    figure_buttons = [b for b in at.get("download_button") if b.proto.label.startswith("Figure")]
+    assert figure_buttons and all(b.proto.disabled for b in figure_buttons)
+    at.number_input(key="lr").set_value(0.02).run()
+    assert not [w for w in at.warning if "unavailable on this server" in w.value]       # once

@@ -33,17 +33,18 @@ from ui.views import VIEWS, label_of, slug_of
 from viz.contour import CLICK_GRID
 from viz.export import ExportError, browser_path, data_bytes, export_bytes, stack_rows
 from viz.ratemap import CLICK_CELLS
-from viz.theme import PX_PER_INCH, apply_theme
+from viz.theme import FONTS, PX_PER_INCH, apply_theme, width_px
 
 MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png", "csv": "text/csv",
         "npz": "application/octet-stream", "json": "application/json"}
 THEMES = {"screen": "as on screen", "single": "paper: single column (3.5 in)",
-          "double": "paper: double column (7 in)"}
+          "double": "paper: double column (7 in)", "inches": "paper: other width (in)"}
 SCREEN_WIDTH = 900              # px: a figure drawn "as on screen" has no width of its own
 DEFAULT_HEIGHT_IN = 2.6
 PAPER_LINE, PAPER_MARKER = 1.2, 7     # px, as viz.paper
 INTERACTIVE_TRACES = (CLICK_GRID, CLICK_CELLS)
 UPLOAD_KEY = "_config_upload"
+NOTICE_KEY = "_export_notice_shown"
 MESSAGE_KEY = "_config_message"
 STATE_KEY, VIEW_KEY = "app_state", "view"
 
@@ -60,12 +61,14 @@ def plotly_chart(fig: go.Figure, key: str, **kwargs) -> None:
     st.plotly_chart(fig, key=key, config=modebar_config(key), **kwargs)
 
 
-def static_figure(fig: go.Figure, theme: str = "screen", height_in: float = DEFAULT_HEIGHT_IN) -> go.Figure:
+def static_figure(fig: go.Figure, theme: str = "screen", height_in: float = DEFAULT_HEIGHT_IN,
+                  font: str = "serif") -> go.Figure:
     """A copy of ``fig`` for a file: no frames, sliders, play buttons or click targets;
-    ``theme`` "single" / "double" applies viz.theme.apply_theme at that column width
-    and ``height_in`` inches, "screen" keeps the screen style at SCREEN_WIDTH px."""
-    if theme not in THEMES:
-        raise ValueError(f"theme must be one of {', '.join(THEMES)}; got {theme!r}")
+    ``theme`` "screen" keeps the screen style at SCREEN_WIDTH px, a paper width
+    ("single", "double" or "<x>in", as ``figure --width``) applies viz.theme.apply_theme
+    at that width, ``height_in`` inches and ``font``."""
+    if theme != "screen":
+        width_px(theme)                          # ValueError for a width that is not one
     spec = fig.to_plotly_json()
     moving = {i for frame in spec.pop("frames", None) or [] for i in frame.get("traces", [])}
     layout = spec.setdefault("layout", {})
@@ -85,7 +88,7 @@ def static_figure(fig: go.Figure, theme: str = "screen", height_in: float = DEFA
     if theme == "screen":
         out.update_layout(width=layout.get("width") or SCREEN_WIDTH)
     else:
-        apply_theme(out, width=theme, height=height_in * PX_PER_INCH)
+        apply_theme(out, width=theme, height=round(height_in * PX_PER_INCH, 2), font=font)
         _thin(out)
     return out
 
@@ -111,9 +114,9 @@ def has_raster(fig: go.Figure) -> bool:
 
 
 def figure_bytes(fig: go.Figure, fmt: str, scale: float = 1.0, theme: str = "screen",
-                 height_in: float = DEFAULT_HEIGHT_IN) -> bytes:
+                 height_in: float = DEFAULT_HEIGHT_IN, font: str = "serif") -> bytes:
     """``fig`` as a PDF / SVG / PNG file (viz.export.export_bytes of ``static_figure``)."""
-    return export_bytes(static_figure(fig, theme, height_in), fmt, scale=scale)
+    return export_bytes(static_figure(fig, theme, height_in, font), fmt, scale=scale)
 
 
 def run_table(series: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -200,7 +203,8 @@ def config_panel() -> None:
 
 # ----------------------------------------------------------------------------- export controls
 
-def _chromium_problem() -> str | None:
+def export_problem() -> str | None:
+    """Why figure files cannot be made here (no Chromium), or None."""
     try:
         browser_path()
     except ExportError as err:
@@ -208,29 +212,48 @@ def _chromium_problem() -> str | None:
     return None
 
 
+def export_notice() -> None:
+    """Say once per session, at the top of the page, that figure files need Chromium."""
+    problem = export_problem()
+    if problem is not None and not st.session_state.get(NOTICE_KEY):
+        st.session_state[NOTICE_KEY] = True
+        st.warning(f"Figure files (PDF, SVG, PNG) are unavailable on this server: {problem}. Data and "
+                   "configuration downloads work, and each plot's camera button still saves an SVG.")
+
+
+def _layout_inputs(k: str, fmt: str, raster: bool) -> tuple[str, float, str, float]:
+    """(theme or width, height in inches, font, scale) from the export expander's widgets."""
+    c = st.columns([2, 1, 1, 1, 1])
+    theme = c[0].selectbox("style", list(THEMES), key=f"{k}_theme", format_func=THEMES.get,
+                           help="paper: white background, black axes, 8 pt text, thin lines, at a physical width "
+                                "(as python -m dynamics figure --width)")
+    paper = theme != "screen"
+    inches = c[1].number_input("width (in)", 1.0, 20.0, 5.0, 0.1, key=f"{k}_inches", disabled=theme != "inches")
+    height = c[2].number_input("height (in)", 1.0, 10.0, DEFAULT_HEIGHT_IN, 0.1, key=f"{k}_height",
+                               disabled=not paper, help="paper styles only")
+    font = c[3].selectbox("font", list(FONTS), key=f"{k}_font", disabled=not paper)
+    scale = c[4].number_input("scale", 1.0, 8.0, 2.0, 0.5, key=f"{k}_scale", disabled=fmt != "png" and not raster,
+                              help="resolution only: PNG pixels = size × scale, and the heatmap images in PDF/SVG; "
+                                   "never the physical size")
+    return (f"{inches:g}in" if theme == "inches" else theme), float(height), font, float(scale)
+
+
 def export_controls(fig: go.Figure, key: str, table: Mapping[str, np.ndarray],
                     arrays: Mapping[str, np.ndarray] | None = None) -> None:
     """The expander under chart ``key``: the figure as PDF / SVG / PNG (rendered on
-    click), its numbers (``table``: column -> 1-D array; ``arrays``: extra NPZ arrays)
-    as CSV / NPZ, and the configuration as JSON."""
+    click) in the screen style or at a paper width, its numbers (``table``: column ->
+    1-D array; ``arrays``: extra NPZ arrays) as CSV / NPZ, and the configuration as JSON."""
     k = f"_x_{key}"
     with st.expander("Download: figure · data · configuration"):
-        c = st.columns([1, 2, 1, 1])
-        fmt = c[0].selectbox("format", ("pdf", "svg", "png"), key=f"{k}_fmt", format_func=str.upper)
-        theme = c[1].selectbox("style", list(THEMES), key=f"{k}_theme", format_func=THEMES.get,
-                               help="paper: white background, black axes, serif 8 pt text, thin lines, the width of "
-                                    "one or two columns of a two-column paper (viz.theme.apply_theme)")
-        height = c[2].number_input("height (in)", 1.0, 10.0, DEFAULT_HEIGHT_IN, 0.1, key=f"{k}_height",
-                                   disabled=theme == "screen", help="paper styles only")
+        fmt = st.selectbox("format", ("pdf", "svg", "png"), key=f"{k}_fmt", format_func=str.upper)
         raster = has_raster(fig)
-        scale = c[3].number_input("scale", 1.0, 8.0, 2.0, 0.5, key=f"{k}_scale", disabled=fmt != "png" and not raster,
-                                  help="PNG: pixels = size × scale; PDF/SVG: resolution of the embedded heatmap image")
-        problem = _chromium_problem()
+        theme, height, font, scale = _layout_inputs(k, fmt, raster)
+        problem = export_problem()
         b = st.columns(4)
         b[0].download_button(f"Figure ({fmt.upper()})", type="primary", key=f"{k}_figure",
-                             data=functools.partial(figure_bytes, fig, fmt, float(scale), theme, float(height)),
+                             data=functools.partial(figure_bytes, fig, fmt, scale, theme, height, font),
                              file_name=f"{key}.{fmt}", mime=MIME[fmt], on_click="ignore", disabled=problem is not None,
-                             help="rendered when you click (a few seconds the first time)")
+                             help=problem or "rendered when you click (a few seconds the first time)")
         for col, data_fmt in zip(b[1:3], ("csv", "npz")):
             col.download_button(f"Data ({data_fmt.upper()})", key=f"{k}_{data_fmt}",
                                 data=functools.partial(data_bytes, dict(table), data_fmt,
@@ -240,10 +263,8 @@ def export_controls(fig: go.Figure, key: str, table: Mapping[str, np.ndarray],
                                                                     if arrays and data_fmt == "npz" else ""))
         with b[3]:
             _config_download(session.values(), f"{k}_config", "Config (JSON)")
-        if problem is not None:
-            st.error(f"Figure export is unavailable: {problem}")
         if raster:
-            st.caption("The heatmaps are embedded in PDF and SVG as a PNG image (resolution: scale × size); axes, "
-                       "text, lines and markers stay vector.")
-        st.caption("The file has no animation controls or click targets; paper styles use serif 8 pt text at the "
-                   "column width.")
+            st.caption("The heatmaps are embedded in PDF and SVG as one image per panel (scale × its size in "
+                       "pixels); axes, text, lines and markers stay vector.")
+        st.caption("The file has no animation controls or click targets. Paper styles are exactly the width "
+                   "chosen (single column 3.5 in = 252 pt), with 8 pt text.")

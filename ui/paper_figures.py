@@ -16,7 +16,8 @@ import streamlit as st
 
 from figures import presets
 from figures.bundle import bundle_files, figure_file_bytes
-from viz.export import FORMATS, ExportError, browser_path
+from ui import downloads
+from viz.export import FORMATS
 from viz.theme import COLUMNS_IN, FONTS, PX_PER_INCH
 
 KEY = "_paper"
@@ -64,17 +65,9 @@ def _layout_inputs(preset: str) -> tuple[str, float, str, float, str]:
     return width, height, font, scale, fmt
 
 
-def _export_problem() -> str | None:
-    try:
-        browser_path()
-    except ExportError as err:
-        return str(err)
-    return None
-
-
 def panel() -> None:
     """The sidebar expander."""
-    export_problem = _export_problem()
+    export_problem = downloads.export_problem()
     with st.sidebar.expander("Paper figures (files for a paper)"):
         preset = st.selectbox("figure", list(presets.PRESETS), key=f"{KEY}_preset",
                               help="\n\n".join(f"**{k}**: {p.description}" for k, p in presets.PRESETS.items()))
@@ -90,6 +83,6 @@ def panel() -> None:
                            help="what `--out-dir` writes: the PDF, its data, its configuration (loads back with "
                                 "--config) and a LaTeX snippet that includes the PDF at natural size")
         if export_problem is not None:
-            st.warning(f"Figure export is unavailable: {export_problem}")
+            st.caption(f"Figure files are unavailable here: {export_problem}")
         st.caption("The same files as")
         st.code(command(preset, width, height, font, scale, fmt), language="bash", wrap_lines=True)
