@@ -8,15 +8,16 @@ map and a last panel with the difference of the two simulated maps:
   dynamics.rates.exact_rate_map) its closed-form map comes first, beside the simulated
   map of the same optimizer ("GDM: closed form", "GDM: simulation", "C-GDM:
   simulation", "C-GDM − GDM: simulation");
-- diverged cells are left empty and show the grey background (on a closed-form map:
-  the cells with rate >= 1);
+- diverged cells are left empty over a grey layer (DIVERGED, a colour the rate scale
+  never takes; on a closed-form map: the cells with rate >= 1), named in the legend;
 - cells whose estimate has not settled (dynamics.rates: the spread between the fits
   over the two halves of the late window is above SETTLED_SPREAD, or the window is too
   short) carry a light checkered layer; the difference panel marks a cell when either
   map has not settled there;
-- the best converging cell of each map is a red dot, read from the rates that panel
-  shows; on quadratics the analytic optimum is a white cross and the analytic
-  stability boundary eps_max(beta) a black dashed line (dynamics.rates).
+- the best converging cell of each map is a red dot (viz.theme.RED, as in the paper
+  and the fig3 preset), read from the rates that panel shows; on quadratics the
+  analytic optimum is a white cross and the analytic stability boundary eps_max(beta)
+  a black dashed line (dynamics.rates).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ CLICK_CELLS = "click-cells"
 UNSETTLED = f"not settled (spread > {SETTLED_SPREAD:.0e})".replace("e-0", "e-")     # ... > 1e-3
 UNSETTLED_COLOUR = "rgba(255, 255, 255, 0.75)"
 SIMULATION, CLOSED_FORM = "simulation", "closed form"
+DIVERGED_NAME = "diverged (closed form: ρ ≥ 1)"     # the legend's name of the grey cells
 LEGEND_ROWS = 5          # the rows the legend may wrap into on a narrow screen (viz: _legend_y)
 
 
@@ -263,7 +265,7 @@ def _add_best(fig: go.Figure, maps: Sequence[RateMap]) -> None:
         if m.best is None:
             continue
         fig.add_trace(go.Scatter(x=[m.best["lr"]], y=[m.best["beta"]], mode="markers", showlegend=not shown,
-                                 name="best cell (red dot)", legendgroup="best",
+                                 name="best cell", legendgroup="best",
                                  marker=dict(color=OPTIMUM, size=11, line=dict(color="#FFFFFF", width=2)),
                                  hovertemplate=(f"{m.title} best: ε = %{{x:.4g}}, β = %{{y:.4g}}, "
                                                 f"rate {m.best['rate']:.4f}<extra></extra>")), 1, col)
@@ -297,7 +299,7 @@ def _add_current(fig: go.Figure, current: tuple[float, float], cols: int) -> Non
 
 def _add_legend_keys(fig: go.Figure, unsettled: bool) -> None:
     """Legend entries of the grey and checkered layers (heatmaps have none)."""
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="diverged (grey)",
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=DIVERGED_NAME,
                              marker=dict(symbol="square", size=12, color=DIVERGED)))
     if unsettled:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"checkered: {UNSETTLED}",
