@@ -220,3 +220,23 @@ def test_the_quoted_rate_is_measured_again_on_a_longer_run():
     assert quoted["rate"] == pytest.approx(truth, abs=1e-4)
     assert quoted["uncertainty"] >= abs(quoted["rate"] - quoted["map_rate"])
     assert quoted["recheck_steps"] == 4000 and quoted["recheck_settled"]
+
+
+def test_the_apps_rate_maps_follow_the_same_conventions():
+    """viz.ratemap (the app's view): red dots at each panel's minimum, grey diverged
+    cells named in the legend, on a hand-made 3 x 4 map."""
+    from viz.ratemap import closed_form_map, rate_maps_figure, simulated_map
+
+    lr, beta = np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.0, 0.4, 0.8])
+    rate = np.array([[0.9, 0.5, 0.7, 1.2], [0.8, 0.6, 0.4, 1.1], [0.95, 0.9, 0.85, 1.3]])
+    diverged, flat = rate >= 1, np.zeros(rate.shape)
+    sim = simulated_map("GDM", lr, beta, rate, diverged, flat, ~diverged)
+    fig = rate_maps_figure(lr, beta, sim, simulated_map("C-GDM", lr, beta, rate[::-1], diverged[::-1], flat,
+                                                         ~diverged), exact=closed_form_map("GDM", lr, beta, rate))
+    dots = [tr for tr in fig.data if tr.legendgroup == "best"]
+    assert [(d.x[0], d.y[0]) for d in dots] == [(0.3, 0.4), (0.3, 0.4), (0.3, 0.4)]
+    assert {table_red(d) for d in dots} and dots[0].name == "best cell"
+    keys = [tr for tr in fig.data if tr.type == "scatter" and tr.name and tr.name.startswith("diverged")]
+    assert len(keys) == 1 and keys[0].marker.color == DIVERGED and "ρ ≥ 1" in keys[0].name
+    layers = [tr for tr in fig.data if tr.type == "heatmap" and tr.name == "diverged"]
+    assert layers and {tuple(c) for layer in layers for c in layer.colorscale} == {(0.0, DIVERGED), (1.0, DIVERGED)}

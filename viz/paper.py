@@ -141,7 +141,7 @@ def build_ablation(config: dict, data: FigureData) -> go.Figure:
     return _finish(fig, config)
 
 
-NO_CONVERGENCE = "diverged or ρ ≥ 1"       # the legend's name of the grey cells
+NO_CONVERGENCE = f"diverged or {symbol('rate')} ≥ 1"       # the legend's name of the grey cells
 
 
 def _rate_title(run: dict, r: dict[str, np.ndarray]) -> str:
@@ -150,7 +150,7 @@ def _rate_title(run: dict, r: dict[str, np.ndarray]) -> str:
     exact = str(r["rate_method"][0]) == "exact"
     head = f"{run['label']} ({'closed form' if exact else 'estimate'})"
     if not r["best"].any():
-        return f"{head}: no cell converged"
+        return f"{head}: {'no cell converged' if exact else 'no converging cell settled'}"
     rate, unc = r["quoted_rate"][r["best"]][0], r["quoted_uncertainty"][r["best"]][0]
     if exact:
         return f"{head}: best cell {symbol('rate')} = {format_rate(rate)}"

@@ -34,7 +34,6 @@ CLICK_CELLS = "click-cells"
 UNSETTLED = f"not settled (spread > {SETTLED_SPREAD:.0e})".replace("e-0", "e-")     # ... > 1e-3
 UNSETTLED_COLOUR = "rgba(255, 255, 255, 0.75)"
 SIMULATION, CLOSED_FORM = "simulation", "closed form"
-DIVERGED_NAME = "diverged (closed form: ρ ≥ 1)"     # the legend's name of the grey cells
 LEGEND_ROWS = 5          # the rows the legend may wrap into on a narrow screen (viz: _legend_y)
 
 
@@ -297,9 +296,11 @@ def _add_current(fig: go.Figure, current: tuple[float, float], cols: int) -> Non
                                  hoverinfo="skip"), 1, col)
 
 
-def _add_legend_keys(fig: go.Figure, unsettled: bool) -> None:
-    """Legend entries of the grey and checkered layers (heatmaps have none)."""
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=DIVERGED_NAME,
+def _add_legend_keys(fig: go.Figure, unsettled: bool, closed_form: bool) -> None:
+    """Legend entries of the grey and checkered layers (heatmaps have none); the grey
+    one says what grey means on a closed-form panel when there is one."""
+    grey = "diverged (closed form: ρ ≥ 1)" if closed_form else "diverged"
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=grey,
                              marker=dict(symbol="square", size=12, color=DIVERGED)))
     if unsettled:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"checkered: {UNSETTLED}",
@@ -352,7 +353,7 @@ def rate_maps_figure(lr: np.ndarray, beta: np.ndarray, base: RateMap, cautious: 
     _add_best(fig, maps)
     if current is not None:
         _add_current(fig, current, cols)
-    _add_legend_keys(fig, any(p.unsettled.any() for p in panels))
+    _add_legend_keys(fig, any(p.unsettled.any() for p in panels), exact is not None)
     _colour_bars(fig, heats[0], heats[-1], len(maps))
     _axes(fig, g, presentation, height)
     return fig
