@@ -6,7 +6,9 @@ and smoother than GDM at its optimum (Goh 2017: eps* = 2/9, beta* = 1/9 here).
 Rates come from dynamics.sweep on (eps, beta) grids, start (1, 1): the C-GDM and inner-
 mask maps with the estimator of dynamics.rates (``rate_method="estimate"``), GDM's map
 both exact (closed form) and estimated, so the estimator's own error is measured on the
-same grid.
+same grid.  Each map's best cell and the rate quoted for it (an estimated map's best
+settled cell, re-measured on a longer run) come from dynamics.best_rate, which the
+figure ``fig3`` also calls: on the same grid both state the same numbers.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from dynamics.claims_base import (PAPER, PAPER_KIND, RISE_REL, Claim, ClaimSettings, hyper, judge, rises,
                                   rollouts)
+from dynamics.best_rate import RECHECK_FACTOR, best_of, format_rate, quoted_best
 from dynamics.claims_toy import CGDM, GDM, toy_runs
 from dynamics.config import Setup
 from dynamics.optimizers.gdm import optimum as heavy_ball_optimum
@@ -24,21 +27,6 @@ from toys import get_toy
 
 INNER = Setup("gdm", cautious=True, mask="inner", compensation="none")
 PAPER_FIGURE = dict(gdm=0.332, cgdm=0.294, c_0_01=0.291, c_0_1=0.286, inner=0.322)   # "Min Conv Rate" labels
-
-
-def _best(res, rate, settled_only: bool = True) -> dict:
-    """The converging cell (not diverged, rate < 1; settled unless ``settled_only`` is
-    False) with the smallest ``rate``, with its uncertainty and settled flag, and how
-    many converging cells the estimator left unsettled."""
-    ok = ~res.diverged & (rate < 1)
-    pick = ok & res.settled if settled_only else ok
-    masked = np.where(pick, rate, np.inf)
-    out = dict(rate=None, converging_cells=int(ok.sum()), unsettled_cells=int((ok & ~res.settled).sum()))
-    if not np.isfinite(masked).any():
-        return out
-    i, j = np.unravel_index(np.argmin(masked), masked.shape)
-    return dict(out, rate=float(rate[i, j]), lr=float(res.lr[j]), beta=float(res.beta[i]),
-                uncertainty=float(res.rate_uncertainty[i, j]), settled=bool(res.settled[i, j]))
 
 
 @functools.lru_cache(maxsize=8)
@@ -50,15 +38,15 @@ def rate_maps(s: ClaimSettings, n: int) -> dict:
     gdm = sweep(GDM, toy, lr, beta, s.rate_steps, rate_method="auto", **kw)
     cgdm = sweep(CGDM, toy, lr, beta, s.rate_steps, rate_method="estimate", **kw)
     inner = sweep(INNER, toy, lr, beta, s.rate_steps, rate_method="estimate", **kw) if n in s.inner_grids else None
+    quote = functools.partial(quoted_best, toy=toy, start=s.start, toy_params=params)
     ok = ~gdm.diverged & (gdm.rate_exact < 1)
     err = np.abs(gdm.rate_estimate - gdm.rate_exact)[ok]
-    exact_best = _best(gdm, gdm.rate_exact, settled_only=False)
-    i = int(np.argmin(np.abs(gdm.beta - exact_best["beta"])))
-    j = int(np.argmin(np.abs(gdm.lr - exact_best["lr"])))
-    return dict(grid=f"{n} x {n}", cgdm_min=_best(cgdm, cgdm.rate),
-                inner_min=_best(inner, inner.rate) if inner is not None else None,
-                cgdm_min_any_cell=_best(cgdm, cgdm.rate, settled_only=False),
-                gdm_exact_min=exact_best, gdm_estimate_min=_best(gdm, gdm.rate_estimate),
+    exact_best = quote(gdm, GDM)
+    i, j = exact_best["row"], exact_best["col"]
+    return dict(grid=f"{n} x {n}", cgdm_min=quote(cgdm, CGDM),
+                inner_min=quote(inner, INNER) if inner is not None else None,
+                cgdm_min_any_cell=best_of(cgdm, cgdm.rate, settled_only=False),
+                gdm_exact_min=exact_best, gdm_estimate_min=best_of(gdm, gdm.rate_estimate, settled_only=True),
                 gdm_estimate_at_exact_min_cell=float(gdm.rate_estimate[i, j]),
                 estimator_error_on_gdm=dict(max=float(err.max()), median=float(np.median(err)),
                                             cells=int(ok.sum()), settled_fraction=float(gdm.settled[ok].mean())))
@@ -84,14 +72,14 @@ def _grid_verdict(ok: dict[str, bool], maps: dict, key: str, bound: str):
     good = [g for g in grids if all(ok[h] for h in grids[grids.index(g):])]
     bad = [g for g in grids if g not in good]
     failing = "; ".join(f"{g}: best settled {fmt_rate(maps[g][key])}, GDM's exact best "
-                        f"{maps[g]['gdm_exact_min']['rate']:.4f}" for g in bad)
+                        f"{format_rate(maps[g]['gdm_exact_min']['rate'])}" for g in bad)
     best = ", ".join(fmt_rate(maps[g][key]) for g in good)
     return judge(False, f"on the finer grid(s) {', '.join(good)} (best settled {best} < {bound}); not on the coarser "
                         f"({failing})")
 
 
 def fmt_rate(cell: dict) -> str:
-    return "none" if cell["rate"] is None else f"{cell['rate']:.4f} +- {cell['uncertainty']:.1g}"
+    return "none" if cell["rate"] is None else format_rate(cell["rate"], cell["uncertainty"])
 
 
 def _below(m: dict, key: str, bound: float) -> bool:
@@ -115,8 +103,9 @@ def rate_claims(s: ClaimSettings) -> list[Claim]:
         "On L = 4 w1^2 + w2^2 (kappa = 4) the best rate of the C-GDM map is below the heavy ball's optimal rate "
         "(sqrt(kappa) - 1)/(sqrt(kappa) + 1) = 1/3.",
         f"{where}: the C-GDM map by the estimator (rate_method=estimate); GDM's map exact and estimated (the "
-        "estimator's error).  holds if on every grid the best settled C-GDM cell (the estimator's settled flag) + "
-        "max(its uncertainty, the estimator's largest error on GDM) < 1/3; only under a condition if so on the finer "
+        "estimator's error).  holds if on every grid the best settled C-GDM cell (the estimator's settled flag), "
+        f"re-measured on a {RECHECK_FACTOR}x longer run of that cell (dynamics.best_rate), + max(its uncertainty, "
+        "the estimator's largest error on GDM) < 1/3; only under a condition if so on the finer "
         "grids only.  cgdm_min_any_cell: the best cell settled or not (not the criterion).",
         common, *_grid_verdict(cgdm_ok, maps, "cgdm_min", "1/3"),
         "The paper estimates \"an algorithm's convergence rate as the slope of log L(wt) over time via linear "
@@ -130,8 +119,9 @@ def rate_claims(s: ClaimSettings) -> list[Claim]:
         "The inner-product variant phi_inner = 1[x^T y >= 0] also beats GDM: its best rate is below GDM's best rate "
         "on the same grid.  (phi_c = 1[x > 0] - c 1[x <= 0] is not implemented in this project and is not measured.)",
         f"{where} (the inner map on the {', '.join(f'{n} x {n}' for n in s.inner_grids)} grid only): the map of the "
-        "``inner`` mask (alpha = 1) by the estimator; holds if on every such grid its best settled "
-        "cell + max(its uncertainty, the estimator's largest error on GDM) < GDM's exact best on that grid.",
+        "``inner`` mask (alpha = 1) by the estimator; holds if on every such grid its best settled cell, "
+        "re-measured likewise, + max(its uncertainty, the estimator's largest error on GDM) < GDM's exact best on "
+        "that grid.",
         {k: dict(inner_min=m["inner_min"], gdm_exact_min=m["gdm_exact_min"],
                  estimator_error_on_gdm=m["estimator_error_on_gdm"]) for k, m in inner_maps.items()},
         *_grid_verdict(inner_ok, inner_maps, "inner_min", "GDM's exact best on the grid"))]

@@ -5,7 +5,8 @@ that the figure's builder draws and the command line writes as CSV or NPZ.
 - ``compute_trajectories``: per run and step, the iterates, loss and Hamiltonian.
 - ``compute_decay``: per run and step, the iterates, loss, |w| and the distance to the
   set of minimisers.
-- ``compute_rates``: per run and (beta, lr) cell of the grid, the rate map (dynamics.sweep).
+- ``compute_rates``: per run and (beta, lr) cell of the grid, the rate map (dynamics.sweep)
+  and the rate quoted for its best cell (dynamics.best_rate).
 
 The contour grid of L (CONTOUR_N x CONTOUR_N over the toy's domain) travels in
 FigureData.arrays.
@@ -16,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from dynamics.best_rate import quoted_best
 from dynamics.configfile import setup_hyper
 from dynamics.metrics import set_distance
-from dynamics.rates import best_cell
 from dynamics.rollout import rollout
 from dynamics.sweep import grid_axis, sweep
 from toys import get_toy
@@ -77,26 +78,32 @@ def rate_grid(config: dict) -> tuple[np.ndarray, np.ndarray]:
 def compute_rates(config: dict) -> FigureData:
     """Per run and (beta, lr) cell: the rate of the map (by config["rate_method"]), the
     method used, the simulation's estimate with its uncertainty and settled flag,
-    diverged, steps_to_tol, whether it is the run's best cell (among the converging
-    cells, and for an estimated map the settled ones), and the closed form of the run's
-    optimizer where one exists (NaN otherwise)."""
+    diverged, steps_to_tol, the closed form of the run's optimizer where one exists (NaN
+    otherwise), whether it is the run's best cell, and at that cell only (NaN elsewhere)
+    the rate the figure quotes and its uncertainty (dynamics.best_rate.quoted_best: an
+    estimated map's best settled cell re-measured on a longer run; the claims report
+    quotes the same)."""
     toy = get_toy(config["toy"])
     lr, beta = rate_grid(config)
     rows = []
     for run in config["runs"]:
         setup, hp = setup_hyper(run)
-        res = sweep(setup, toy, lr, beta, config["steps"], hp=hp, tol=config["tol"], start=config["start"],
-                    toy_params=config["toy_params"], rate_method=config["rate_method"])
+        kw = dict(start=config["start"], toy_params=config["toy_params"])
+        res = sweep(setup, toy, lr, beta, config["steps"], hp=hp, tol=config["tol"], rate_method=config["rate_method"],
+                    **kw)
         best = np.zeros(res.rate.shape, bool)
-        unsure = res.diverged if res.rate_method == "exact" else res.diverged | ~res.settled
-        b = best_cell(lr, beta, res.rate, unsure)       # an estimate counts once it has settled
-        if b is not None:
-            best[b["row"], b["col"]] = True
+        quoted = {key: np.full(res.rate.shape, np.nan) for key in ("rate", "uncertainty")}
+        cell = quoted_best(res, setup, toy, hp=hp, **kw)
+        if cell["rate"] is not None:
+            best[cell["row"], cell["col"]] = True
+            for key, q in quoted.items():
+                q[cell["row"], cell["col"]] = cell[key]
         exact = res.rate_exact if res.rate_exact is not None else np.full(res.rate.shape, np.nan)
         lr_map, beta_map = np.meshgrid(lr, beta)
         rows.append(dict(run=np.array(run["label"]), rate_method=np.array(res.rate_method), lr=lr_map.ravel(),
                          beta=beta_map.ravel(), rate=res.rate.ravel(), rate_estimate=res.rate_estimate.ravel(),
                          rate_uncertainty=res.rate_uncertainty.ravel(), settled=res.settled.ravel(),
                          diverged=res.diverged.ravel(), steps_to_tol=res.steps_to_tol.ravel(), best=best.ravel(),
-                         rate_exact=exact.ravel()))
+                         rate_exact=exact.ravel(), quoted_rate=quoted["rate"].ravel(),
+                         quoted_uncertainty=quoted["uncertainty"].ravel()))
     return FigureData(stack_rows(rows), {})

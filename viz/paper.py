@@ -17,11 +17,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dynamics.best_rate import format_rate
 from dynamics.optimizers.gdm import optimum as heavy_ball_optimum
 from toys import get_toy
 from viz.contour import contour_base
-from viz.theme import (BLACK, DECAY_COLOURS, HIGHLIGHT, apply_theme, label, optimizer_colour, optimizer_name,
-                       symbol)
+from viz.ratemap import cell_edges
+from viz.theme import (BLACK, DECAY_COLOURS, DIVERGED, RATE_SCALE, RED, apply_theme, label, optimizer_colour,
+                       optimizer_name, symbol)
 
 
 class FigureData(NamedTuple):
@@ -139,49 +141,71 @@ def build_ablation(config: dict, data: FigureData) -> go.Figure:
     return _finish(fig, config)
 
 
+NO_CONVERGENCE = f"diverged or {symbol('rate')} ≥ 1"       # the legend's name of the grey cells
+
+
+def _rate_title(run: dict, r: dict[str, np.ndarray]) -> str:
+    """A panel's title: the run, how its map was computed, and the rate quoted for its
+    best cell (the table's quoted_rate and quoted_uncertainty there, dynamics.best_rate)."""
+    exact = str(r["rate_method"][0]) == "exact"
+    head = f"{run['label']} ({'closed form' if exact else 'estimate'})"
+    if not r["best"].any():
+        return f"{head}: {'no cell converged' if exact else 'no converging cell settled'}"
+    rate, unc = r["quoted_rate"][r["best"]][0], r["quoted_uncertainty"][r["best"]][0]
+    if exact:
+        return f"{head}: best cell {symbol('rate')} = {format_rate(rate)}"
+    return f"{head}: best settled cell {symbol('rate')} = {format_rate(rate, unc)}"
+
+
+def _legend_square(fig: go.Figure, name: str, colour: str) -> None:
+    """A legend entry for a colour that no trace of its own carries (the plot background)."""
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                             marker=dict(symbol="square", size=9, color=colour, line=dict(width=0))), row=1, col=1)
+
+
 def build_rates(config: dict, data: FigureData) -> go.Figure:
-    """1 x runs heatmaps of the rate (shared colour scale 0..1, diverged cells blank), a
-    red dot at each best cell (an estimated map's best settled cell) drawn over a thin
-    cross at the analytic GDM optimum (they nearly coincide on GDM's closed-form map);
-    each title names the
-    rate drawn (closed form or estimate) and quotes the minimum of that map."""
+    """1 x runs heatmaps of the rate (shared colour scale 0..1).  Cells that do not
+    converge (diverged, or rate >= 1) are left empty and the grey plot background
+    (DIVERGED) shows through; the legend names it.  A red dot marks each map's best cell
+    (the table's ``best``: of an estimated map the best settled cell), drawn over a thin
+    cross at the analytic GDM optimum, which the legend names with its rate.  Each title
+    quotes the rate of its dot's cell from the table (quoted_rate), so that title, dot
+    and data agree; every rate is printed by dynamics.best_rate.format_rate."""
     runs = config["runs"]
     first = _rows_of(data.table, runs[0]["label"])     # every run's cells: rows = beta, columns = lr
     lr, beta = first["lr"][:config["lr_range"]["n"]], first["beta"][::config["lr_range"]["n"]]
-    titles = []
-    for run in runs:
-        r = _rows_of(data.table, run["label"])
-        best = r["rate"][r["best"]]
-        exact = str(r["rate_method"][0]) == "exact"
-        how = "closed form" if exact else "estimate"
-        titles.append(f"{run['label']} ({how}): min {symbol('rate')} = {best[0]:.3f}" + ("" if exact else " (settled)")
-                      if best.size else f"{run['label']} ({how}): no cell converged")
-    fig = make_subplots(rows=1, cols=len(runs), shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=titles)
+    tables = [_rows_of(data.table, run["label"]) for run in runs]
+    fig = make_subplots(rows=1, cols=len(runs), shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=[_rate_title(run, r) for run, r in zip(runs, tables)])
     params = get_toy(config["toy"]).params(config["toy_params"])
     optimum = heavy_ball_optimum(*_eigenvalues(params)) if "h1" in params else None
-    for col, run in enumerate(runs, start=1):
-        r = _rows_of(data.table, run["label"])
-        z = np.where(r["diverged"], np.nan, r["rate"]).reshape(beta.size, lr.size)
-        fig.add_trace(go.Heatmap(x=lr, y=beta, z=z, coloraxis="coloraxis", name=run["label"],
+    for col, (run, r) in enumerate(zip(runs, tables), start=1):
+        converging = ~r["diverged"] & (r["rate"] < 1)
+        z = np.where(converging, r["rate"], np.nan).reshape(beta.size, lr.size)
+        fig.add_trace(go.Heatmap(x=lr, y=beta, z=z, coloraxis="coloraxis", name=run["label"], hoverongaps=False,
                                  hovertemplate="ε %{x:.4g}<br>β %{y:.4g}<br>ρ %{z:.4f}<extra></extra>"),
                       row=1, col=col)
         if optimum is not None and lr[0] <= optimum["lr"] <= lr[-1] and beta[0] <= optimum["beta"] <= beta[-1]:
             fig.add_trace(go.Scatter(x=[optimum["lr"]], y=[optimum["beta"]], mode="markers",   # under the dot
-                                     name=f"GDM optimum ({symbol('rate')} = {optimum['rate']:.3g})",
+                                     name=f"GDM optimum {symbol('rate')} = {format_rate(optimum['rate'])}",
                                      legendgroup="optimum", showlegend=col == 1,
                                      marker=dict(symbol="x-thin-open", size=14, color=BLACK, line=dict(width=1.5))),
                           row=1, col=col)
         fig.add_trace(go.Scatter(x=r["lr"][r["best"]], y=r["beta"][r["best"]], mode="markers", name="best cell",
                                  legendgroup="best", showlegend=col == 1,
-                                 marker=dict(color=HIGHLIGHT, size=7, line=dict(color="white", width=1))),
+                                 marker=dict(color=RED, size=7, line=dict(color="white", width=1))),
                       row=1, col=col)
-        fig.update_xaxes(title_text=label("lr"), type="log" if config["lr_range"]["scale"] == "log" else "linear",
-                         showgrid=False, row=1, col=col)
-    fig.update_yaxes(showgrid=False, type="log" if config["beta_range"]["scale"] == "log" else "linear")
+    _legend_square(fig, NO_CONVERGENCE, DIVERGED)
+    fig.update_xaxes(title_text=label("lr"))
     fig.update_yaxes(title_text=label("beta"), row=1, col=1)
-    fig.update_layout(coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
+    fig.update_layout(coloraxis=dict(colorscale=RATE_SCALE, cmin=0, cmax=1,
                                      colorbar=dict(title=dict(text=symbol("rate")), thickness=8, len=0.9)))
-    return _finish(fig, config)
+    _finish(fig, config).update_layout(plot_bgcolor=DIVERGED)
+    for axes, values, scale in ((fig.update_xaxes, lr, config["lr_range"]["scale"]),
+                                (fig.update_yaxes, beta, config["beta_range"]["scale"])):
+        edges = cell_edges(values, scale)        # the axes end where the cells do: no band of background
+        axes(type=scale, range=list(np.log10(edges[[0, -1]]) if scale == "log" else edges[[0, -1]]), showgrid=False)
+    return fig
 
 
 def build_decay(config: dict, data: FigureData) -> go.Figure:

@@ -8,15 +8,16 @@ map and a last panel with the difference of the two simulated maps:
   dynamics.rates.exact_rate_map) its closed-form map comes first, beside the simulated
   map of the same optimizer ("GDM: closed form", "GDM: simulation", "C-GDM:
   simulation", "C-GDM − GDM: simulation");
-- diverged cells are left empty and show the grey background (on a closed-form map:
-  the cells with rate >= 1);
+- diverged cells are left empty over a grey layer (DIVERGED, a colour the rate scale
+  never takes; on a closed-form map: the cells with rate >= 1), named in the legend;
 - cells whose estimate has not settled (dynamics.rates: the spread between the fits
   over the two halves of the late window is above SETTLED_SPREAD, or the window is too
   short) carry a light checkered layer; the difference panel marks a cell when either
   map has not settled there;
-- the best converging cell of each map is a red dot, read from the rates that panel
-  shows; on quadratics the analytic optimum is a white cross and the analytic
-  stability boundary eps_max(beta) a black dashed line (dynamics.rates).
+- the best converging cell of each map is a red dot (viz.theme.RED, as in the paper
+  and the fig3 preset), read from the rates that panel shows; on quadratics the
+  analytic optimum is a white cross and the analytic stability boundary eps_max(beta)
+  a black dashed line (dynamics.rates).
 """
 from __future__ import annotations
 
@@ -263,7 +264,7 @@ def _add_best(fig: go.Figure, maps: Sequence[RateMap]) -> None:
         if m.best is None:
             continue
         fig.add_trace(go.Scatter(x=[m.best["lr"]], y=[m.best["beta"]], mode="markers", showlegend=not shown,
-                                 name="best cell (red dot)", legendgroup="best",
+                                 name="best cell", legendgroup="best",
                                  marker=dict(color=OPTIMUM, size=11, line=dict(color="#FFFFFF", width=2)),
                                  hovertemplate=(f"{m.title} best: ε = %{{x:.4g}}, β = %{{y:.4g}}, "
                                                 f"rate {m.best['rate']:.4f}<extra></extra>")), 1, col)
@@ -295,9 +296,11 @@ def _add_current(fig: go.Figure, current: tuple[float, float], cols: int) -> Non
                                  hoverinfo="skip"), 1, col)
 
 
-def _add_legend_keys(fig: go.Figure, unsettled: bool) -> None:
-    """Legend entries of the grey and checkered layers (heatmaps have none)."""
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="diverged (grey)",
+def _add_legend_keys(fig: go.Figure, unsettled: bool, closed_form: bool) -> None:
+    """Legend entries of the grey and checkered layers (heatmaps have none); the grey
+    one says what grey means on a closed-form panel when there is one."""
+    grey = "diverged (closed form: ρ ≥ 1)" if closed_form else "diverged"
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=grey,
                              marker=dict(symbol="square", size=12, color=DIVERGED)))
     if unsettled:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"checkered: {UNSETTLED}",
@@ -350,7 +353,7 @@ def rate_maps_figure(lr: np.ndarray, beta: np.ndarray, base: RateMap, cautious: 
     _add_best(fig, maps)
     if current is not None:
         _add_current(fig, current, cols)
-    _add_legend_keys(fig, any(p.unsettled.any() for p in panels))
+    _add_legend_keys(fig, any(p.unsettled.any() for p in panels), exact is not None)
     _colour_bars(fig, heats[0], heats[-1], len(maps))
     _axes(fig, g, presentation, height)
     return fig

@@ -43,14 +43,15 @@ BLUE, SKY, VERMILLION, ORANGE, GREEN, YELLOW, PURPLE, BLACK = PALETTE
 COLOUR_VALUES = {"black": BLACK, "blue": BLUE, "sky": SKY, "vermillion": VERMILLION, "orange": ORANGE,
                  "green": GREEN, "yellow": YELLOW, "purple": PURPLE}
 DECAY_COLOURS = {"none": BLACK, "decoupled": BLUE, "cautious": VERMILLION}
-HIGHLIGHT = VERMILLION                          # "red" dots: Okabe-Ito's vermillion
+RED = "#D62728"         # the papers' red dots: a true red (Okabe-Ito has none; its vermillion reads orange)
 
-# Rate-map heatmaps (viz.ratemap): rate 0..1 on Viridis, cautious - base on a diverging
-# red-blue scale (blue: caution converges faster), diverged cells left empty on grey.
+# Rate-map heatmaps (viz.ratemap, viz.paper.build_rates): rate 0..1 on Viridis, cautious
+# - base on a diverging red-blue scale (blue: caution converges faster), diverged cells
+# grey (a colour Viridis never takes), the best cell a red dot.
 RATE_SCALE = "Viridis"
 DIFF_SCALE = "RdBu_r"
-DIVERGED = "#BBBBBB"
-OPTIMUM = HIGHLIGHT                            # best cell: the paper's red dot
+DIVERGED = "#999999"                            # mid grey
+OPTIMUM = RED                                  # best cell: the paper's red dot
 ANALYTIC = "#FFFFFF"                           # analytic optimum and stability boundary
 DECAY_NAMES = {"none": "no decay", "decoupled": "decoupled decay", "cautious": "cautious decay"}
 
