@@ -373,6 +373,9 @@ def test_inspector_draws_the_step_the_rollout_took_and_jumps_to_masked_steps():
     at.button(key="_next_rise").click().run()
     assert at.session_state["i_step"] == rose[rose > 100][0] == 223
     assert any("L rose at this step" in w.value for w in at.warning)
+    at.session_state["i_step"] = 525                            # L rose by 1e-15 (< 2.75e-11) from 525 to 526
+    at.run()
+    assert ref.loss[526] > ref.loss[525] and not any("L rose at this step" in w.value for w in at.warning)
 
 
 def test_rate_map_reports_progress_block_by_block():
