@@ -85,9 +85,9 @@ def render(ctx: Context) -> None:
         curves = step_curves(series, l_star, ctx.presentation, rise_rel=rise_rel)
         downloads.plotly_chart(curves, "traj_curves")
         st.caption(f"Ticks under the loss: the steps where L rose by more than {rise_rel:g} × max(|L(w₀)|, "
-                   "|L(w₀) − L*|) (the sidebar's threshold; smaller rises are rounding). A curve that turns back at "
-                   "more than a third of its steps is drawn as a band, its min–max over a window, with the curve "
-                   "faint inside. H = L + K(state) is the Hamiltonian of the optimizer's flow (Learn tab); gaps on "
+                   "|L(w₀) − L*|) (the sidebar's threshold; smaller rises are rounding). Where a curve oscillates faster "
+                   "than the plot can show, it is drawn as a band, its min–max over the window named in the panel's "
+                   "title, with the curve faint inside. H = L + K(state) is the Hamiltonian of the optimizer's flow (Learn tab); gaps on "
                    "the log axes are values ≤ 0 (converged to rounding) or non-finite.")
         downloads.export_controls(curves, "traj_curves", table, arrays)
     st.dataframe(summary_table(ctx, trajs, summaries, l_star), hide_index=True, width="stretch")
