@@ -18,7 +18,8 @@ from cli.options import (UsageError, add_run_options, add_setting, check, check_
 from dynamics.flows import INITS
 from dynamics.optimizers import FLOW_OPTIMIZERS, display_name
 from dynamics.ode import ADAPTIVE_DEFAULTS, integrate
-from dynamics.rollout import loss_rises, rollout
+from dynamics.rollout import loss_rises, min_loss, rollout
+from dynamics.settings import SETTINGS
 from dynamics.solvers import ADAPTIVE_METHODS, SOLVERS
 from toys import get_toy
 from toys.expr import ExprError, expression_toy
@@ -30,7 +31,8 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="run one optimizer (or integrate its flow) on one toy",
                        description="Run one optimizer on one toy. With --json, print one object with keys "
                                    "iterates, loss, hamiltonian, masked_fraction (step 0 first, steps+1 entries), "
-                                   "loss_rises (steps where L rose, and by how much), diverged, config; "
+                                   "loss_rises (steps where L rose by more than --rise-rel times max(|L(w_0)|, "
+                                   "|L(w_0) - L*|), and by how much), diverged, config; "
                                    "--mode ode adds time, dH_dt, dL_dt and solver_status.")
     add_run_options(p)
     o = p.add_argument_group("ODE mode (the optimizer's flow; time unit = one step)")
@@ -60,6 +62,7 @@ def register(sub) -> None:
     n = p.add_argument_group("noisy gradients and typed objectives")
     add_setting(n, "noise_sigma", "; z_t drawn from (seed, t), discrete mode")
     add_setting(n, "seed")
+    add_setting(p.add_argument_group("loss rises"), "rise_rel")
     n.add_argument("--objective", metavar="EXPR",
                    help="a typed objective in x and y replacing --toy, e.g. '(1-x)^2 + 100*(y-x^2)^2'; "
                         "operators + - * / ^ **, constants pi e, functions sin cos tan exp log sqrt abs tanh "
@@ -73,11 +76,13 @@ def _resolve(args) -> dict:
     config["mode"] = args.mode
     config["bias_correction"] = not args.no_bias_correction
     config["lion_sign"] = args.lion_sign
-    for name in ("sign_tau", "noise_sigma", "seed"):
+    for name in ("sign_tau", "noise_sigma", "seed", "rise_rel"):
         check_setting(name, getattr(args, name))
     config["sign_tau"] = args.sign_tau
     if args.noise_sigma > 0:          # noise settings enter the config only when the run is noisy
         config.update(noise_sigma=args.noise_sigma, seed=args.seed)
+    if args.rise_rel != SETTINGS["rise_rel"].default:     # the threshold enters the config only when set
+        config["rise_rel"] = args.rise_rel
     if args.objective is not None:
         try:
             toy = expression_toy(args.objective)
@@ -112,14 +117,17 @@ def _setup_hyper(config):
     return setup, hyper_of(config)._replace(**numbers)
 
 
+def _toy(config):
+    return expression_toy(config["objective"]) if "objective" in config else get_toy(config["toy"])
+
+
 def _run(config):
     setup, hp = _setup_hyper(config)
-    toy = expression_toy(config["objective"]) if "objective" in config else get_toy(config["toy"])
     common = dict(start=config["start"], toy_params=config["toy_params"])
     if config["mode"] == "discrete":
-        return rollout(setup, toy, hp, config["steps"], seed=config.get("seed", 0), **common)
+        return rollout(setup, _toy(config), hp, config["steps"], seed=config.get("seed", 0), **common)
     adaptive = {k: config[k] for k in ("method", "rtol", "atol", "dtmin", "max_steps") if k in config}
-    return integrate(setup, toy, hp, config["steps"], solver=config["solver"], substeps=config["substeps"],
+    return integrate(setup, _toy(config), hp, config["steps"], solver=config["solver"], substeps=config["substeps"],
                      init=config["init"], **common, **adaptive)
 
 
@@ -130,7 +138,8 @@ def handle(args) -> int:
     reached = np.ones(len(traj.w), bool)
     if ode and traj.status.stopped_early:
         reached[int(traj.status.stopped_at) + 1:] = False
-    rise_steps, rise_sizes = loss_rises(traj.loss[reached])
+    rise_steps, rise_sizes = loss_rises(traj.loss[reached], args.rise_rel,
+                                        min_loss(_toy(config), config["toy_params"]))
     diverged = bool(not np.all(np.isfinite(traj.w[reached])))
     if args.json:
         payload = dict(iterates=json_list(traj.w), loss=json_list(traj.loss),
@@ -154,8 +163,9 @@ def handle(args) -> int:
     print(f"  loss {traj.loss[0]:.6g} -> {traj.loss[last]:.6g};  H {traj.hamiltonian[0]:.6g} -> "
           f"{traj.hamiltonian[last]:.6g}")
     unit = "grid times" if ode else "steps"
-    print(f"  loss rose at {len(rise_steps)} {unit} (largest rise {rise_sizes.max() if len(rise_sizes) else 0:.3g}); "
-          f"mean fraction masked {np.nanmean(traj.masked_fraction[1:]):.3f}")
+    largest = rise_sizes.max() if len(rise_sizes) else 0
+    print(f"  loss rose by more than {args.rise_rel:g} L(w_0) at {len(rise_steps)} {unit} (largest rise "
+          f"{largest:.3g}); mean fraction masked {np.nanmean(traj.masked_fraction[1:]):.3f}")
     if getattr(traj, "noise_drop", None) is not None:
         print(f"  noise (sigma {config['noise_sigma']:g}, seed {config['seed']}): the mask dropped "
               f"{np.mean(traj.noise_drop[1:]):.3f} of the coordinates per step because of the noise")

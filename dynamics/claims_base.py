@@ -35,7 +35,7 @@ import numpy as np
 
 from dynamics.config import Hyper, Setup, make_hyper
 from dynamics.ode import integrate_batch
-from dynamics.rollout import rollout
+from dynamics.rollout import RISE_REL, loss_rises, rise_threshold, rollout
 from toys import get_toy
 
 PAPER = "arXiv 2411.16085v4"
@@ -52,7 +52,6 @@ def written_parts(claim: dict) -> list[tuple[str, str]]:
     return [(part, claim[part]) for part in WRITTEN if claim[part]]
 PAPER_KIND, OBSERVATION = "paper", "project observation"
 KINDS = (PAPER_KIND, OBSERVATION)
-RISE_REL = 1e-12          # a loss (or H) rise counts only above RISE_REL * L(w_0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,14 +167,12 @@ def judge(holds: bool, condition: str | None = None) -> tuple[str, str | None]:
 
 
 def rises(values, rel: float = RISE_REL) -> dict[str, Any]:
-    """Rises of a sequence above rel * |values[0]|: count, largest, the first step with a
-    rise (-1: none) and the threshold itself."""
-    v = np.asarray(values, dtype=float)
-    threshold = rel * abs(float(v[0]))
-    d = np.diff(v)
-    up = np.nonzero(d > threshold)[0]
-    return dict(count=int(len(up)), largest=float(d[up].max()) if len(up) else 0.0,
-                first_step=int(up[0] + 1) if len(up) else -1, threshold=threshold)
+    """Rises of a sequence above rel * |values[0]| (dynamics.rollout.loss_rises, the
+    project's one rule; the claims' toys have L* = 0 and H(0) > 0): count, largest, the
+    first step with a rise (-1: none) and the threshold itself."""
+    steps, sizes = loss_rises(values, rel)
+    return dict(count=int(len(steps)), largest=float(sizes.max()) if len(steps) else 0.0,
+                first_step=int(steps[0]) if len(steps) else -1, threshold=rise_threshold(values, rel))
 
 
 def rollouts(setup: Setup, toy_name: str, hps: list[Hyper], steps: int, start=None,

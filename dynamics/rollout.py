@@ -36,6 +36,8 @@ from dynamics.optimizers.spec import get
 from dynamics.precision import run_dtype
 from toys import Toy
 
+RISE_REL = 1e-12     # the default relative threshold of a counted loss rise (rise_threshold)
+
 
 def inner_transform(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
     """u_t before weight decay: the base optimizer, optionally cautious."""
@@ -194,8 +196,49 @@ def noise_free(setup: Setup, hp: Hyper) -> Setup:
     return dataclasses.replace(setup, noise="none") if sigma == 0 else setup
 
 
-def loss_rises(loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Steps t >= 1 where L(w_t) > L(w_{t-1}), and the rise L(w_t) - L(w_{t-1}) at each."""
-    diff = np.diff(np.asarray(loss))
-    steps = np.nonzero(diff > 0)[0] + 1
+def min_loss(toy: Toy, params=None) -> float | None:
+    """L*, the smallest minimum value listed for ``toy`` with ``params`` (its min_values,
+    else L at its listed minimisers); None for a toy without minimisers."""
+    if not toy.has_minima():
+        return None
+    p = toy.params(params)
+    values = toy.min_values(p) if toy.min_values is not None else np.asarray(toy.value(toy.minima(p), p))
+    return float(np.min(values))
+
+
+def rise_threshold(loss: np.ndarray, rel: float = RISE_REL, l_star: float | None = None) -> float:
+    """The size a rise L(w_t) - L(w_{t-1}) must exceed to count: rel times the scale of
+    the sequence, max(|L(w_0)|, |L(w_0) - L*|) (L* = 0 when not known).
+
+    Why this scale: |L(w_0) - L*| is the descent the run has to make, and rises are
+    small or large against it; |L(w_0)| enters because L rounds relative to its own size,
+    so a toy whose minimum value is far from 0 (six-hump camel's L* = -1.03, Goldstein-Price's
+    3) started near its minimiser has a small gap but rounding of about 1e-16 |L*|; the
+    maximum of the two is at least |L*| / 2, above that rounding.  Where this scale is 0
+    (a start at the minimum with L* = 0, or L(w_0) = 0 with L* unknown) or not finite
+    (L overflows at the start), the scale is the largest finite |L_t| of the sequence
+    (the size of its values, which sets their rounding); 0 when no value is finite.
+    ``rel`` = 0 counts every rise; ValueError for a negative or non-finite ``rel``."""
+    if not (math.isfinite(rel) and rel >= 0):
+        raise ValueError(f"the relative rise threshold must be a finite number >= 0; got {rel:g}")
+    v = np.asarray(loss, dtype=np.float64)
+    l0, ref = float(v[0]), 0.0 if l_star is None else float(l_star)
+    scale = max(abs(l0), abs(l0 - ref))
+    if not (math.isfinite(scale) and scale > 0):
+        finite = np.abs(v[np.isfinite(v)])
+        scale = float(finite.max()) if finite.size else 0.0
+    return rel * scale
+
+
+def loss_rises(loss: np.ndarray, rel: float = RISE_REL, l_star: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Steps t >= 1 where L rose by more than the threshold, L(w_t) - L(w_{t-1}) >
+    rise_threshold(loss, rel, l_star) (rel times max(|L(w_0)|, |L(w_0) - L*|): rises that
+    are negligible at the run's scale, rounding noise and the tiny overshoots of a run
+    that has converged, do not count), and the rise at each.  Every count of rises
+    in the project (the app's table, legend, inspector and Learn tab, ``run --json``, the
+    claims) comes from here, so they agree; non-finite differences never count."""
+    v = np.asarray(loss, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.diff(v)
+        steps = np.nonzero(diff > rise_threshold(v, rel, l_star))[0] + 1
     return steps, diff[steps - 1]

@@ -12,7 +12,9 @@ default None, "the optimizer's own", resolved by ``optimizer_default``.
 
 ``RUN_OPTIONS`` are the options every command that runs an optimizer shares
 (cli.options.add_run_options); lion_sign, sign_tau, noise_sigma and seed are added by
-the run and sweep commands that use them (cli.options.add_setting, same schema).
+the run and sweep commands that use them, rise_rel (how large a loss rise must be to
+count, dynamics.rollout.loss_rises) by the run command (cli.options.add_setting, same
+schema).
 
 Conventions (docs/theory.md, Section 1): w_{t+1} = w_t - lr u_t; ``beta`` is the
 momentum of gdm/nesterov and b1 of the Adam family and lion; ``beta2`` is their b2.
@@ -27,6 +29,7 @@ from dynamics.config import (COMPENSATIONS, DECAY_MODES, DTYPES, HYPER_DEFAULTS,
                              OPTIMIZERS, Hyper, Setup)
 from dynamics.noise import SEED_LIMIT
 from dynamics.optimizers import REGISTRY, optimizer_summaries
+from dynamics.rollout import RISE_REL
 
 # An optimizer's own defaults come from its registry entry (e.g. Lion's b2 = 0.99, the
 # paper's and optax's), per setting: {setting: {optimizer: value}}.
@@ -170,6 +173,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     _setting("steps", "--steps", "steps", "run", "number of steps T", kind="int", default=1000, lo=1,
              app_lo=1, app_hi=5000),
     _setting("dtype", "--dtype", "dtype", "run", "floating point precision", choices=DTYPES),
+    _setting("rise_rel", "--rise-rel", "rise_rel", "run", "a loss rise L(w_t) - L(w_{t-1}) counts only above "
+             "this times max(|L(w_0)|, |L(w_0) - L*|), so that rises negligible at the run's scale (rounding) are not "
+             "counted; 0 counts every rise",
+             default=RISE_REL, lo=0.0, hi=1.0, app_lo=0.0, app_hi=1.0),
     _setting("bias_correction", None, None, "run",
              "adam's bias-corrected moments m/(1-b1^t), v/(1-b2^t) (off: run --no-bias-correction)"),
     _setting("lion_sign", "--lion-sign", "o_sign", "flow", choices=LION_SIGNS,

@@ -113,6 +113,27 @@ def test_default_view_plots_what_dynamics_computes(default_app):
     ref = rollout(Setup("gdm"), toy, make_hyper(lr=0.01, beta=0.99), 1000)
     expected = np.nonzero(np.diff(ref.loss) > 0)[0] + 1
     np.testing.assert_array_equal(decode(rises["x"]), expected)
+    # C-GDM: rises above 1e-12 L(w_0) = 1e-12 (25 + 2.5) only (six more, of 1e-15 and less, are not counted)
+    ref = rollout(Setup("gdm", cautious=True), toy, make_hyper(lr=0.01, beta=0.99), 1000)
+    expected = np.nonzero(np.diff(ref.loss) > 1e-12 * 27.5)[0] + 1
+    rises = trace(curves, f"C-GDM: L rose by > 1e-12 L(w₀): {len(expected)} steps")
+    np.testing.assert_array_equal(decode(rises["x"]), expected)
+    assert len(expected) == 4 and np.sum(np.diff(ref.loss) > 0) == 10
+    table = default_app.dataframe[0].value
+    assert list(table["steps where L rose by > 1e-12 L(w₀)"]) == [484, 4]
+
+
+def test_the_rise_threshold_is_a_setting_every_count_reads():
+    """rise_rel = 0 in the URL: every rise counts (C-GDM: 10 of 1000 steps) in the legend,
+    the table, the Learn tab and the inspector's jump button."""
+    at = new_app({"rise_rel": "0"}).run()
+    assert_clean(at)
+    assert trace(charts(at)["traj_curves"], "C-GDM: L rose by > 0 L(w₀): 10 steps")
+    assert list(at.dataframe[0].value["steps where L rose by > 0 L(w₀)"]) == [484, 10]
+    show(at, "learn")
+    assert any("C-GDM: L rose by more than 0 L(w₀) at 10 of 1000 steps" in m.value for m in at.markdown)
+    show(at, "inspector")
+    assert at.button(key="_next_rise").label == "next L rise (of 10)"
 
 
 def test_moving_a_slider_changes_the_chart_and_compiles_nothing(default_app):
@@ -345,6 +366,16 @@ def test_inspector_draws_the_step_the_rollout_took_and_jumps_to_masked_steps():
     t = at.session_state["i_step"]
     masked = np.nonzero((ref.mask[1:] == 0).any(axis=1))[0]      # row t+1 of mask: the step t -> t+1
     assert t == masked[masked > 37][0]
+    # the next step t -> t+1 where L rose by more than 1e-12 L(w_0) = 2.75e-11: 223 (L rose at 224)
+    rose = np.nonzero(np.diff(ref.loss) > 1e-12 * 27.5)[0]
+    assert at.button(key="_next_rise").label == f"next L rise (of {len(rose)})"
+    at.session_state["i_step"] = 100
+    at.button(key="_next_rise").click().run()
+    assert at.session_state["i_step"] == rose[rose > 100][0] == 223
+    assert any("L rose at this step" in w.value for w in at.warning)
+    at.session_state["i_step"] = 525                            # L rose by 1e-15 (< 2.75e-11) from 525 to 526
+    at.run()
+    assert ref.loss[526] > ref.loss[525] and not any("L rose at this step" in w.value for w in at.warning)
 
 
 def test_rate_map_reports_progress_block_by_block():
@@ -369,12 +400,13 @@ def test_trajectory_summary_rate_is_the_late_window_fit_of_log_distance():
         spec = runs_of({**defaults("quad-k4"), "lr": 0.2, "beta": 0.1, "steps": steps})[0]
         traj = compute.trajectory(spec)
         points, l_star = compute.minima(spec.toy, spec.toy_params)
-        s = compute.summarize(spec, traj, points, l_star)
+        s = compute.summarize(spec, traj, points, l_star, 1e-12)
         ref = distance_rate(np.linalg.norm(traj["w"] - toy.minima(toy.params())[0], axis=-1), 1e-10, traj["loss"])
         assert (s.rate, s.rate_uncertainty, s.rate_settled) == (ref.rate, ref.uncertainty, ref.settled)
         assert s.rate_settled is settled
         assert compute.rate_text(s).endswith("(not settled)") is not settled
         assert compute.rate_text(s).startswith(f"{ref.rate:.4f} ± ")
     diverged = runs_of({**defaults("quad-k4"), "lr": 5.0, "steps": 100})[0]
-    s = compute.summarize(diverged, compute.trajectory(diverged), *compute.minima("quad-k4", diverged.toy_params))
+    s = compute.summarize(diverged, compute.trajectory(diverged), *compute.minima("quad-k4", diverged.toy_params),
+                          1e-12)
     assert s.diverged_at is not None and s.rate is None and compute.rate_text(s) == "—"

@@ -115,7 +115,7 @@ def test_trajectory_data_reads_back_the_rollout_exactly():
     ctx = session.context(vals)
     points, l_star = compute.minima(ctx.toy.name, ctx.params_key)
     trajs = {spec.label: compute.trajectory(spec) for spec in ctx.runs}
-    table, arrays = export_data(ctx, trajs, l_star)
+    table, arrays = export_data(ctx, trajs, l_star, compute.grid(ctx.toy.name, ctx.params_key))
     rows = list(csv.DictReader(io.StringIO(data_bytes(table, "csv").decode())))
     ref = rollout(Setup("gdm", cautious=True), get_toy("quad-repo"), make_hyper(lr=0.01, beta=0.99), 1000)
     cautious = [r for r in rows if r["run"] == "C-GDM"]

@@ -67,6 +67,22 @@ def test_json_defaults_and_decay(capsys):
     np.testing.assert_array_equal(np.array(data["iterates"]), ref.w)
 
 
+def test_json_loss_rises_use_the_threshold_and_the_toys_minimum_value(capsys):
+    """The six-hump camel (L* = -1.0316284534898774, its published minimum) from a start
+    with L(w_0) = -0.0098: a rise counts above 1e-12 max(|L(w_0)|, |L(w_0) - L*|) = 1.02e-12,
+    not above 1e-12 |L(w_0)| (which would count rounding-sized rises near L*)."""
+    argv = ["--toy", "camel", "--start", "0.1,-0.1", "--lr", "0.02", "--beta", "0.9", "--steps", "3000", "--json"]
+    data = json.loads(run(capsys, *argv)[1])
+    loss = np.array(data["loss"])
+    d = np.diff(loss)
+    expected = np.nonzero(d > 1e-12 * max(abs(loss[0]), abs(loss[0] + 1.0316284534898774)))[0] + 1
+    assert data["loss_rises"]["steps"] == expected.tolist() and len(expected) > 0
+    assert len(np.nonzero(d > 1e-12 * abs(loss[0]))[0]) > len(expected)     # the threshold matters here
+    assert "rise_rel" not in data["config"]                                 # the default is not recorded
+    data = json.loads(run(capsys, *argv, "--rise-rel", "0")[1])
+    assert data["loss_rises"]["steps"] == (np.nonzero(d > 0)[0] + 1).tolist() and data["config"]["rise_rel"] == 0.0
+
+
 @pytest.mark.parametrize("params, h1, h2", [
     (["kappa=10", "angle=0.3"], 2.0, 20.0),           # h1 stays at the default 2
     (["kappa=4", "h1=0.5"], 0.5, 2.0),                # kappa applies to the h1 given, in either order
@@ -86,9 +102,13 @@ def test_kappa_sets_h2(capsys, params, h1, h2):
 
 def test_summary_reports_the_paper_toy(capsys):
     code, out, _ = run(capsys, "--lr", "0.01", "--beta", "0.99", "--steps", "1000")
-    assert code == 0 and "GDM on quad-repo, 1000 steps" in out and "loss rose at 484 steps" in out
+    assert code == 0 and "GDM on quad-repo, 1000 steps" in out
+    assert "loss rose by more than 1e-12 L(w_0) at 484 steps" in out
     code, out, _ = run(capsys, "--lr", "0.01", "--beta", "0.99", "--steps", "1000", "--cautious")
-    assert code == 0 and "C-GDM on quad-repo" in out and "loss rose at 10 steps (largest rise 0.001)" in out
+    assert code == 0 and "C-GDM on quad-repo" in out
+    assert "loss rose by more than 1e-12 L(w_0) at 4 steps (largest rise 0.001)" in out
+    code, out, _ = run(capsys, "--lr", "0.01", "--beta", "0.99", "--steps", "1000", "--cautious", "--rise-rel", "0")
+    assert "loss rose by more than 0 L(w_0) at 10 steps (largest rise 0.001)" in out   # every rise
 
 
 @pytest.mark.parametrize("argv, option, allowed", [
@@ -110,6 +130,7 @@ def test_summary_reports_the_paper_toy(capsys):
     (["--mask", "sign"], "--mask", "'elementwise', 'elementwise-ge', 'inner', 'threshold', 'smooth'"),
     (["--steps", "0"], "--steps", ">= 1"),
     (["--wd", "-1"], "--wd", ">= 0"),
+    (["--rise-rel", "-1e-12"], "--rise-rel", "in [0, 1]"),
 ])
 def test_bad_values_exit_2_with_one_line(capsys, argv, option, allowed):
     code, out, err = run(capsys, *argv)

@@ -33,7 +33,7 @@ from dynamics.noise import SEED_LIMIT
 from dynamics.ode import integrate
 from dynamics.metrics import divergence_limit
 from dynamics.rates import distance_rate
-from dynamics.rollout import Trajectory
+from dynamics.rollout import Trajectory, min_loss
 from dynamics.noisy_sweep import noisy_sweep
 from dynamics.sweep import DEFAULT_TOL, sweep
 from toys.grid import toy_grid
@@ -61,12 +61,7 @@ def grid(toy_name: str, params: tuple, n: int = 160, bounds: tuple | None = None
 def minima(toy_name: str, params: tuple) -> tuple[np.ndarray, float | None]:
     """(minimisers (k, 2), L* = the smallest listed minimum value, or None without minima)."""
     toy = toy_of(toy_name)
-    if not toy.has_minima():
-        return np.zeros((0, 2)), None
-    p = toy.params(dict(params))
-    points = toy.minima(p)
-    values = toy.min_values(p) if toy.min_values is not None else np.asarray(toy.value(points, p))
-    return points, float(np.min(values))
+    return toy.minima(dict(params)), min_loss(toy, dict(params))
 
 
 class Summary(NamedTuple):
@@ -74,7 +69,7 @@ class Summary(NamedTuple):
     rate_settled are None without minima or when the run diverged."""
 
     final_gap: float            # L(w_T) - L* (or L(w_T) without L*)
-    rises: np.ndarray           # steps t where L(w_t) > L(w_{t-1})
+    rises: np.ndarray           # steps t where L rose above the threshold (dynamics.rollout.loss_rises)
     largest_rise: float
     diverged_at: int | None     # first step that is non-finite or beyond 1e6 max(d_0, tol)
     rate: float | None          # late-window fit of log d_t (dynamics.rates.distance_rate)
@@ -102,13 +97,15 @@ def distances(spec: RunSpec, w: np.ndarray, points: np.ndarray) -> np.ndarray | 
     return np.min(np.linalg.norm(w[:, None, :] - points[None, :, :], axis=-1), axis=1)
 
 
-def summarize(spec: RunSpec, traj: dict[str, np.ndarray], points: np.ndarray, l_star: float | None) -> Summary:
-    """The table row of one run.  Its empirical rate is the late-window least-squares
+def summarize(spec: RunSpec, traj: dict[str, np.ndarray], points: np.ndarray, l_star: float | None,
+              rise_rel: float) -> Summary:
+    """The table row of one run.  Its rises are those above ``rise_rel`` times the scale
+    of dynamics.rollout.loss_rises; its empirical rate is the late-window least-squares
     fit of log d_t (dynamics.rates.distance_rate; docs/theory.md, Section 5.3) with its
     uncertainty and settled flag."""
     loss = traj["loss"]
+    rises, sizes = loss_rises(loss, rise_rel, l_star)
     with np.errstate(invalid="ignore", over="ignore"):
-        rises, sizes = loss_rises(loss)
         bad = ~np.isfinite(loss) | ~np.all(np.isfinite(traj["w"]), axis=-1)
         d = distances(spec, traj["w"], points)
         tol = DEFAULT_TOL[spec.setup.dtype]

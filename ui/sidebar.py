@@ -111,7 +111,8 @@ def _optimizers(sb, run_labels: list[str]) -> None:
 
 
 def _hyperparameters(sb) -> None:
-    """lr, beta, dampening, beta2, adam's e, steps and precision."""
+    """lr, beta, dampening, beta2, adam's e, steps, precision and the size a loss rise must
+    exceed to count."""
     sb.subheader("Hyperparameters")
     _number("step size ε (lr), per step", "lr", step=0.001)
     sb.slider("momentum β (b₁ for Adam/Lion)", FIELDS["beta"].lo, FIELDS["beta"].hi, key="beta", step=0.001,
@@ -121,6 +122,7 @@ def _hyperparameters(sb) -> None:
     _number("Adam's e in m/(√v + e)", "adam_eps", fmt="%.1e")
     sb.slider("steps T", FIELDS["steps"].lo, FIELDS["steps"].hi, key="steps", step=1, help=FIELDS["steps"].help)
     sb.radio("precision", FIELDS["dtype"].choices, key="dtype", horizontal=True, help=FIELDS["dtype"].help)
+    _number("a loss rise counts above this × L(w₀)", "rise_rel", fmt="%.1e", step=1e-12)
 
 
 def _caution_decay_noise(sb) -> None:

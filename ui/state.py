@@ -148,7 +148,7 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
     Field("focus", "choice", "", choices=("",) + tuple(
         ("C-" if c else "") + NAMES[o] for o in OPTIMIZERS for c in (False, True))),
     *_run("dampening", "lr", "beta", "beta2", "adam_eps", "steps", "dtype", "mask", "comp", "tau", "mu", "decay",
-          "wd", "noise_sigma", "seed"),
+          "wd", "noise_sigma", "seed", "rise_rel"),
     Field("present", "bool", False),
     _f("r_lr_lo", 1e-3, 1e-6, 100.0),
     _f("r_lr_hi", 1.0, 1e-6, 100.0),

@@ -4,6 +4,8 @@ iterates and an optional invisible grid of clickable points (to pick a start poi
 Levels are log-spaced: the contour lines are those of log10(L - min L + offset) on the
 plotted grid, so the flat bottom of a valley keeps as many lines as its steep walls.
 Axes keep the aspect ratio 1:1, so angles between vectors (gradient, step) are true.
+The window is the toy's domain, grown to hold the whole path when a path leaves it
+(``path_window``); the contour grid and the clickable points cover that window.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from viz.theme import PALETTE, line_width, style
 
 CLICK_GRID = "click-grid"        # name of the clickable-points trace
 MAX_TRAIL = 200                  # points per animated trail (subsampled beyond)
+WINDOW_MARGIN = 0.05             # a window grown for a path: this share of its span added on each side
+WINDOW_GROWTH = 10.0             # ... and at most this many domain spans beyond the domain on each side
 
 
 class PathStyle(NamedTuple):
@@ -40,6 +44,26 @@ def finite_path(w: np.ndarray) -> np.ndarray:
     """w with non-finite rows as NaN (plotted as a gap; JSON has no inf)."""
     w = np.asarray(w, dtype=np.float64)
     return np.where(np.isfinite(w).all(axis=-1, keepdims=True), w, np.nan)
+
+
+def path_window(domain, paths: Mapping[str, np.ndarray]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The plotting window of ``paths`` (label -> (T+1, 2) iterates) over a toy's
+    ``domain`` ((x0, x1), (y0, y1)): the domain itself when every finite iterate lies in
+    it.  Otherwise the smallest box holding the domain and every finite iterate (cut at
+    WINDOW_GROWTH domain spans beyond the domain, so that a diverging path does not shrink
+    the toy to a dot), widened by WINDOW_MARGIN of its span on each side and then, about
+    its centre, to the domain's aspect ratio (the figure keeps its shape)."""
+    lo0, hi0 = np.array([domain[0][0], domain[1][0]], float), np.array([domain[0][1], domain[1][1]], float)
+    pts = np.concatenate([np.asarray(w, dtype=np.float64).reshape(-1, 2) for w in paths.values()] or [np.zeros((0, 2))])
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if not len(pts) or (np.all(pts >= lo0) and np.all(pts <= hi0)):
+        return tuple((float(a), float(b)) for a, b in zip(lo0, hi0))
+    span0 = hi0 - lo0
+    lo = np.maximum(np.minimum(lo0, pts.min(axis=0)), lo0 - WINDOW_GROWTH * span0)
+    hi = np.minimum(np.maximum(hi0, pts.max(axis=0)), hi0 + WINDOW_GROWTH * span0)
+    half = span0 * np.max((hi - lo) * (1 + 2 * WINDOW_MARGIN) / span0) / 2
+    centre = (lo + hi) / 2
+    return tuple((float(c - h), float(c + h)) for c, h in zip(centre, half))
 
 
 def contour_base(grid, minima: np.ndarray | None = None, bounds=None, presentation: bool = False,
@@ -153,12 +177,14 @@ def contour_figure(toy: Toy, params: dict, paths: dict[str, np.ndarray], n: int 
                    height: int = 560) -> go.Figure:
     """Log-spaced contour lines of L with one line per path (label -> (T+1, 2) iterates),
     the minima as stars and the start as an open circle (default: the first path's
-    first point).  ``grid``/``minima``: precomputed toy_grid / toy.minima (else computed)."""
-    grid = toy_grid(toy, params, n) if grid is None else grid
+    first point), in the window path_window(toy.domain, paths).  ``grid``/``minima``:
+    precomputed toy_grid over that window / toy.minima (else computed)."""
+    bounds = path_window(toy.domain, paths)
+    grid = toy_grid(toy, params, n, bounds) if grid is None else grid
     minima = toy.minima(params) if minima is None else minima
-    fig = contour_base(grid, minima, toy.domain, presentation, height)
+    fig = contour_base(grid, minima, bounds, presentation, height)
     if click_grid:
-        add_click_grid(fig, toy.domain)
+        add_click_grid(fig, bounds)
     add_paths(fig, paths, styles, presentation, animate)
     if start is None and paths:
         start = next(iter(paths.values()))[0]

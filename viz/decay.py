@@ -9,7 +9,8 @@ u += lambda 1[u * w >= 0] w on a toy with a set of minimisers.
   the sliding phase (on the set with the decay on) shows as the solid stretch along the
   set.
 - ``decay_curves_figure``: |w_t| and the distance to the minimiser set against t, one
-  column per optimizer.
+  column per optimizer; a curve that alternates step to step is drawn as its running
+  min–max band (viz.curves.add_curve).
 - ``decay_ends_figure``: where each run ends, as (distance of w_T to the set, |w_T|),
   with the minimum-norm point at (0, |w*|) and the Pareto front of (distance, norm) over
   the plotted domain: the smallest |w| among the grid points within each distance of
@@ -27,6 +28,7 @@ from plotly.subplots import make_subplots
 from dynamics.decay_study import DecayRun
 from dynamics.optimizers import spec_of
 from viz.contour import contour_base, finite_path
+from viz.curves import add_curve, band_note
 from viz.theme import DECAY_COLOURS, DECAY_NAMES, line_width, optimizer_name, style
 
 SET_COLOUR = "#009E73"        # the minimiser set (Okabe-Ito green)
@@ -99,23 +101,26 @@ def decay_paths_figure(grid, minima: np.ndarray, runs: Mapping[str, DecayRun], r
 def decay_curves_figure(study: Mapping[tuple[str, str], DecayRun], optimizers: Sequence[str],
                         min_norm: float, presentation: bool = False, height: int = 520) -> go.Figure:
     """Rows |w_t| and distance to the minimiser set (log), one column per optimizer;
-    the dashed line is the norm of the set's minimum-norm point."""
+    the dashed line is the norm of the set's minimum-norm point.  Each curve goes through
+    viz.curves.add_curve: where it oscillates faster than the figure can show (Lion's, and
+    the sliding runs' distance) it is drawn as its running min–max band, as a note at the
+    top right says."""
     fig = make_subplots(rows=2, cols=len(optimizers), shared_xaxes=True, vertical_spacing=0.1,
                         horizontal_spacing=0.06, subplot_titles=[optimizer_name(o) for o in optimizers])
     width = line_width(presentation)
+    windows = []
     for col, opt in enumerate(optimizers, start=1):
         for (o, mode), run in study.items():
             if o != opt:
                 continue
             t = np.arange(len(run.w))
-            common = dict(mode="lines", legendgroup=mode, showlegend=col == 1, line=dict(color=DECAY_COLOURS[mode],
-                                                                                          width=width))
-            fig.add_trace(go.Scatter(x=t, y=run.norm, name=DECAY_NAMES[mode], **common,
-                                     hovertemplate="t = %{x}: |w| = %{y:.5g}<extra></extra>"), 1, col)
+            common = dict(x=t, mode="lines", legendgroup=mode, line=dict(color=DECAY_COLOURS[mode], width=width))
+            windows.append(add_curve(fig, go.Scatter(y=run.norm, name=DECAY_NAMES[mode], showlegend=col == 1, **common,
+                                                     hovertemplate="t = %{x}: |w| = %{y:.5g}<extra></extra>"), 1, col))
             dist = np.where(np.asarray(run.set_distance) > 0, run.set_distance, np.nan)
-            fig.add_trace(go.Scatter(x=t, y=dist, name=f"{DECAY_NAMES[mode]}: distance", **{**common,
-                                     "showlegend": False},
-                                     hovertemplate="t = %{x}: distance %{y:.3g}<extra></extra>"), 2, col)
+            windows.append(add_curve(fig, go.Scatter(y=dist, name=f"{DECAY_NAMES[mode]}: distance", showlegend=False,
+                                                     **common,
+                                                     hovertemplate="t = %{x}: distance %{y:.3g}<extra></extra>"), 2, col))
         fig.add_hline(y=min_norm, line=dict(color="#555555", dash="dash", width=1), row=1, col=col)
     fig.update_yaxes(title_text="norm |w_t|", row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=2)
@@ -123,6 +128,9 @@ def decay_curves_figure(study: Mapping[tuple[str, str], DecayRun], optimizers: S
     fig.update_xaxes(title_text="step t", row=2)
     style(fig, presentation, height)
     fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.06, xanchor="left", x=0), margin=dict(t=90))
+    if band_note(windows):
+        fig.add_annotation(text=band_note(windows).strip(" ()"), xref="paper", yref="paper", x=1, y=1.06,
+                           xanchor="right", yanchor="bottom", showarrow=False)
     return fig
 
 

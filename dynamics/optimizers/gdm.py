@@ -92,7 +92,7 @@ SPEC = OptimizerSpec(
     flow=Flow(state_rate=_state_rate, direction=lambda setup, g, m, v, hp: m),
     closed_form=ClosedForm(rate=rate, lr_limit=lr_limit, optimum=optimum),
     explain=("Momentum accumulates past gradients in s. With β near 1 the velocity carries the iterate past "
-             "the valley floor, so L oscillates and rises at many steps (the triangles in the Trajectories "
+             "the valley floor, so L oscillates and rises at many steps (the ticks under the Trajectories "
              "loss plot) even though H = L + K keeps falling: the energy moves between L and the kinetic "
              "term K. "),
 )

@@ -13,7 +13,7 @@ from dynamics.solvers import SOLVERS
 from ui import compute, downloads
 from ui.session import Context
 from ui.state import FIELDS
-from viz.contour import PathStyle, contour_figure
+from viz.contour import PathStyle, contour_figure, path_window
 from viz.curves import Series, step_curves
 from viz.theme import optimizer_colour
 
@@ -66,13 +66,13 @@ def _status(status: dict, smooth: bool) -> None:
         st.warning(w)
 
 
-def export_data(ctx: Context, series: dict, l_star) -> tuple[dict, dict]:
-    """(table, NPZ arrays): per series (steps, flow) and time t: w, L, H, fraction masked;
-    the contour grid and L* (NaN without a minimiser)."""
+def export_data(series: dict, l_star, grid) -> tuple[dict, dict]:
+    """(table, NPZ arrays): per series (steps, flow) and time t: w, L, H, fraction masked
+    (raw values); the contour ``grid`` (xs, ys, L) and L* (NaN without a minimiser)."""
     table = downloads.run_table({label: dict(t=t, w1=a["w"][:, 0], w2=a["w"][:, 1], loss=a["loss"],
                                              hamiltonian=a["hamiltonian"], masked_fraction=a["masked_fraction"])
                                  for label, (t, a) in series.items()})
-    xs, ys, z = compute.grid(ctx.toy.name, ctx.params_key)
+    xs, ys, z = grid
     return table, dict(contour_x=xs, contour_y=ys, contour_loss=z,
                        l_star=np.float64(np.nan if l_star is None else l_star))
 
@@ -102,12 +102,13 @@ def render(ctx: Context) -> None:
     colour = optimizer_colour(spec.setup.optimizer, spec.setup.cautious)
     flow_label, step_label = f"{spec.label} flow ({v['o_solver']})", f"{spec.label} steps"
     styles = {step_label: PathStyle(colour, "dot"), flow_label: PathStyle(FLOW_COLOUR, "solid")}
-    table, arrays_out = export_data(ctx, {step_label: (np.arange(spec.steps + 1), traj),
-                                          flow_label: (arrays["time"], arrays)}, l_star)
+    paths = {step_label: traj["w"], flow_label: arrays["w"]}
+    grid = compute.grid(ctx.toy.name, ctx.params_key, 160, path_window(ctx.toy.domain, paths))
+    table, arrays_out = export_data({step_label: (np.arange(spec.steps + 1), traj),
+                                     flow_label: (arrays["time"], arrays)}, l_star, grid)
     left, right = st.columns([1.05, 1])
     with left:
-        fig = contour_figure(ctx.toy, ctx.params, {step_label: traj["w"], flow_label: arrays["w"]}, styles=styles,
-                             start=spec.start, grid=compute.grid(ctx.toy.name, ctx.params_key), minima=points,
+        fig = contour_figure(ctx.toy, ctx.params, paths, styles=styles, start=spec.start, grid=grid, minima=points,
                              presentation=ctx.presentation)
         downloads.plotly_chart(fig, "ode_contour")
         downloads.export_controls(fig, "ode_contour", table, arrays_out)

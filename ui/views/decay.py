@@ -87,7 +87,9 @@ def render(ctx: Context) -> None:
     downloads.plotly_chart(curves, "decay_curves")
     downloads.export_controls(curves, "decay_curves", export_table(study))
     st.caption("Top: |w_t| (dashed: |w*| of the minimum-norm point). Bottom: distance of w_t to the set of "
-               "minimisers (log axis; gaps: exactly 0).")
+               "minimisers (log axis; gaps: exactly 0). Where a curve oscillates faster than the plot can show "
+               "(Lion; a run sliding along the set), it is drawn as a band, its min–max over the window named at the "
+               "top right, with the curve faint inside; the downloaded data are the values of every step.")
     gx, gy = np.meshgrid(xs, ys)
     front = pareto_front(set_distance(toy, np.stack([gx, gy], axis=-1), params), np.hypot(gx, gy))
     left, right = st.columns([1, 1.3])

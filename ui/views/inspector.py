@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dynamics.rollout import loss_rises
 from ui import compute, downloads
 from ui.session import Context
 from viz.inspector import step_arrows, step_figure, window
@@ -62,17 +63,22 @@ def _step_controls(spec) -> tuple[int, bool]:
     return t, zoom
 
 
-def _jump_buttons(spec, a: dict, traj: dict, t: int) -> None:
+def rise_steps(traj: dict, rise_rel: float, l_star: float | None) -> np.ndarray:
+    """The steps t (from w_t to w_{t+1}, the slider's t) where L rose by more than the
+    threshold of dynamics.rollout.loss_rises."""
+    return loss_rises(traj["loss"], rise_rel, l_star)[0] - 1
+
+
+def _jump_buttons(spec, a: dict, rises: np.ndarray, t: int, rise_rel: float) -> None:
     """Buttons moving the slider to the next step where the mask drops a coordinate and
-    to the next step where L rises."""
+    to the next of ``rises`` (rise_steps)."""
     with np.errstate(invalid="ignore"):
         masked_steps = np.nonzero(np.any(a["mask"] < 0.5, axis=-1))[0] if spec.setup.cautious else np.zeros(0, int)
-        rise_steps = np.nonzero(np.diff(traj["loss"]) > 0)[0]
     b1, b2, _ = st.columns([1, 1, 3])
     b1.button(f"next masked step (of {len(masked_steps)})", on_click=_jump, args=(masked_steps, t),
               disabled=not len(masked_steps), key="_next_mask")
-    b2.button(f"next L rise (of {len(rise_steps)})", on_click=_jump, args=(rise_steps, t),
-              disabled=not len(rise_steps), key="_next_rise")
+    b2.button(f"next L rise (of {len(rises)})", on_click=_jump, args=(rises, t), disabled=not len(rises),
+              key="_next_rise", help=f"steps where L rose by more than {rise_rel:g} × max(|L(w₀)|, |L(w₀) − L*|)")
 
 
 def _step_panel(ctx: Context, spec, a: dict, traj: dict, t: int, zoom: bool, points, w) -> None:
@@ -92,9 +98,9 @@ def _step_panel(ctx: Context, spec, a: dict, traj: dict, t: int, zoom: bool, poi
                                    contour_loss=grid[2]))
 
 
-def _numbers_panel(spec, a: dict, traj: dict, t: int) -> None:
-    """The numbers of step t: L before and after, the compensation, the vectors, and what
-    the mask dropped and why."""
+def _numbers_panel(spec, a: dict, traj: dict, t: int, rose: bool) -> None:
+    """The numbers of step t: L before and after, the compensation, the vectors, what
+    the mask dropped and why, and whether L rose (``rose``: above the threshold)."""
     loss0, loss1 = float(traj["loss"][t]), float(traj["loss"][t + 1])
     st.markdown(f"**{spec.label}, step {t} → {t + 1}** (ε = {spec.hyper.lr:.4g}, β = {spec.hyper.beta:.4g})")
     m = st.columns(3)
@@ -113,8 +119,8 @@ def _numbers_panel(spec, a: dict, traj: dict, t: int) -> None:
                 "that part of −ε u would raise L to first order.")
     else:
         st.caption("The mask keeps every coordinate at this step (u and g agree in sign).")
-    if loss1 > loss0:
-        st.warning("L rose at this step.")
+    if rose:
+        st.warning("L rose at this step (by more than the sidebar's threshold).")
 
 
 def render(ctx: Context) -> None:
@@ -124,8 +130,9 @@ def render(ctx: Context) -> None:
     t, zoom = _step_controls(spec)
     a = compute.anatomy(spec)
     traj = compute.trajectory(spec)
-    _jump_buttons(spec, a, traj, t)
-    points, _ = compute.minima(ctx.toy.name, ctx.params_key)
+    points, l_star = compute.minima(ctx.toy.name, ctx.params_key)
+    rises = rise_steps(traj, ctx.values["rise_rel"], l_star)
+    _jump_buttons(spec, a, rises, t, ctx.values["rise_rel"])
     w = a["w"][t]
     if not np.all(np.isfinite(w)) or not np.all(np.isfinite(a["step"][t])):
         st.warning(f"{spec.label} has diverged by step {t}: the iterate or the step is not finite. Choose an "
@@ -135,4 +142,4 @@ def render(ctx: Context) -> None:
     with left:
         _step_panel(ctx, spec, a, traj, t, zoom, points, w)
     with right:
-        _numbers_panel(spec, a, traj, t)
+        _numbers_panel(spec, a, traj, t, bool(np.isin(t, rises)))

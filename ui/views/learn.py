@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui import compute, downloads
 from dynamics.optimizers import spec_of
+from dynamics.rollout import loss_rises
 from ui.equations import COMPENSATION, DECAY, MASK, cautious_update
 from ui.session import Context
 from ui.state import CUSTOM_PREFIX, NAMES
@@ -51,17 +52,20 @@ def _explain(ctx: Context, spec) -> str:
 
 
 def _observed(ctx: Context) -> str:
+    """What the runs did: the steps where L rose (dynamics.rollout.loss_rises, the
+    sidebar's threshold) and what the cautious mask dropped."""
+    _, l_star = compute.minima(ctx.toy.name, ctx.params_key)
+    rel = ctx.values["rise_rel"]
     lines = []
     for spec in ctx.runs:
         traj = compute.trajectory(spec)
-        with np.errstate(invalid="ignore"):
-            rises = int(np.sum(np.diff(traj["loss"]) > 0))
+        rises = len(loss_rises(traj["loss"], rel, l_star)[0])
         masked = f", mean fraction masked {np.nanmean(traj['masked_fraction'][1:]):.2f}" if spec.setup.cautious else ""
         if spec.setup.cautious and spec.hyper.noise_sigma > 0:
             masked += (f"; dropped by the noise (u agreed with the true gradient, not with the noisy one) "
                        f"{np.nanmean(traj['noise_drop'][1:]):.3f} of the coordinates per step, kept by the noise "
                        f"{np.nanmean(traj['noise_keep'][1:]):.3f}")
-        lines.append(f"- {spec.label}: L rose at {rises} of {spec.steps} steps{masked}")
+        lines.append(f"- {spec.label}: L rose by more than {rel:g} L(w₀) at {rises} of {spec.steps} steps{masked}")
     return "In the current settings:\n" + "\n".join(lines)
 
 

@@ -1,6 +1,7 @@
 """Trajectories: the contour with every run overlaid (play/scrub animation, click to
-set the start), and L - L*, H - L* and the fraction masked against the step, with
-the steps where L rose marked."""
+set the start; the window grows to hold every path), and L - L*, H - L* and the
+fraction masked against the step, with the steps where L rose by more than the
+sidebar's threshold (dynamics.rollout.loss_rises) ticked in a strip under the loss."""
 from __future__ import annotations
 
 import functools
@@ -11,7 +12,7 @@ import streamlit as st
 
 from ui import compute, downloads
 from ui.session import Context, on_start_click
-from viz.contour import contour_figure
+from viz.contour import contour_figure, path_window
 from viz.curves import Series, step_curves
 
 CONTOUR_KEY = "traj_contour"
@@ -23,10 +24,11 @@ def _fmt(x, spec: str = ".3g") -> str:
 
 def summary_table(ctx: Context, trajs: dict, summaries: dict, l_star) -> pd.DataFrame:
     gap = "L(w_T)" if l_star is None else "L(w_T) − L*"
+    rose = f"steps where L rose by > {ctx.values['rise_rel']:g} L(w₀)"
     rows = []
     for spec in ctx.runs:
         s, traj = summaries[spec.label], trajs[spec.label]
-        rows.append({"run": spec.label, gap: _fmt(s.final_gap), "steps where L rose": len(s.rises),
+        rows.append({"run": spec.label, gap: _fmt(s.final_gap), rose: len(s.rises),
                      "largest rise": _fmt(s.largest_rise), "mean fraction masked": _fmt(
                          float(np.nanmean(traj["masked_fraction"][1:])) if spec.setup.cautious else None, ".2f"),
                      "rate (late-window fit)": compute.rate_text(s), "steps to tol": _fmt(s.steps_to_tol, "d"),
@@ -36,21 +38,24 @@ def summary_table(ctx: Context, trajs: dict, summaries: dict, l_star) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def export_data(ctx: Context, trajs: dict, l_star) -> tuple[dict, dict]:
+def export_data(ctx: Context, trajs: dict, l_star, grid) -> tuple[dict, dict]:
     """(table, NPZ arrays) behind both figures: per run and step t, w, L, H and the
-    fraction masked; the contour grid and L* (NaN without a minimiser)."""
+    fraction masked (the raw values, also where a curve is drawn as its envelope); the
+    contour ``grid`` (xs, ys, L) and L* (NaN without a minimiser)."""
     table = downloads.run_table({label: dict(t=np.arange(len(tr["loss"])), w1=tr["w"][:, 0], w2=tr["w"][:, 1],
                                              loss=tr["loss"], hamiltonian=tr["hamiltonian"],
                                              masked_fraction=tr["masked_fraction"]) for label, tr in trajs.items()})
-    xs, ys, z = compute.grid(ctx.toy.name, ctx.params_key)
+    xs, ys, z = grid
     return table, dict(contour_x=xs, contour_y=ys, contour_loss=z, l_star=np.float64(np.nan if l_star is None
                                                                                         else l_star))
 
 
 def render(ctx: Context) -> None:
     points, l_star = compute.minima(ctx.toy.name, ctx.params_key)
+    rise_rel = ctx.values["rise_rel"]
     trajs = {spec.label: compute.trajectory(spec) for spec in ctx.runs}
-    summaries = {spec.label: compute.summarize(spec, trajs[spec.label], points, l_star) for spec in ctx.runs}
+    summaries = {spec.label: compute.summarize(spec, trajs[spec.label], points, l_star, rise_rel)
+                 for spec in ctx.runs}
     for label, s in summaries.items():
         if s.diverged_at is not None:
             st.warning(f"**{label} diverged at step {s.diverged_at}**: the iterate became non-finite or moved "
@@ -59,26 +64,30 @@ def render(ctx: Context) -> None:
     if l_star is None:
         st.info(f"{ctx.toy.title}: {ctx.toy.note or 'no minimiser'}. L and H are drawn as they are (linear axis).")
 
+    paths = {label: t["w"] for label, t in trajs.items()}
+    grid = compute.grid(ctx.toy.name, ctx.params_key, 160, path_window(ctx.toy.domain, paths))
+    table, arrays = export_data(ctx, trajs, l_star, grid)
     left, right = st.columns([1.05, 1])
     with left:
-        fig = contour_figure(ctx.toy, ctx.params, {label: t["w"] for label, t in trajs.items()}, styles=ctx.styles,
-                             start=(ctx.values["sx"], ctx.values["sy"]), animate=True, click_grid=True,
-                             grid=compute.grid(ctx.toy.name, ctx.params_key), minima=points,
-                             presentation=ctx.presentation)
+        fig = contour_figure(ctx.toy, ctx.params, paths, styles=ctx.styles, start=(ctx.values["sx"], ctx.values["sy"]),
+                             animate=True, click_grid=True, grid=grid, minima=points, presentation=ctx.presentation)
         downloads.plotly_chart(fig, CONTOUR_KEY, on_select=functools.partial(on_start_click, CONTOUR_KEY),
                                selection_mode="points")
         st.caption("▶ play or drag the step slider to animate the iterates. Click anywhere on the contour to start "
-                   "there. Stars: minima; open circle: the start w₀.")
-        table, arrays = export_data(ctx, trajs, l_star)
+                   "there. Stars: minima; open circle: the start w₀. The window is the toy's domain, grown to hold "
+                   "every path.")
         downloads.export_controls(fig, CONTOUR_KEY, table, arrays)
     with right:
         series = [Series(spec.label, ctx.styles[spec.label].colour, ctx.styles[spec.label].dash,
                          np.arange(spec.steps + 1), trajs[spec.label]["loss"], trajs[spec.label]["hamiltonian"],
                          trajs[spec.label]["masked_fraction"] if spec.setup.cautious else None,
                          summaries[spec.label].rises) for spec in ctx.runs]
-        curves = step_curves(series, l_star, ctx.presentation)
+        curves = step_curves(series, l_star, ctx.presentation, rise_rel=rise_rel)
         downloads.plotly_chart(curves, "traj_curves")
-        st.caption("Triangles mark the steps where L rose. H = L + K(state) is the Hamiltonian of the optimizer's "
-                   "flow (Learn tab); gaps on the log axes are values ≤ 0 (converged to rounding) or non-finite.")
+        st.caption(f"Ticks under the loss: the steps where L rose by more than {rise_rel:g} × max(|L(w₀)|, "
+                   "|L(w₀) − L*|) (the sidebar's threshold; smaller rises are rounding). Where a curve oscillates faster "
+                   "than the plot can show, it is drawn as a band, its min–max over the window named in the panel's "
+                   "title, with the curve faint inside. H = L + K(state) is the Hamiltonian of the optimizer's flow (Learn tab); gaps on "
+                   "the log axes are values ≤ 0 (converged to rounding) or non-finite.")
         downloads.export_controls(curves, "traj_curves", table, arrays)
     st.dataframe(summary_table(ctx, trajs, summaries, l_star), hide_index=True, width="stretch")
