@@ -74,11 +74,12 @@ def legend_entries(fig: go.Figure) -> list[str]:
 
 def legend_rows(names: list[str], width: float, size: float) -> int:
     """Rows of a horizontal legend ``width`` pixels wide.  Each entry takes a 40 px
-    symbol, its text and a gap; Plotly puts them in one row if they fit, else in
-    columns as wide as the widest entry."""
+    symbol, its text and a 5 px gap (plotly.js's legend constants); Plotly puts them
+    in one row if they fit, else in columns as wide as the widest entry.  Text widths
+    are over-estimated (viz.ticks.text_width), so Plotly never needs more rows."""
     if not names:
         return 0
-    entries = [40 + text_width(name, size) + size for name in names]
+    entries = [45 + text_width(name, size) for name in names]
     if sum(entries) <= width:
         return 1
     per_row = max(1, int(width // max(entries)))
@@ -248,7 +249,7 @@ def _geometry(fig: go.Figure, ps: list[Panel], cols, rows, bars: list[Bar], head
     top, bottom = _vertical_needs(fig, ps, len(rows), heads, size)
     names, cell = legend_entries(fig), _free_cell(ps, len(cols), len(rows)) if corner else None
     room = widths[cell[1]] + box.left[cell[1]] if cell else 0.0
-    inside = bool(names) and cell is not None and max(40 + text_width(n, size) + size for n in names) <= room
+    inside = bool(names) and cell is not None and max(45 + text_width(n, size) for n in names) <= room
     n_legend = 0 if inside else legend_rows(names, area_w, size)
     t = pad + (n_legend * LEGEND_ROW * size + pad if n_legend else 0.0) + top[0]
     row_gaps = [bottom[r] + top[r + 1] for r in range(len(rows) - 1)]
