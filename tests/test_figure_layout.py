@@ -18,6 +18,7 @@ import pytest
 from figures import presets
 from tests.test_app import new_app, show
 from ui.downloads import static_figure
+from ui.views import VIEWS
 from viz.export import export_bytes
 from viz.theme import COLUMNS_IN, FONTS
 from viz.ticks import linear_nticks, log_label_step, nice_labels, wrap
@@ -109,20 +110,24 @@ def preset_figure(preset_data, name: str, width: str) -> go.Figure:
 
 @pytest.fixture(scope="module")
 def app_figures():
-    """The app's downloadable charts as drawn with its default settings (key -> figure)."""
+    """The app's downloadable charts as drawn with its default settings (key -> figure;
+    small rate maps, APP_QUERY).  DOWNLOADS must name them all: each view's figure
+    download buttons (``_x_<chart>_figure``) are read back."""
     at = new_app(APP_QUERY).run()
     out = {}
-    for view, keys in DOWNLOADS.items():
-        show(at, view)
+    for view in VIEWS:
+        show(at, view.slug)
+        buttons = {b.key[3:-7] for b in at.get("download_button") if re.fullmatch(r"_x_.+_figure", b.key or "")}
+        assert buttons == set(DOWNLOADS.get(view.slug, ())), (view.slug, buttons)
         specs = {el.key: el.proto.spec for el in at.get("plotly_chart")}
-        out.update({key: go.Figure(json.loads(specs[key])) for key in keys})
+        out.update({key: go.Figure(json.loads(specs[key])) for key in buttons})
     return out
 
 
 # ----------------------------------------------------------------------------- text and ticks
 
 def test_titles_break_after_a_comma_first_then_between_words():
-    size = 10.0                                  # EM 0.64: 6.4 px a character
+    size = 10.0        # advances: digits, letters 6.4 px; spaces, commas 4.2 px; "=" and capitals 8.4 px
     assert wrap("ε = 0.001, β = 0.99", 80, size) == "ε = 0.001,<br>β = 0.99"     # 10 + 8 characters
     assert wrap("GDM: closed form", 80, size) == "GDM:<br>closed form"
     assert wrap("a long title here", 40, size) == "a long<br>title<br>here"

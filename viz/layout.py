@@ -4,8 +4,8 @@ figure the app downloads gets the same machinery, whatever its panels.
 
 Plotly places panels by fractions of the figure and tick labels by its own rules, so a
 layout drawn for a 7 in page and scaled to 3.5 in puts texts on top of each other.
-Here the room every text needs is estimated in pixels from the font size (``EM``: a
-wide serif's mean advance) and the panels are placed around it:
+Here the room every text needs is estimated in pixels from the font size and each
+character's advance (viz.ticks.text_width) and the panels are placed around it:
 
 - the legend: in a cell of the grid that has no panel when it fits there, else in
   horizontal rows at the top, as many as its entries need at this width;

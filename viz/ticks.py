@@ -1,8 +1,9 @@
 """Text sizes and tick choice for the publication layout (viz.layout): how wide a text
-is at a font size (estimated from a wide serif's mean advance, ``EM``), where to break a
-title, an axis' range from its traces, and how many ticks fit a panel: on a linear axis
-the largest ``nticks`` whose labels fit side by side (x) or stacked (y); on a log axis
-ticks every decade and labels every 1st, 2nd, 3rd, 5th, 10th, ... decade.
+is at a font size (estimated from DejaVu Serif's advances, rounded up: ``EM``,
+``ADVANCES``), where to break a title, an axis' range from its traces, and how many
+ticks fit a panel: on a linear axis the largest ``nticks`` whose labels fit side by side
+(x) or stacked (y); on a log axis ticks every decade and labels every 1st, 2nd, 3rd,
+5th, 10th, ... decade.
 """
 from __future__ import annotations
 
