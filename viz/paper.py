@@ -80,14 +80,11 @@ def _line(fig, x, y, name, colour, col, showlegend, dash="solid", row=1) -> None
                              line=dict(color=colour, width=1.2, dash=dash)), row=row, col=col)
 
 
-def _finish(fig: go.Figure, config: dict, legend_rows: int = 1) -> go.Figure:
+def _finish(fig: go.Figure, config: dict) -> go.Figure:
+    """The configuration's layout: viz.theme.apply_theme (which lays the figure out for
+    its width)."""
     lay = config["layout"]
-    apply_theme(fig, width=lay["width"], height=lay["height"], font=lay["font"], font_size=lay["font_size"])
-    size = fig.layout.font.size
-    fig.update_layout(legend=dict(orientation="h", x=0.5, xanchor="center", y=1, yanchor="top", yref="container",
-                                  xref="container"),
-                      margin=dict(t=size * (1.8 * legend_rows + (1.6 if fig.layout.annotations else 0.4))))
-    return fig
+    return apply_theme(fig, width=lay["width"], height=lay["height"], font=lay["font"], font_size=lay["font_size"])
 
 
 def _run_colour(run: dict) -> str:

@@ -24,6 +24,7 @@ import plotly.graph_objects as go
 
 from dynamics.optimizers import display_name as optimizer_name  # noqa: F401 (GDM / C-GDM naming, re-exported)
 from dynamics.optimizers import spec_of
+from viz.layout import fit
 
 # Okabe-Ito: colour-blind-safe.  On screen, base optimizers take the dark member of a
 # pair and cautious variants the light one (viz.contour's default path colours).
@@ -31,9 +32,12 @@ PALETTE = ["#0072B2", "#56B4E9", "#D55E00", "#E69F00", "#009E73", "#F0E442", "#C
 PX_PER_INCH = 96
 PX_PER_PT = PX_PER_INCH / 72
 COLUMNS_IN = {"single": 3.5, "double": 7.0}     # two-column paper: one column, full text width
+# DejaVu first: of the installed families only DejaVu has every glyph the figures use
+# (subscripts ₀ ₁ ₂, Greek, the minus sign −), so the whole figure is set in one family
+# (with Liberation or Times first, "w₀" fell back to a second font).
 FONTS = {
-    "serif": "Liberation Serif, Times New Roman, Times, DejaVu Serif, serif",
-    "sans": "Liberation Sans, Arial, Helvetica, DejaVu Sans, sans-serif",
+    "serif": "DejaVu Serif, Liberation Serif, Times New Roman, serif",
+    "sans": "DejaVu Sans, Liberation Sans, Arial, sans-serif",
 }
 MATHJAX_ENV = "DYNAMICS_MATHJAX"
 
@@ -140,7 +144,9 @@ def apply_theme(fig: go.Figure, width: str | float = "double", height: float = 2
                 font_size: float = 8.0) -> go.Figure:
     """Style ``fig`` in place for print: white background, black axes with outside ticks,
     light grid, ``font`` (serif or sans) at ``font_size`` points (titles +1 pt), the given
-    width ("single", "double" or pixels) and height (pixels).  Returns ``fig``."""
+    width ("single", "double" or pixels) and height (pixels), then lay it out for that
+    width (viz.layout.fit: legend, titles, panel letters, colour bars, ticks; the height
+    grows if the panels would otherwise be too short to read).  Returns ``fig``."""
     if font not in FONTS:
         raise ValueError(f"font must be one of {', '.join(FONTS)}; got {font!r}")
     if not height > 0 or not font_size > 0:
@@ -152,9 +158,7 @@ def apply_theme(fig: go.Figure, width: str | float = "double", height: float = 2
         width=round(width_px(width)), height=round(height),
         font=dict(family=family, size=size, color=BLACK),
         title_font=dict(size=size + PX_PER_PT),
-        legend=dict(font=dict(size=size), bgcolor="rgba(255,255,255,0.8)", borderwidth=0,
-                    tracegroupgap=2, itemwidth=30),
-        margin=dict(l=6 * size, r=size, t=3 * size, b=4 * size),
+        legend=dict(font=dict(size=size), bgcolor="rgba(255,255,255,0.8)", borderwidth=0),
     )
     axis = dict(showline=True, linecolor=BLACK, linewidth=0.75, mirror=True, ticks="outside", ticklen=3,
                 tickwidth=0.75, showgrid=True, gridcolor="#e5e5e5", gridwidth=0.5, zeroline=False,
@@ -167,4 +171,4 @@ def apply_theme(fig: go.Figure, width: str | float = "double", height: float = 2
     fig.update_xaxes(tickfont=dict(size=size / 1.25), selector=power_log)
     fig.update_yaxes(tickfont=dict(size=size / 1.25), selector=power_log)
     fig.update_annotations(font=dict(family=family, size=size))
-    return fig
+    return fit(fig, size)
