@@ -22,7 +22,7 @@ import time
 from cli.options import UsageError, check
 from dynamics.configfile import ConfigError, load, save
 from figures import presets
-from figures.bundle import bundle_files
+from figures.bundle import built, bundle_files
 from viz.export import DATA_FORMATS, FORMATS, ExportError, format_of, write_data, write_figure
 from viz.theme import COLUMNS_IN, FONTS, PX_PER_INCH, width_px
 
@@ -50,7 +50,8 @@ def register(sub) -> None:
     lay = p.add_argument_group("layout (overrides the configuration's)")
     lay.add_argument("--width", help=f"single ({COLUMNS_IN['single']} in = 252 pt), double ({COLUMNS_IN['double']} "
                                      "in = 504 pt), inches such as 3.3in, or pixels (96 px = 1 in)")
-    lay.add_argument("--height", help="inches such as 2.4in, or pixels (96 px = 1 in); default: the layout's")
+    lay.add_argument("--height", help="inches such as 2.4in, or pixels (96 px = 1 in); default: the preset's. "
+                                      "A height too short for the panels is raised to what they need, and said")
     lay.add_argument("--font", choices=tuple(FONTS), help="serif or sans")
     lay.add_argument("--scale", type=float, help="resolution only: PNG pixels = scale x layout pixels, and heatmap "
                                                  "images in PDF/SVG have scale pixels per layout pixel; the "
@@ -145,24 +146,33 @@ def _out_dir(path: str) -> None:
     check(os.access(folder, os.W_OK), "--out-dir", f"cannot write in {folder}")
 
 
+def _taller(config: dict, drawn: dict) -> None:
+    """Say so when the layout made the figure taller than the configuration asked."""
+    asked, used = config["layout"]["height"], drawn["layout"]["height"]
+    if used > asked + 0.5:
+        print(f"  note: {asked / PX_PER_INCH:.2f} in was too short for the panels of {config['preset']} at this "
+              f"width; the figure is {used / PX_PER_INCH:.2f} in tall (recorded in its configuration)")
+
+
 def _bundle(config: dict, folder: str) -> None:
     t0 = time.perf_counter()
-    files = bundle_files(config)
+    files, drawn = bundle_files(config)
     for name, data in files.items():
         with open(os.path.join(folder, name), "wb") as f:
             f.write(data)
     print(f"{config['preset']}: wrote {', '.join(files)} to {folder} in {time.perf_counter() - t0:.2f} s "
-          f"({_size(config)})")
+          f"({_size(drawn)})")
+    _taller(config, drawn)
 
 
 def _single(args, config: dict) -> int:
     t0 = time.perf_counter()
-    data = presets.compute(config)
-    fig = presets.build(config, data)
+    fig, drawn, data = built(config)
     t1 = time.perf_counter()
     lay = config["layout"]
     print(f"{config['preset']}: computed and built in {t1 - t0:.2f} s "
-          f"({_size(config)}, font {lay['font']} {lay['font_size']:g} pt)")
+          f"({_size(drawn)}, font {lay['font']} {lay['font_size']:g} pt)")
+    _taller(config, drawn)
     if args.out:
         fmt = write_figure(fig, args.out, scale=lay["scale"])
         raster = any(t.type == "heatmap" for t in fig.data) and fmt != "png"
@@ -173,7 +183,7 @@ def _single(args, config: dict) -> int:
         rows = len(next(iter(data.table.values())))
         print(f"  wrote {args.data_out}: {rows} rows, columns {', '.join(data.table)}")
     if args.config_out:
-        save(config, args.config_out)
+        save(drawn, args.config_out)
         print(f"  wrote {args.config_out} (load it back with --config {args.config_out})")
     return 0
 

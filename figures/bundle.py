@@ -6,11 +6,16 @@ with a caption stating the settings.
 
 The same configuration gives the same bytes: the data and the JSON are deterministic,
 and the PDF's dates are fixed (viz.export), so ``figure --config NAME.json`` rebuilds
-every file bit for bit on the same package versions.
+every file bit for bit on the same package versions.  The JSON records the height the
+figure was drawn at, which the layout raises above the configuration's where the panels
+need it (``built``).
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+import plotly.graph_objects as go
 
 from dynamics.configfile import dumps
 from dynamics.optimizers import spec_of
@@ -76,18 +81,30 @@ def latex_snippet(config: dict[str, Any], figure_file: str) -> str:
             f"  \\caption{{{caption(config)}}}\n  \\label{{fig:{config['preset']}}}\n\\end{{{env}}}\n")
 
 
+def built(config: dict[str, Any], data: FigureData | None = None) -> tuple[go.Figure, dict[str, Any], FigureData]:
+    """(figure, configuration as drawn, data), computing the data unless given.  The
+    layout never squashes a panel: where the configuration's height is too small it
+    makes the figure taller (viz.layout); the configuration as drawn records the height
+    used, so it rebuilds the same file."""
+    data = presets.compute(config) if data is None else data
+    fig = presets.build(config, data)
+    drawn = copy.deepcopy(config)
+    drawn["layout"]["height"] = fig.layout.height
+    return fig, drawn, data
+
+
 def figure_file_bytes(config: dict[str, Any], fmt: str, data: FigureData | None = None) -> bytes:
     """The configuration's figure as ``fmt`` bytes (computing its data unless given)."""
-    data = presets.compute(config) if data is None else data
-    return export_bytes(presets.build(config, data), fmt, scale=config["layout"]["scale"])
+    return export_bytes(built(config, data)[0], fmt, scale=config["layout"]["scale"])
 
 
-def bundle_files(config: dict[str, Any], fmt: str = "pdf") -> dict[str, bytes]:
-    """File name -> bytes: NAME.<fmt>, NAME.csv, NAME.json and NAME.tex for a validated
-    configuration (NAME: its preset)."""
+def bundle_files(config: dict[str, Any], fmt: str = "pdf") -> tuple[dict[str, bytes], dict[str, Any]]:
+    """(file name -> bytes, configuration as drawn): NAME.<fmt>, NAME.csv, NAME.json (the
+    configuration as drawn) and NAME.tex for a validated configuration (NAME: its preset)."""
     name = config["preset"]
-    data = presets.compute(config)
-    return {f"{name}.{fmt}": figure_file_bytes(config, fmt, data),
-            f"{name}.csv": data_bytes(data.table, "csv"),
-            f"{name}.json": dumps(config).encode(),
-            f"{name}.tex": latex_snippet(config, f"{name}.{fmt}").encode()}
+    fig, drawn, data = built(config)
+    files = {f"{name}.{fmt}": export_bytes(fig, fmt, scale=config["layout"]["scale"]),
+             f"{name}.csv": data_bytes(data.table, "csv"),
+             f"{name}.json": dumps(drawn).encode(),
+             f"{name}.tex": latex_snippet(drawn, f"{name}.{fmt}").encode()}
+    return files, drawn

@@ -43,15 +43,28 @@ def test_preset_all_writes_every_bundle_and_each_json_rebuilds_it_bit_for_bit(tm
 
 
 @pytest.mark.parametrize("argv, size", [
-    (["--width", "3.3in", "--height", "2in"], (3.3 * 72, 144)),
-    (["--width", "double", "--height", "192"], (504, 144)),          # a bare number is pixels: 192 px = 2 in
-    (["--width", "480", "--height", "1.5in"], (360, 108)),
+    (["--width", "3.3in", "--height", "3.5in"], (3.3 * 72, 3.5 * 72)),
+    (["--width", "double", "--height", "288"], (504, 216)),          # a bare number is pixels: 288 px = 3 in
+    (["--width", "480", "--height", "4in"], (360, 288)),
 ])
 def test_width_and_height_give_the_pdf_page_in_points(tmp_path, argv, size):
     out = tmp_path / "f.pdf"
     assert main(["figure", "--preset", "fig2-ablation", "--out", str(out), "--scale", "7", *argv]) == 0
     width, height = page_size(out)
     assert abs(width - size[0]) <= 1 and abs(height - size[1]) <= 1, (width, height)
+
+
+def test_a_height_too_short_for_the_panels_is_raised_said_and_recorded(tmp_path, capsys):
+    out, config = tmp_path / "f.pdf", tmp_path / "f.json"
+    assert main(["figure", "--preset", "fig2-ablation", "--width", "single", "--height", "1in", "--out", str(out),
+                 "--config-out", str(config)]) == 0
+    note = re.search(r"note: 1.00 in was too short .* the figure is ([\d.]+) in tall", capsys.readouterr().out)
+    drawn = json.loads(config.read_text())["figure"]["layout"]["height"]
+    _, height = page_size(out)
+    assert drawn > 96 and abs(height - drawn * 0.75) <= 1 and float(note.group(1)) == pytest.approx(drawn / 96, abs=0.01)
+    again = tmp_path / "again.pdf"
+    assert main(["figure", "--config", str(config), "--out", str(again)]) == 0
+    assert "note:" not in capsys.readouterr().out and again.read_bytes() == out.read_bytes()
 
 
 @pytest.mark.parametrize("argv, option", [
@@ -79,7 +92,7 @@ def test_app_panel_files_are_the_command_lines(tmp_path, monkeypatch):
     assert main(line.split()[3:]) == 0                  # python -m dynamics | figure ...
     assert figure_file_bytes(config, "pdf") == (tmp_path / "fig2-ablation.pdf").read_bytes()
     with zipfile.ZipFile(io.BytesIO(bundle_zip(config))) as z:
-        assert {n: z.read(n) for n in z.namelist()} == bundle_files(config)
+        assert {n: z.read(n) for n in z.namelist()} == bundle_files(config)[0]
 
 
 def test_caption_states_the_settings_and_escapes_text():

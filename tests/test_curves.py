@@ -109,7 +109,7 @@ def test_decay_curves_draw_a_chattering_distance_as_a_band():
     assert not any(t.fill == "toself" and t.yaxis == "y" for t in fig.data)    # the smooth norm: a curve
     raw = next(t for t in fig.data if t.name == "no decay: distance: every step")
     np.testing.assert_array_equal(raw.y, run.set_distance)
-    assert any(a.text == "band: min–max over 31 steps" for a in fig.layout.annotations)
+    assert any(t.name == "band: min–max over 31 steps" and t.showlegend is not False for t in fig.data)
 
 
 # ----------------------------------------------------------------------------- windows
@@ -145,3 +145,15 @@ def test_the_distill_window_contains_every_iterate_and_the_grid_and_clicks_cover
     clicks = next(t for t in fig.data if t.name == CLICK_GRID)
     assert (min(clicks.x), max(clicks.x), min(clicks.y), max(clicks.y)) == (x0, x1, y0, y1)
     assert window != toy.domain
+
+
+def test_paper_figures_draw_a_chattering_curve_as_a_band_and_name_it_in_the_legend():
+    from figures.presets import default_config, render
+    fig, data = render(default_config("wd-hyperbola"))
+    assert any(t.type == "scatter" and t.fill == "toself" for t in fig.data)
+    legend = [t.name for t in fig.data if t.showlegend is not False and t.name and "band" in t.name]
+    assert legend == ["band: min–max over 31 steps"]
+    cautious = data.table["run"] == "cautious decay"
+    raw = next(t for t in fig.data if t.name == "cautious decay: every step" and t.yaxis == "y2")
+    np.testing.assert_array_equal(raw.y, np.where(data.table["loss"][cautious] > 0, data.table["loss"][cautious],
+                                                  np.nan))

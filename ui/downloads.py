@@ -230,7 +230,8 @@ def _layout_inputs(k: str, fmt: str, raster: bool) -> tuple[str, float, str, flo
     paper = theme != "screen"
     inches = c[1].number_input("width (in)", 1.0, 20.0, 5.0, 0.1, key=f"{k}_inches", disabled=theme != "inches")
     height = c[2].number_input("height (in)", 1.0, 10.0, DEFAULT_HEIGHT_IN, 0.1, key=f"{k}_height",
-                               disabled=not paper, help="paper styles only")
+                               disabled=not paper, help="paper styles only; a height too short for the panels is "
+                                                        "raised to what they need")
     font = c[3].selectbox("font", list(FONTS), key=f"{k}_font", disabled=not paper)
     scale = c[4].number_input("scale", 1.0, 8.0, 2.0, 0.5, key=f"{k}_scale", disabled=fmt != "png" and not raster,
                               help="resolution only: PNG pixels = size × scale, and the heatmap images in PDF/SVG; "

@@ -44,7 +44,7 @@ def bundle_zip(config: dict[str, Any]) -> bytes:
     """The files of ``python -m dynamics figure --out-dir`` for ``config`` in one ZIP."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in bundle_files(config).items():
+        for name, data in bundle_files(config)[0].items():
             z.writestr(zipfile.ZipInfo(name, ZIP_DATE), data, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
@@ -57,7 +57,9 @@ def _layout_inputs(preset: str) -> tuple[str, float, str, float, str]:
     inches = c[1].number_input("width (in)", 1.0, 20.0, 5.0, 0.1, key=f"{KEY}_inches", disabled=kind != "inches")
     width = kind if kind in COLUMNS_IN else f"{inches:g}in"
     default_height = presets.PRESETS[preset].config["layout"]["height"] / PX_PER_INCH
-    height = c[0].number_input("height (in)", 0.5, 20.0, round(default_height, 2), 0.1, key=f"{KEY}_height_{preset}")
+    height = c[0].number_input("height (in)", 0.5, 20.0, round(default_height, 2), 0.1, key=f"{KEY}_height_{preset}",
+                               help="a height too short for the panels is raised to what they need (the JSON "
+                                    "and the LaTeX snippet state the height drawn)")
     font = c[1].selectbox("font", list(FONTS), key=f"{KEY}_font")
     fmt = c[0].selectbox("format", FORMATS, key=f"{KEY}_fmt", format_func=str.upper)
     scale = c[1].number_input("scale", 1.0, 8.0, 4.0, 0.5, key=f"{KEY}_scale",

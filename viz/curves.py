@@ -55,6 +55,8 @@ def gap(values: np.ndarray, l_star: float | None) -> np.ndarray:
         d = v - l_star
         return np.where(np.isfinite(d) & (d > 0), d, np.nan)
 
+BAND_GREY = "#C8C8C8"          # the legend swatch of the min-max bands (each band has its run's colour)
+
 
 def envelope_window(n: int) -> int:
     """The odd number of points of an envelope's window for a curve of n points:
@@ -148,6 +150,15 @@ def band_note(windows) -> str:
     " (band: min–max over 11 steps)", or "" without a band."""
     sizes = sorted({w for w in windows if w is not None})
     return f" (band: min–max over {' / '.join(map(str, sizes))} steps)" if sizes else ""
+
+
+def band_legend(fig: go.Figure, windows) -> None:
+    """One legend entry, a light grey square, saying what the bands of add_curve are (its
+    returned ``windows``; nothing when no curve was drawn as a band)."""
+    note = band_note(windows).strip(" ()")
+    if note:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=note, hoverinfo="skip",
+                                 marker=dict(symbol="square", size=9, color=BAND_GREY)))
 
 
 def _rise_strip(fig: go.Figure, series: Sequence[Series], rise_rel: float, row: int, presentation: bool) -> None:

@@ -28,7 +28,7 @@ from plotly.subplots import make_subplots
 from dynamics.decay_study import DecayRun
 from dynamics.optimizers import spec_of
 from viz.contour import contour_base, finite_path
-from viz.curves import add_curve, band_note
+from viz.curves import add_curve, band_legend
 from viz.theme import DECAY_COLOURS, DECAY_NAMES, line_width, optimizer_name, style
 
 SET_COLOUR = "#009E73"        # the minimiser set (Okabe-Ito green)
@@ -103,8 +103,8 @@ def decay_curves_figure(study: Mapping[tuple[str, str], DecayRun], optimizers: S
     """Rows |w_t| and distance to the minimiser set (log), one column per optimizer;
     the dashed line is the norm of the set's minimum-norm point.  Each curve goes through
     viz.curves.add_curve: where it oscillates faster than the figure can show (Lion's, and
-    the sliding runs' distance) it is drawn as its running min–max band, as a note at the
-    top right says."""
+    the sliding runs' distance) it is drawn as its running min–max band, which a legend
+    entry names."""
     fig = make_subplots(rows=2, cols=len(optimizers), shared_xaxes=True, vertical_spacing=0.1,
                         horizontal_spacing=0.06, subplot_titles=[optimizer_name(o) for o in optimizers])
     width = line_width(presentation)
@@ -128,9 +128,7 @@ def decay_curves_figure(study: Mapping[tuple[str, str], DecayRun], optimizers: S
     fig.update_xaxes(title_text="step t", row=2)
     style(fig, presentation, height)
     fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.06, xanchor="left", x=0), margin=dict(t=90))
-    if band_note(windows):
-        fig.add_annotation(text=band_note(windows).strip(" ()"), xref="paper", yref="paper", x=1, y=1.06,
-                           xanchor="right", yanchor="bottom", showarrow=False)
+    band_legend(fig, windows)
     return fig
 
 

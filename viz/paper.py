@@ -21,6 +21,7 @@ from dynamics.best_rate import format_rate
 from dynamics.optimizers.gdm import optimum as heavy_ball_optimum
 from toys import get_toy
 from viz.contour import contour_base
+from viz.curves import add_curve, band_legend
 from viz.ratemap import cell_edges
 from viz.theme import (BLACK, DECAY_COLOURS, DIVERGED, RATE_SCALE, RED, apply_theme, label, optimizer_colour,
                        optimizer_name, symbol)
@@ -75,9 +76,11 @@ def _contour_panel(fig: go.Figure, config: dict, data: FigureData, paths: list[t
                      scaleratio=1, constrain="domain", row=1, col=col)
 
 
-def _line(fig, x, y, name, colour, col, showlegend, dash="solid", row=1) -> None:
-    fig.add_trace(go.Scatter(x=x, y=_positive(y), mode="lines", name=name, legendgroup=name, showlegend=showlegend,
-                             line=dict(color=colour, width=1.2, dash=dash)), row=row, col=col)
+def _line(fig, x, y, name, colour, col, showlegend, dash="solid", row=1, log=True) -> int | None:
+    """A run's curve, as a min-max band where it chatters (viz.curves.add_curve); returns
+    the band's window (None: drawn as it is)."""
+    return add_curve(fig, go.Scatter(x=x, y=_positive(y) if log else y, mode="lines", name=name, legendgroup=name,
+                                     showlegend=showlegend, line=dict(color=colour, width=1.2, dash=dash)), row, col)
 
 
 def _finish(fig: go.Figure, config: dict) -> go.Figure:
@@ -96,9 +99,11 @@ def build_trajectories(config: dict, data: FigureData) -> go.Figure:
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.09, column_widths=[0.34, 0.33, 0.33])
     series = [(run["label"], _run_colour(run), _rows_of(data.table, run["label"])) for run in config["runs"]]
     _contour_panel(fig, config, data, [(n, c, np.column_stack([r["w1"], r["w2"]])) for n, c, r in series], col=1)
+    bands = []
     for name, colour, r in series:
-        _line(fig, r["t"], r["loss"], name, colour, 2, True)
-        _line(fig, r["t"], r["hamiltonian"], name, colour, 3, False)
+        bands.append(_line(fig, r["t"], r["loss"], name, colour, 2, True))
+        bands.append(_line(fig, r["t"], r["hamiltonian"], name, colour, 3, False))
+    band_legend(fig, bands)
     for col, key in ((2, "loss"), (3, "hamiltonian")):
         fig.update_xaxes(title_text=label("step"), row=1, col=col)
         fig.update_yaxes(type="log", title_text=label(key), exponentformat="power", row=1, col=col)
@@ -123,16 +128,17 @@ def build_ablation(config: dict, data: FigureData) -> go.Figure:
     fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, horizontal_spacing=0.03,
                         vertical_spacing=0.22 if rows > 1 else 0.0,
                         subplot_titles=[f"{eps} = {lr:g}, {beta} = {b:g}" for lr, b in panels])
-    shown = set()
+    shown, bands = set(), []
     for run in config["runs"]:
         k = panels.index((run["lr"], run["beta"]))
         name = optimizer_name(run["optimizer"], run["cautious"])
         keep = (data.table["run"] == run["label"])
-        _line(fig, data.table["t"][keep], data.table["loss"][keep], name, _run_colour(run), k % cols + 1,
-              name not in shown, row=k // cols + 1)
+        bands.append(_line(fig, data.table["t"][keep], data.table["loss"][keep], name,
+                           _run_colour(run), k % cols + 1, name not in shown, row=k // cols + 1))
         shown.add(name)
     fig.update_xaxes(title_text=label("step"), row=rows)
     fig.update_yaxes(type="log", exponentformat="power")
+    band_legend(fig, bands)
     for row in range(1, rows + 1):
         fig.update_yaxes(title_text=label("loss"), row=row, col=1)
     return _finish(fig, config)
@@ -212,10 +218,11 @@ def build_decay(config: dict, data: FigureData) -> go.Figure:
     series = [(run["label"], DECAY_COLOURS[run["decay"]], _rows_of(data.table, run["label"]))
               for run in config["runs"]]
     _contour_panel(fig, config, data, [(n, c, np.column_stack([r["w1"], r["w2"]])) for n, c, r in series], col=1)
+    bands = []
     for name, colour, r in series:
-        _line(fig, r["t"], r["loss"], name, colour, 2, True)
-        fig.add_trace(go.Scatter(x=r["t"], y=r["norm"], mode="lines", name=name, legendgroup=name, showlegend=False,
-                                 line=dict(color=colour, width=1.2)), row=1, col=3)
+        bands.append(_line(fig, r["t"], r["loss"], name, colour, 2, True))
+        bands.append(_line(fig, r["t"], r["norm"], name, colour, 3, False, log=False))
+    band_legend(fig, bands)
     toy = get_toy(config["toy"])
     min_norm = float(np.min(np.linalg.norm(toy.minima(toy.params(config["toy_params"])), axis=1)))
     fig.add_hline(y=min_norm, line=dict(color=BLACK, width=0.75, dash="dash"), opacity=1, row=1, col=3)
