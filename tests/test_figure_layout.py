@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 
+import numpy as np
 import plotly.graph_objects as go
 import pytest
 
@@ -237,3 +238,16 @@ def test_preset_pdf_page_and_fonts(tmp_path, preset_data, name, width):
     fonts = fonts_of(_poppler("pdffonts", pdf))
     assert fonts and all(emb == "yes" for _, emb in fonts), fonts
     assert len({family(f) for f, _ in fonts}) == 1, fonts
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_strip_of_rises_for_four_runs_keeps_its_labels_apart(page, width):
+    """The rise strip is a thin row: the layout gives it room for every run's label."""
+    from viz.curves import Series, step_curves
+    t = np.arange(301)
+    loss = np.exp(-t / 30) * (1.5 + np.cos(t))
+    runs = [Series(name, "#0072B2", "solid", t, loss, loss, rises=np.arange(1, 300, 7))
+            for name in ("GDM", "C-GDM", "Adam", "C-Adam")]
+    fig = static_figure(step_curves(runs, 0.0), width)
+    problems = layout_problems(measure(page, export_bytes(fig, "svg")))
+    assert not problems, "\n".join(problems)

@@ -203,11 +203,26 @@ def _spans(sizes: list[float], gaps: list[float], total: float) -> list[tuple[fl
 
 LEGEND_ROW = 1.7         # a horizontal legend's row height, in font sizes
 MIN_WIDTH = 6.0          # the least width of a panel in a single row, in font sizes (else two a row)
-MIN_PANEL = 5.0          # the least height of a panel, in font sizes (room for three stacked tick labels)
+MIN_PANEL = 5.0          # the least height of a main panel, in font sizes (room for three stacked tick labels)
+LABEL_ROW = 1.3          # a thin row (a strip) needs this many font sizes per tick label it lists
 
 
 def _share(weights: list[float], total: float) -> list[float]:
     return [w / sum(weights) * total for w in weights]
+
+
+def _row_needs(fig: go.Figure, ps: list[Panel], weights: list[float], size: float) -> list[float]:
+    """The least height of each row in pixels: MIN_PANEL font sizes for a main row; a thin
+    row (under half the tallest row's share, e.g. a strip of ticks) needs room for the
+    tick labels its y axes list (tickvals), at least two."""
+    needs = []
+    for r, w in enumerate(weights):
+        if w >= max(weights) / 2:
+            needs.append(MIN_PANEL * size)
+            continue
+        listed = [len(fig.layout[p.y].tickvals or ()) for p in ps if p.row == r]
+        needs.append(LABEL_ROW * size * max([2, *listed]))
+    return needs
 
 
 class Geometry(NamedTuple):
@@ -254,7 +269,8 @@ def _geometry(fig: go.Figure, ps: list[Panel], cols, rows, bars: list[Bar], head
     t = pad + (n_legend * LEGEND_ROW * size + pad if n_legend else 0.0) + top[0]
     row_gaps = [bottom[r] + top[r + 1] for r in range(len(rows) - 1)]
     weights = [b - a for a, b in rows]
-    least = t + bottom[-1] + sum(row_gaps) + MIN_PANEL * size * sum(weights) / min(weights)
+    least = t + bottom[-1] + sum(row_gaps) + max(need * sum(weights) / w
+                                                 for need, w in zip(_row_needs(fig, ps, weights, size), weights))
     if fig.layout.height < least:        # grow rather than squash the panels
         fig.layout.height = math.ceil(least)
     area_h = fig.layout.height - t - bottom[-1]
