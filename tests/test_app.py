@@ -285,10 +285,10 @@ def test_rates_view_shows_the_closed_form_beside_the_simulation_and_marks_unsett
     text = np.array(heat["text"])
     assert set(text[~caut.settled & ~caut.diverged]) == {"not settled"}
     assert set(text[caut.settled & ~caut.diverged]) == {"settled"}
-    # red dots: the best cell of each panel's own rates
+    # red dots: the best cell of each panel's own rates (of a simulation: among its settled cells)
     dots = [t for t in spec["data"] if t.get("legendgroup") == "best"]
     for dot, rate, div in zip(dots, (base.rate_exact, base.rate_estimate, caut.rate_estimate),
-                              (base.rate_exact >= 1, base.diverged, caut.diverged)):
+                              (base.rate_exact >= 1, base.diverged | ~base.settled, caut.diverged | ~caut.settled)):
         i, j = np.unravel_index(np.argmin(np.where(div, np.inf, rate)), rate.shape)
         assert (dot["x"], dot["y"]) == (pytest.approx([lr[j]]), pytest.approx([beta[i]]))
     assert [d.get("xaxis", "x") for d in dots] == ["x", "x2", "x3"]

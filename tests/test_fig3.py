@@ -240,3 +240,18 @@ def test_the_apps_rate_maps_follow_the_same_conventions():
     assert len(keys) == 1 and keys[0].marker.color == DIVERGED and "ρ ≥ 1" in keys[0].name
     layers = [tr for tr in fig.data if tr.type == "heatmap" and tr.name == "diverged"]
     assert layers and {tuple(c) for layer in layers for c in layer.colorscale} == {(0.0, DIVERGED), (1.0, DIVERGED)}
+
+
+def test_the_apps_red_dot_on_a_simulation_is_its_best_settled_cell():
+    """An unsettled cell with a smaller estimate does not take the dot (nor the text)."""
+    from ui.views.rates import _best_text
+    from viz.ratemap import simulated_map
+
+    lr, beta = np.array([0.1, 0.2, 0.3]), np.array([0.0, 0.5])
+    rate = np.array([[0.9, 0.2, 0.7], [0.8, 0.6, 0.4]])
+    settled = np.array([[True, False, True], [True, True, True]])       # 0.2 is still drifting
+    m = simulated_map("C-GDM", lr, beta, rate, rate >= 1, np.zeros(rate.shape), settled)
+    assert (m.best["lr"], m.best["beta"], m.best["rate"]) == (0.3, 0.5, 0.4)
+    assert "best settled cell: ε = 0.3, β = 0.5, rate **0.4000**" in _best_text(m)
+    none = simulated_map("C-GDM", lr, beta, rate, rate >= 1, np.zeros(rate.shape), np.zeros(rate.shape, bool))
+    assert none.best is None and "no settled cell converged" in _best_text(none)

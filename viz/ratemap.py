@@ -66,10 +66,12 @@ class RateMap(NamedTuple):
 
 def simulated_map(label: str, lr, beta, rate, diverged, uncertainty, settled) -> RateMap:
     """The panel of a swept map (dynamics.sweep: rate_estimate, diverged,
-    rate_uncertainty, settled); its best cell is read from ``rate``."""
-    rate, diverged = np.asarray(rate, float), np.asarray(diverged, bool)
-    return RateMap(label, SIMULATION, rate, diverged, best_cell(lr, beta, rate, diverged),
-                   np.asarray(uncertainty, float), np.asarray(settled, bool))
+    rate_uncertainty, settled); its best cell is the smallest ``rate`` among the cells
+    whose estimate has settled (as the paper figure and the claims report quote it: a
+    drifting estimate is not yet a rate)."""
+    rate, diverged, settled = np.asarray(rate, float), np.asarray(diverged, bool), np.asarray(settled, bool)
+    return RateMap(label, SIMULATION, rate, diverged, best_cell(lr, beta, rate, diverged | ~settled),
+                   np.asarray(uncertainty, float), settled)
 
 
 def closed_form_map(label: str, lr, beta, rate) -> RateMap:

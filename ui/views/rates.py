@@ -77,11 +77,12 @@ def _on_click(lr_axis: tuple, beta_axis: tuple, scale: str) -> None:
 
 
 def _best_text(m: RateMap) -> str:
+    """A panel's best cell in words (of a simulation: its best settled cell)."""
+    which = "best" if m.settled is None else "best settled cell"
     if m.best is None:
-        return f"**{m.title}**: no cell converged"
+        return f"**{m.title}**: no {'' if m.settled is None else 'settled '}cell converged"
     b = m.best
-    drift = " (not settled)" if m.unsettled[b["row"], b["col"]] else ""
-    return f"**{m.title}** best: ε = {b['lr']:.4g}, β = {b['beta']:.4g}, rate **{b['rate']:.4f}**{drift}"
+    return f"**{m.title}** {which}: ε = {b['lr']:.4g}, β = {b['beta']:.4g}, rate **{b['rate']:.4f}**"
 
 
 def _method_text(spec, toy) -> str:
