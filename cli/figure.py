@@ -24,7 +24,7 @@ from dynamics.configfile import ConfigError, load, save
 from figures import presets
 from figures.bundle import built, bundle_files
 from viz.export import DATA_FORMATS, FORMATS, ExportError, format_of, write_data, write_figure
-from viz.theme import COLUMNS_IN, FONTS, PX_PER_INCH, width_px
+from viz.theme import COLUMNS_IN, FONTS, PX_PER_INCH, length_px, width_px
 
 ALL = "all"
 
@@ -60,15 +60,12 @@ def register(sub) -> None:
 
 
 def _length_px(text: str, option: str) -> float:
-    """"<x>in" or a number of pixels, as layout pixels (UsageError otherwise)."""
-    inches = text.endswith("in")
+    """"<x>in" or a number of pixels, as layout pixels (viz.theme.length_px; UsageError
+    otherwise)."""
     try:
-        value = float(text[:-2] if inches else text)
-    except ValueError:
-        value = float("nan")
-    check(math.isfinite(value) and value > 0, option, f"expected inches such as 2.4in or a number of pixels > 0; "
-                                                      f"got {text!r}")
-    return round(value * PX_PER_INCH, 2) if inches else value
+        return length_px(text)
+    except ValueError as err:
+        raise UsageError(f"argument {option}: {err}") from None
 
 
 def _width(text: str) -> str:

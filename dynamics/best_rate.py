@@ -2,8 +2,8 @@
 the paper figure ``fig3`` (figures.compute) and the claims report
 (dynamics.claims_rates), so that both state the same numbers for the same settings.
 
-Which cell (``best_of``): among the converging cells (not diverged, rate < 1) the one
-with the smallest rate; on an estimated map only the cells whose estimate has settled
+Which cell (``best_of``, by dynamics.rates.best_cell): among the converging cells (not
+diverged, rate < 1) the one with the smallest rate; on an estimated map only the cells whose estimate has settled
 (dynamics.rates: an unsettled estimate is still drifting, and the smallest of those
 reads whichever transient happens to be lowest).
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dynamics.rates import best_cell
 from dynamics.sweep import SweepResult, sweep
 
 RECHECK_FACTOR = 4        # the re-run is this many times as long as the map's runs
@@ -42,14 +43,12 @@ def best_of(res: SweepResult, rate: np.ndarray, settled_only: bool) -> dict:
     converging_cells and unsettled_cells (converging, estimate not settled); rate None
     and no cell keys when no cell qualifies."""
     ok = ~res.diverged & (rate < 1)
-    pick = ok & res.settled if settled_only else ok
-    masked = np.where(pick, rate, np.inf)
     out = dict(rate=None, converging_cells=int(ok.sum()), unsettled_cells=int((ok & ~res.settled).sum()))
-    if not np.isfinite(masked).any():
+    cell = best_cell(res.lr, res.beta, rate, res.diverged | ~res.settled if settled_only else res.diverged)
+    if cell is None:
         return out
-    i, j = np.unravel_index(np.argmin(masked), masked.shape)
-    return dict(out, rate=float(rate[i, j]), lr=float(res.lr[j]), beta=float(res.beta[i]), row=int(i), col=int(j),
-                uncertainty=float(res.rate_uncertainty[i, j]), settled=bool(res.settled[i, j]))
+    i, j = cell["row"], cell["col"]
+    return dict(out, **cell, uncertainty=float(res.rate_uncertainty[i, j]), settled=bool(res.settled[i, j]))
 
 
 def quoted_best(res: SweepResult, setup, toy, *, start=None, toy_params=None, hp=None) -> dict:

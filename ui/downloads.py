@@ -33,7 +33,7 @@ from ui.views import VIEWS, label_of, slug_of
 from viz.contour import CLICK_GRID
 from viz.export import ExportError, browser_path, data_bytes, export_bytes, stack_rows
 from viz.ratemap import CLICK_CELLS
-from viz.theme import FONTS, PX_PER_INCH, apply_theme, width_px
+from viz.theme import FONTS, apply_theme, inches_px, width_px
 
 MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png", "csv": "text/csv",
         "npz": "application/octet-stream", "json": "application/json"}
@@ -88,7 +88,7 @@ def static_figure(fig: go.Figure, theme: str = "screen", height_in: float = DEFA
     if theme == "screen":
         out.update_layout(width=layout.get("width") or SCREEN_WIDTH)
     else:
-        apply_theme(out, width=theme, height=round(height_in * PX_PER_INCH, 2), font=font)
+        apply_theme(out, width=theme, height=inches_px(height_in), font=font)
         _thin(out)
     return out
 

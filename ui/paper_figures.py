@@ -18,18 +18,17 @@ from figures import presets
 from figures.bundle import bundle_files, figure_file_bytes
 from ui import downloads
 from viz.export import FORMATS
-from viz.theme import COLUMNS_IN, FONTS, PX_PER_INCH
+from viz.theme import COLUMNS_IN, FONTS, PX_PER_INCH, inches_px
 
 KEY = "_paper"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)          # fixed member dates: the same files give the same ZIP
-MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
 
 
 def paper_config(preset: str, width: str, height_in: float, font: str, scale: float) -> dict[str, Any]:
     """The preset's configuration with the layout the command line's options would give
     (``--width width --height <height_in>in --font font --scale scale``), validated."""
     config = presets.default_config(preset)
-    config["layout"].update(width=width, height=round(height_in * PX_PER_INCH, 2), font=font, scale=float(scale))
+    config["layout"].update(width=width, height=inches_px(height_in), font=font, scale=float(scale))
     presets.validate(config)
     return config
 
@@ -77,7 +76,7 @@ def panel() -> None:
         config = paper_config(preset, width, height, font, scale)
         st.download_button(f"Figure ({fmt.upper()})", type="primary", key=f"{KEY}_figure",
                            data=functools.partial(figure_file_bytes, config, fmt), file_name=f"{preset}.{fmt}",
-                           mime=MIME[fmt], on_click="ignore", disabled=export_problem is not None,
+                           mime=downloads.MIME[fmt], on_click="ignore", disabled=export_problem is not None,
                            help="computed and rendered when you click (up to ~30 s for the rate maps)")
         st.download_button("Bundle (ZIP: PDF, CSV, JSON, LaTeX)", key=f"{KEY}_bundle",
                            data=functools.partial(bundle_zip, config), file_name=f"{preset}.zip",

@@ -23,10 +23,11 @@ from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 
 from dynamics.rollout import RISE_REL
-from viz.theme import line_width, style
+from viz.theme import legend_swatch, line_width, style
 
 RISE_TICK = "line-ns-open"
 ENVELOPE_SPAN = 200       # an envelope's window: about 1/ENVELOPE_SPAN of the curve on either side
+BAND_GREY = "#C8C8C8"     # the legend swatch of the min-max bands (each band has its run's colour)
 
 
 class Series(NamedTuple):
@@ -54,9 +55,6 @@ def gap(values: np.ndarray, l_star: float | None) -> np.ndarray:
     with np.errstate(invalid="ignore", over="ignore"):
         d = v - l_star
         return np.where(np.isfinite(d) & (d > 0), d, np.nan)
-
-BAND_GREY = "#C8C8C8"          # the legend swatch of the min-max bands (each band has its run's colour)
-
 
 def envelope_window(n: int) -> int:
     """The odd number of points of an envelope's window for a curve of n points:
@@ -157,8 +155,7 @@ def band_legend(fig: go.Figure, windows) -> None:
     returned ``windows``; nothing when no curve was drawn as a band)."""
     note = band_note(windows).strip(" ()")
     if note:
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=note, hoverinfo="skip",
-                                 marker=dict(symbol="square", size=9, color=BAND_GREY)))
+        fig.add_trace(legend_swatch(note, BAND_GREY))
 
 
 def _rise_strip(fig: go.Figure, series: Sequence[Series], rise_rel: float, row: int, presentation: bool) -> None:

@@ -23,8 +23,8 @@ from toys import get_toy
 from viz.contour import contour_base
 from viz.curves import add_curve, band_legend
 from viz.ratemap import cell_edges
-from viz.theme import (BLACK, DECAY_COLOURS, DIVERGED, RATE_SCALE, RED, apply_theme, label, optimizer_colour,
-                       optimizer_name, symbol)
+from viz.theme import (BLACK, DECAY_COLOURS, DIVERGED, RATE_SCALE, RED, apply_theme, label, legend_swatch,
+                       optimizer_colour, optimizer_name, symbol)
 
 
 class FigureData(NamedTuple):
@@ -160,12 +160,6 @@ def _rate_title(run: dict, r: dict[str, np.ndarray]) -> str:
     return f"{head}: best settled cell {symbol('rate')} = {format_rate(rate, unc)}"
 
 
-def _legend_square(fig: go.Figure, name: str, colour: str) -> None:
-    """A legend entry for a colour that no trace of its own carries (the plot background)."""
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
-                             marker=dict(symbol="square", size=9, color=colour, line=dict(width=0))), row=1, col=1)
-
-
 def build_rates(config: dict, data: FigureData) -> go.Figure:
     """1 x runs heatmaps of the rate (shared colour scale 0..1).  Cells that do not
     converge (diverged, or rate >= 1) are left empty and the grey plot background
@@ -198,7 +192,7 @@ def build_rates(config: dict, data: FigureData) -> go.Figure:
                                  legendgroup="best", showlegend=col == 1,
                                  marker=dict(color=RED, size=7, line=dict(color="white", width=1))),
                       row=1, col=col)
-    _legend_square(fig, NO_CONVERGENCE, DIVERGED)
+    fig.add_trace(legend_swatch(NO_CONVERGENCE, DIVERGED, line=dict(width=0)), row=1, col=1)   # the background
     fig.update_xaxes(title_text=label("lr"))
     fig.update_yaxes(title_text=label("beta"), row=1, col=1)
     fig.update_layout(coloraxis=dict(colorscale=RATE_SCALE, cmin=0, cmax=1,

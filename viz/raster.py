@@ -30,21 +30,14 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.colors import convert_colors_to_same_type, unlabel_rgb
 
+from viz.ticks import plotly_array
+
 LEVELS = 256
-
-
-def _array(value) -> np.ndarray:
-    """A trace's array as floats: a list (None for NaN), an array, or plotly's base64 typed
-    array {"dtype", "bdata", "shape"} (a figure read back from its JSON)."""
-    if isinstance(value, dict):
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).astype(float)
-        return flat.reshape([int(n) for n in value["shape"].split(",")]) if "shape" in value else flat
-    return np.array(value, dtype=float)
 
 
 def _edges(coords, n: int, log: bool) -> np.ndarray:
     """Cell edges in axis units (log10 on a log axis) from a heatmap's x or y."""
-    c = np.arange(n, dtype=float) if coords is None else _array(coords)
+    c = np.arange(n, dtype=float) if coords is None else plotly_array(coords)
     if log:
         c = np.log10(c)
     if c.size == n + 1:
@@ -71,7 +64,7 @@ def _sample(edges: np.ndarray, lo: float, hi: float, pixels: int) -> np.ndarray:
 
 def _range(trace) -> tuple[float, float]:
     """A heatmap's own colour range: zmin / zmax, else its data's (symmetric about zmid)."""
-    z = _array(trace.z)
+    z = plotly_array(trace.z)
     lo = float(np.nanmin(z)) if trace.zmin is None else trace.zmin
     hi = float(np.nanmax(z)) if trace.zmax is None else trace.zmax
     if trace.zmid is not None and (trace.zmin is None or trace.zmax is None):
@@ -145,7 +138,7 @@ class _Layer(NamedTuple):
 
 
 def _layer(fig: go.Figure, trace, colours: tuple[list, float, float]) -> _Layer:
-    z = _array(trace.z)
+    z = plotly_array(trace.z)
     return _Layer(_edges(trace.x, z.shape[1], _axis(fig, trace.xaxis or "x").type == "log"),
                   _edges(trace.y, z.shape[0], _axis(fig, trace.yaxis or "y").type == "log"),
                   _rgba(z, *colours, trace.opacity))
@@ -199,16 +192,15 @@ def rasterise_heatmaps(fig: go.Figure, scale: float) -> go.Figure:
     """A copy of ``fig`` whose heatmaps are layout images (one per panel) with at least
     ``scale`` image pixels per layout pixel, each heatmap replaced by an empty trace that
     keeps its colour bar (the module docstring says how); other traces unchanged."""
-    out = go.Figure(fig)
     panels: dict[tuple[str, str], list[_Layer]] = {}
     data = []
-    for trace in out.data:
+    for trace in fig.data:
         if trace.type == "heatmap" and trace.visible is not False and trace.z is not None:
-            colours = _colours(out, trace)
-            panels.setdefault((trace.xaxis or "x", trace.yaxis or "y"), []).append(_layer(out, trace, colours))
+            colours = _colours(fig, trace)
+            panels.setdefault((trace.xaxis or "x", trace.yaxis or "y"), []).append(_layer(fig, trace, colours))
             trace = _colour_bar(trace, colours)
         data.append(trace)
-    out = go.Figure(data=data, layout=out.layout)
+    out = go.Figure(data=data, layout=fig.layout)            # the copy: ``fig`` is only read
     out.layout.images = list(out.layout.images) + [_panel_image(out, refs, layers, scale)
                                                    for refs, layers in panels.items()]
     return out

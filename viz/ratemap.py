@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dynamics.rates import SETTLED_SPREAD, best_cell
-from viz.theme import ANALYTIC, BLACK, DIFF_SCALE, DIVERGED, OPTIMUM, RATE_SCALE, style
+from viz.theme import ANALYTIC, BLACK, DIFF_SCALE, DIVERGED, OPTIMUM, RATE_SCALE, legend_swatch, style
 
 CLICK_CELLS = "click-cells"
 UNSETTLED = f"not settled (spread > {SETTLED_SPREAD:.0e})".replace("e-0", "e-")     # ... > 1e-3
@@ -302,12 +302,10 @@ def _add_legend_keys(fig: go.Figure, unsettled: bool, closed_form: bool) -> None
     """Legend entries of the grey and checkered layers (heatmaps have none); the grey
     one says what grey means on a closed-form panel when there is one."""
     grey = "diverged (closed form: ρ ≥ 1)" if closed_form else "diverged"
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=grey,
-                             marker=dict(symbol="square", size=12, color=DIVERGED)))
+    fig.add_trace(legend_swatch(grey, DIVERGED, size=12))
     if unsettled:
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"checkered: {UNSETTLED}",
-                                 marker=dict(symbol="square", size=12, color="#F4F4F4",
-                                             line=dict(color="#555555", width=1))))
+        fig.add_trace(legend_swatch(f"checkered: {UNSETTLED}", "#F4F4F4", size=12,
+                                    line=dict(color="#555555", width=1)))
 
 
 def nice_below(x: float) -> float:

@@ -18,6 +18,7 @@ to the renderer.
 """
 from __future__ import annotations
 
+import math
 import os
 
 import plotly.graph_objects as go
@@ -107,22 +108,45 @@ def symbol(key: str, latex: bool = False) -> str:
     return tex if latex else uni
 
 
+def inches_px(inches: float) -> float:
+    """Layout pixels of a length in inches, to 0.01 px (as configurations record it)."""
+    return round(inches * PX_PER_INCH, 2)
+
+
+def length_px(text: str) -> float:
+    """A length written "<x>in" (inches) or as a number of pixels, in layout pixels > 0
+    (ValueError otherwise)."""
+    inches = text.endswith("in")
+    try:
+        value = float(text[:-2] if inches else text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"expected inches such as 2.4in or a number of pixels > 0; got {text!r}")
+    return inches_px(value) if inches else value
+
+
 def width_px(width: str | float) -> float:
     """"single" / "double" (column widths), "<x>in" (inches) or a number of pixels."""
     if isinstance(width, str):
-        inches = COLUMNS_IN.get(width)
-        if inches is None and width.endswith("in"):
+        if width in COLUMNS_IN:
+            return COLUMNS_IN[width] * PX_PER_INCH
+        if width.endswith("in"):
             try:
-                inches = float(width[:-2])
+                return length_px(width)
             except ValueError:
-                inches = None
-        if inches is None or not 0 < inches < float("inf"):
-            raise ValueError(f"width must be single, double, <inches>in (e.g. 3.3in) or a number of pixels; "
-                             f"got {width!r}")
-        return inches * PX_PER_INCH
+                pass
+        raise ValueError(f"width must be single, double, <inches>in (e.g. 3.3in) or a number of pixels; got {width!r}")
     if not width > 0:
         raise ValueError(f"width must be > 0 pixels; got {width}")
     return float(width)
+
+
+def legend_swatch(name: str, colour: str, size: float = 9, **marker) -> go.Scatter:
+    """A legend entry (a square of ``colour``) for what no trace of its own names: the
+    plot background, the layers of heatmaps (which have no legend entries), bands."""
+    return go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                      marker=dict(symbol="square", size=size, color=colour, **marker))
 
 
 def line_width(presentation: bool = False) -> float:

@@ -69,14 +69,22 @@ def log_label_step(lo: float, hi: float, fit: int) -> int:
     return next((k for k in LABEL_STEPS if min(2, fit) <= count(k) <= fit), LABEL_STEPS[-1])
 
 
+def plotly_array(value) -> np.ndarray:
+    """A trace's array as floats with its shape: a list (None for NaN), an array, or
+    Plotly's base64 typed array {"dtype", "bdata", "shape"} (a figure read back from its
+    JSON); TypeError / ValueError for anything else."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).astype(float)
+        return flat.reshape([int(n) for n in value["shape"].split(",")]) if "shape" in value else flat
+    return np.array(value, dtype=float)
+
+
 def coordinates(v) -> np.ndarray:
-    """A trace's coordinate array as floats (Plotly's base64 typed arrays decoded)."""
+    """A trace's coordinates as a flat float array (empty when absent or not numbers)."""
     if v is None:
         return np.zeros(0)
-    if isinstance(v, dict) and "bdata" in v:
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).astype(float)
     try:
-        return np.asarray(v, dtype=float).ravel()
+        return plotly_array(v).ravel()
     except (TypeError, ValueError):
         return np.zeros(0)
 
