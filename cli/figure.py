@@ -104,10 +104,11 @@ def resolve_figures(args) -> list[dict]:
     overrides = {"width": None if args.width is None else _width(args.width),
                  "height": None if args.height is None else _length_px(args.height, "--height"),
                  "font": args.font, "scale": args.scale}
-    return [_resolved(args, name, overrides) for name in (presets.PRESETS if args.preset == ALL else [args.preset])]
+    names = presets.PRESETS if args.preset == ALL else [args.preset]
+    return [resolved_config(args, name, overrides) for name in names]
 
 
-def _resolved(args, preset: str | None, overrides: dict) -> dict:
+def resolved_config(args, preset: str | None, overrides: dict) -> dict:
     """One configuration (a preset's, or the loaded file's when ``preset`` is None) with
     the layout overrides applied, validated."""
     try:

@@ -1,8 +1,8 @@
 """The command line, ``python -m dynamics`` (or ``python -m cli``): one parser with a
-subcommand per module of this package (cli.run, cli.sweep, cli.figure, cli.claims),
-each exposing ``register(subparsers)``; ``main(argv)`` parses, runs the subcommand and
-returns the exit status.  It enables float64 (dynamics.enable_float64) before running:
-``--dtype float64`` is the default.
+subcommand per module of this package (cli.run, cli.sweep, cli.figure, cli.claims,
+cli.animate), each exposing ``register(subparsers)``; ``main(argv)`` parses, runs the
+subcommand and returns the exit status.  It enables float64 (dynamics.enable_float64)
+before running: ``--dtype float64`` is the default.
 
 Bad input exits with status 2 and one line on stderr naming the option and the
 allowed values; no traceback.
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import sys
 
-from cli import claims, figure, run, sweep
+from cli import animate, claims, figure, run, sweep
 from cli.options import PROG, Parser, UsageError
 from dynamics import enable_float64
 
-COMMANDS = [run, sweep, figure, claims]
+COMMANDS = [run, sweep, figure, claims, animate]
 
 
 def build_parser() -> Parser:

@@ -36,7 +36,7 @@ from viz.ratemap import CLICK_CELLS
 from viz.theme import FONTS, apply_theme, inches_px, width_px
 
 MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png", "csv": "text/csv",
-        "npz": "application/octet-stream", "json": "application/json"}
+        "npz": "application/octet-stream", "json": "application/json", "gif": "image/gif", "mp4": "video/mp4"}
 THEMES = {"screen": "as on screen", "single": "paper: single column (3.5 in)",
           "double": "paper: double column (7 in)", "inches": "paper: other width (in)"}
 SCREEN_WIDTH = 900              # px: a figure drawn "as on screen" has no width of its own

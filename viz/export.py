@@ -95,6 +95,11 @@ class _Server:
         except Exception as err:
             self.stop()
             raise ExportError(f"could not start Chromium at {path!r} for export: {err}") from err
+        # Exit handlers run last-registered first: registered again now, after the browser
+        # made its temporary profile folder (removed by an exit handler of its own), the
+        # browser is closed before that folder is removed (else: "Directory not empty").
+        atexit.unregister(_shutdown)
+        atexit.register(_shutdown)
 
     def render(self, fig_dict: dict, opts: dict, mathjax: str | None) -> bytes:
         """Render with a browser whose page loads ``mathjax`` (restarted if it changed)."""

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import compute, downloads
+from ui import compute, downloads, movie
 from ui.session import Context, on_start_click
 from viz.contour import contour_figure, path_window
 from viz.curves import Series, step_curves
@@ -77,6 +77,7 @@ def render(ctx: Context) -> None:
                    "there. Stars: minima; open circle: the start w₀. The window is the toy's domain, grown to hold "
                    "every path.")
         downloads.export_controls(fig, CONTOUR_KEY, table, arrays)
+        movie.movie_download(ctx, trajs, points, l_star)
     with right:
         series = [Series(spec.label, ctx.styles[spec.label].colour, ctx.styles[spec.label].dash,
                          np.arange(spec.steps + 1), trajs[spec.label]["loss"], trajs[spec.label]["hamiltonian"],
