@@ -25,7 +25,7 @@ from ui.state import FIELDS, defaults, parse_query, to_query
 from ui.views import VIEWS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-NO_PLOT_VIEWS = {"claims"}     # every other view draws at least one Plotly chart
+NO_PLOT_VIEWS = {"claims", "compare"}     # every other view draws at least one Plotly chart (compare: once pinned)
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
 

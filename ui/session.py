@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import streamlit as st
 
 from toys import Toy
+from ui.pin import PIN_KEY, parse_pin, pin_of_query, pin_text
 from ui.presets import preset_values
 from ui.state import (FIELDS, PARAM_PREFIX, START_KEYS, RunSpec, focus_of, parse_query, resolve_custom, runs_of,
                       to_query, toy_defaults, toy_key, toy_of, toy_params)
@@ -46,15 +47,16 @@ def bootstrap() -> None:
     ss = st.session_state
     if BOOTED_KEY not in ss:
         query = st.query_params.to_dict()
-        values, warnings = parse_query(query, extra_keys=("view",))
+        values, warnings = parse_query(query, extra_keys=("view", PIN_KEY))
         view = query.get("view", DEFAULT_VIEW)
         if label_of(view) is None:
             warnings.append(f"URL parameter view={view!r} ignored (expected one of "
                             f"{', '.join(v.slug for v in VIEWS)}); showing {DEFAULT_VIEW}")
             view = DEFAULT_VIEW
+        ss[PIN_KEY], pin_warnings = pin_of_query(query)
         load(values)
         ss[TAB_KEY] = label_of(view)
-        ss[WARNINGS_KEY] = warnings
+        ss[WARNINGS_KEY] = warnings + pin_warnings
         ss[BOOTED_KEY] = True
     else:
         for key in _state_keys():
@@ -89,6 +91,8 @@ def write_url(vals: dict[str, Any]) -> None:
     view = slug_of(st.session_state.get(TAB_KEY))
     if view != DEFAULT_VIEW:
         query["view"] = view
+    if st.session_state.get(PIN_KEY):
+        query[PIN_KEY] = st.session_state[PIN_KEY]
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
 
@@ -131,6 +135,24 @@ def load_cell(lr: float, beta: float, switch_to: str | None = "trajectories") ->
     ss["lr"], ss["beta"] = float(lr), float(beta)
     if switch_to is not None:
         ss[TAB_KEY] = label_of(switch_to)
+
+
+def on_pin() -> None:
+    """Pin the current settings (ui.pin), replacing any earlier pin."""
+    st.session_state[PIN_KEY] = pin_text(values())
+
+
+def on_clear_pin() -> None:
+    st.session_state[PIN_KEY] = None
+
+
+def on_swap_pin() -> None:
+    """Load the pinned settings and pin the current ones (display settings stay)."""
+    ss = st.session_state
+    current = values()
+    pinned, _ = parse_pin(ss[PIN_KEY])
+    load({**pinned, "present": current["present"]})
+    ss[PIN_KEY] = pin_text(current)
 
 
 # ----------------------------------------------------------------------------- context

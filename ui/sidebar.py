@@ -11,8 +11,9 @@ from dynamics.config import HYPER_DEFAULTS
 from dynamics.settings import OPTIMIZER_DEFAULTS
 from toys import TOYS
 from toys.expr import ExprError, parse_expression
+from ui.pin import PIN_KEY
 from ui.presets import PRESETS
-from ui.session import on_preset, on_toy_change
+from ui.session import on_clear_pin, on_pin, on_preset, on_toy_change
 from ui.state import CUSTOM, FIELDS, NAMES, START_BOUND, VARIANTS, param_bounds, param_key, toy_of
 
 MASK_TEXT = {"elementwise": "elementwise φᵢ = 1[uᵢgᵢ > 0] (Alg. 1)",
@@ -69,11 +70,23 @@ def render(run_labels: list[str]) -> None:
     if ss.get("_preset_loaded"):
         sb.caption(f"Loaded preset: {ss['_preset_loaded']}")
     sb.toggle("Presentation mode (large fonts)", key="present")
+    _pin(sb)
     _objective(sb)
     _optimizers(sb, run_labels)
     _hyperparameters(sb)
     _caution_decay_noise(sb)
     sb.caption("The URL holds every setting: copy it to share or reproduce this view.")
+
+
+def _pin(sb) -> None:
+    """Pin the current settings for the Compare tab (kept in the URL), and clear the pin."""
+    pinned = bool(st.session_state.get(PIN_KEY))
+    left, right = sb.columns([2, 1]) if pinned else (sb, None)
+    left.button("Pin settings", key="_pin", icon=":material/push_pin:", on_click=on_pin, width="stretch",
+                help="Keep these settings; the Compare tab draws them beside the ones you set next")
+    if pinned:
+        right.button("Clear", key="_unpin", on_click=on_clear_pin, width="stretch", help="Clear the pin")
+        sb.caption("Settings pinned: the Compare tab shows them beside the current ones.")
 
 
 def _objective(sb) -> None:

@@ -28,6 +28,7 @@ VIEWS: list[View] = [
     View("decay", "Weight decay", "ui.views.decay"),
     View("basins", "Basins", "ui.views.basins"),
     View("claims", "Paper claims", "ui.views.claims"),
+    View("compare", "Compare", "ui.views.compare"),
 ]
 DEFAULT_VIEW = VIEWS[0].slug
 

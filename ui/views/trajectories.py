@@ -50,12 +50,26 @@ def export_data(ctx: Context, trajs: dict, l_star, grid) -> tuple[dict, dict]:
                                                                                         else l_star))
 
 
-def render(ctx: Context) -> None:
+def computed(ctx: Context) -> tuple[np.ndarray, float | None, dict, dict]:
+    """(minimisers, L*, trajectories, summaries) of ctx's runs (cached, ui.compute), by label."""
     points, l_star = compute.minima(ctx.toy.name, ctx.params_key)
-    rise_rel = ctx.values["rise_rel"]
     trajs = {spec.label: compute.trajectory(spec) for spec in ctx.runs}
-    summaries = {spec.label: compute.summarize(spec, trajs[spec.label], points, l_star, rise_rel)
+    summaries = {spec.label: compute.summarize(spec, trajs[spec.label], points, l_star, ctx.values["rise_rel"])
                  for spec in ctx.runs}
+    return points, l_star, trajs, summaries
+
+
+def curve_series(ctx: Context, trajs: dict, summaries: dict) -> list[Series]:
+    """The loss, H and masked-fraction curves of ctx's runs, with their loss rises (viz.curves)."""
+    return [Series(spec.label, ctx.styles[spec.label].colour, ctx.styles[spec.label].dash,
+                   np.arange(spec.steps + 1), trajs[spec.label]["loss"], trajs[spec.label]["hamiltonian"],
+                   trajs[spec.label]["masked_fraction"] if spec.setup.cautious else None,
+                   summaries[spec.label].rises) for spec in ctx.runs]
+
+
+def render(ctx: Context) -> None:
+    points, l_star, trajs, summaries = computed(ctx)
+    rise_rel = ctx.values["rise_rel"]
     for label, s in summaries.items():
         if s.diverged_at is not None:
             st.warning(f"**{label} diverged at step {s.diverged_at}**: the iterate became non-finite or moved "
@@ -79,11 +93,7 @@ def render(ctx: Context) -> None:
         downloads.export_controls(fig, CONTOUR_KEY, table, arrays)
         movie.movie_download(ctx, trajs, points, l_star)
     with right:
-        series = [Series(spec.label, ctx.styles[spec.label].colour, ctx.styles[spec.label].dash,
-                         np.arange(spec.steps + 1), trajs[spec.label]["loss"], trajs[spec.label]["hamiltonian"],
-                         trajs[spec.label]["masked_fraction"] if spec.setup.cautious else None,
-                         summaries[spec.label].rises) for spec in ctx.runs]
-        curves = step_curves(series, l_star, ctx.presentation, rise_rel=rise_rel)
+        curves = step_curves(curve_series(ctx, trajs, summaries), l_star, ctx.presentation, rise_rel=rise_rel)
         downloads.plotly_chart(curves, "traj_curves")
         st.caption(f"Ticks under the loss: the steps where L rose by more than {rise_rel:g} × max(|L(w₀)|, "
                    "|L(w₀) − L*|) (the sidebar's threshold; smaller rises are rounding). Where a curve oscillates faster "
