@@ -31,6 +31,7 @@ from viz import movie, movie_file
 from viz.export import export_bytes
 from viz.movie_file import MovieError, check_file, write_movie
 
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")     # ffmpeg subprocesses exec at once
 BLUE = (0x00, 0x72, 0xB2)
 T = 40
 SIZE = (1280, 720)
@@ -248,14 +249,17 @@ def test_defaults_make_120_frames_at_720p_with_a_progress_bar(tmp_path, capsys):
 
 
 def test_a_saved_configuration_animates_and_one_without_paths_is_refused(tmp_path, capsys):
+    """A file of `figure --config-out` with 30 steps: the default frames fall to one per
+    iterate (31); --frames sets them."""
     config = default_config("wd-line")
     config["steps"] = 30
     save(config, str(tmp_path / "wd.json"))
-    out = tmp_path / "wd.gif"
-    assert main(["animate", "--config", str(tmp_path / "wd.json"), "--out", str(out), "--frames", "5",
-                 "--size", "320x180"]) == 0
-    with Image.open(out) as im:
-        assert im.n_frames == 5 and im.size == (320, 180)
+    for extra, frames in (([], 31), (["--frames", "5"], 5)):
+        out = tmp_path / f"wd{frames}.gif"
+        assert main(["animate", "--config", str(tmp_path / "wd.json"), "--out", str(out), "--size", "320x180",
+                     *extra]) == 0
+        with Image.open(out) as im:
+            assert im.n_frames == frames and im.size == (320, 180)
     save(default_config("fig3"), str(tmp_path / "fig3.json"))
     capsys.readouterr()
     assert main(["animate", "--config", str(tmp_path / "fig3.json"), "--out", str(tmp_path / "x.gif")]) == 2
