@@ -184,7 +184,7 @@ def _background_traces(fig: go.Figure, scene: Scene, geo: Geometry) -> None:
     for run in scene.runs:
         line = dict(color=run.colour, width=LINE_PX_720 * scale * 0.6)
         t = np.arange(len(run.loss))
-        loss = np.where(run.loss > 0, run.loss, np.nan) if box.log or geo.loss.log else run.loss
+        loss = np.where(run.loss > 0, run.loss, np.nan) if geo.loss.log else run.loss
         fig.add_trace(go.Scatter(x=run.w[:, 0], y=run.w[:, 1], mode="lines", line=line, opacity=FAINT,
                                  showlegend=False, hoverinfo="skip"), row=1, col=1)
         fig.add_trace(go.Scatter(x=t, y=loss, mode="lines", line=line, opacity=FAINT, showlegend=False,
@@ -217,12 +217,14 @@ def background_figure(scene: Scene, geo: Geometry) -> go.Figure:
     fig.update_xaxes(showgrid=False, row=1, col=1)
     fig.update_yaxes(showgrid=False, row=1, col=1)
     fig.layout.annotations = [a for a in fig.layout.annotations if a.name != LETTER]
-    fig.update_layout(width=W, height=H, margin=dict(l=0, r=0, t=0, b=0, autoexpand=False), showlegend=True,
-                      legend=dict(orientation="h", x=geo.contour.left / W, xanchor="left", y=1 - 0.5 * geo.font_px / H,
-                                  yanchor="top", bgcolor="rgba(0,0,0,0)", entrywidth=0, itemwidth=40))
+    line = geo.font_px / H                          # a line of text, as a fraction of the height
     if scene.title:
-        fig.add_annotation(text=scene.title, xref="paper", yref="paper", x=geo.loss.left / W, xanchor="left",
-                           y=1 - 0.5 * geo.font_px / H, yanchor="top", showarrow=False)
+        fig.add_annotation(text=scene.title, xref="paper", yref="paper", x=geo.contour.left / W, xanchor="left",
+                           y=1 - 0.4 * line, yanchor="top", showarrow=False)
+    fig.update_layout(width=W, height=H, margin=dict(l=0, r=0, t=0, b=0, autoexpand=False), showlegend=True,
+                      legend=dict(orientation="h", x=geo.contour.left / W, xanchor="left",
+                                  y=1 - (1.8 if scene.title else 0.4) * line, yanchor="top", bgcolor="rgba(0,0,0,0)",
+                                  entrywidth=0, itemwidth=40))
     return fig
 
 
