@@ -90,6 +90,23 @@ def test_contour_panel_has_equal_scales():
     assert c.x[0] <= -1 and c.x[1] >= 1 and c.y[0] <= -1 and c.y[1] >= 1
 
 
+def test_a_diverging_run_neither_flattens_the_loss_axis_nor_breaks_the_frames():
+    """w_t = 2^t (0.5, 0.3) overflows to inf and then NaN; the loss axis stops at 1e3
+    times the largest L(w_0) (plus 5% of the span), and every frame is drawn."""
+    t = np.arange(T + 1101)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.column_stack([0.5 * 2.0 ** t, 0.3 * 2.0 ** t])
+        w[-10:] = np.nan
+        loss = 0.5 * w[:, 0] ** 2 + 0.1 * w[:, 1] ** 2
+    scene = circle_scene()
+    scene = scene._replace(runs=scene.runs + [movie.MovieRun("diverges", "#D55E00", w, loss)])
+    geo = movie.geometry(scene, SIZE)
+    lo, hi = math.log10(0.5 * 0.8 ** T), math.log10(1e3 * max(0.5, loss[0]))
+    assert geo.loss.y == pytest.approx((lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)))
+    frames = white_frames(scene, movie.frame_steps(5, len(t) - 1))
+    assert len(frames) == 5 and all(f.shape == (SIZE[1], SIZE[0], 3) for f in frames)
+
+
 def test_plotly_puts_markers_where_the_mapping_says():
     """Magenta squares rendered by Plotly (at the movie's supersampling) at a point of each
     panel: their centroids are within a quarter of a pixel of the hand-derived position."""
