@@ -10,7 +10,9 @@ Phases of ``write_movie`` (measured through its progress callback): "background"
 from the call to the first frame handed to the encoder (the Kaleido render of the
 static figure at 2x, including the browser's start, and the first frame); "frames"
 from the first to the last frame (drawing, reducing and encoding); "finish" the
-encoder's flush and the file's check (signature, frame count by decoding, size).
+encoder's flush and the file's check (signature, frame count by decoding, size).  "CPU"
+is the CPU time of this process and of the ffmpeg processes (not of the browser), which
+other programs on the machine do not inflate as they do the wall times.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import argparse
 import io
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -51,15 +54,22 @@ def machine() -> str:
     return f"{model}, {cores} cores, {mem:.0f} GiB; ffmpeg {imageio_ffmpeg.get_ffmpeg_version().split('-')[0]}"
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and of its children that have ended (the
+    ffmpeg processes; not the export browser, which stays up)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def timed_movie(scene: movie.Scene, path: str, frames: int, size: tuple[int, int]) -> dict[str, float]:
-    """write_movie's wall time in phases (see the module's docstring)."""
+    """write_movie's wall time in phases (see the module's docstring) and its CPU time."""
     marks: dict[int, float] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     write_movie(scene, path, frames, movie.DEFAULT_FPS, size,
                 progress=lambda k, n: marks.setdefault(k, time.perf_counter()))
     t1 = time.perf_counter()
     return dict(total=t1 - t0, background=marks[1] - t0, frames=marks[frames] - marks[1], finish=t1 - marks[frames],
-                mib=os.path.getsize(path) / 2**20)
+                cpu=cpu_seconds() - c0, mib=os.path.getsize(path) / 2**20)
 
 
 def naive_per_frame(scene: movie.Scene, size: tuple[int, int], n: int) -> float:
@@ -96,14 +106,17 @@ def main() -> None:
     compute = time.perf_counter() - t0
     print(f"{PRESET}: {len(scene.runs)} runs x {movie.last_step(scene)} steps computed in {compute:.2f} s "
           "(JAX compile included)")
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
     print(f"{'format':7s}{'frames':>7s}{'size':>11s}{'background':>12s}{'frames':>9s}{'finish':>8s}{'movie':>8s}"
-          f"{'+compute':>10s}{'MiB':>7s}")
+          f"{'+compute':>10s}{'CPU':>8s}{'MiB':>7s}")
     with tempfile.TemporaryDirectory() as folder:
         for fmt in ("mp4", "gif"):
             r = timed_movie(scene, os.path.join(folder, f"m.{fmt}"), args.frames, size)
             print(f"{fmt:7s}{args.frames:7d}{'x'.join(map(str, size)):>11s}{r['background']:11.2f}s"
-                  f"{r['frames']:8.2f}s{r['finish']:7.2f}s{r['total']:7.2f}s{r['total'] + compute:9.2f}s{r['mib']:7.2f}")
+                  f"{r['frames']:8.2f}s{r['finish']:7.2f}s{r['total']:7.2f}s{r['total'] + compute:9.2f}s{r['cpu']:7.2f}s"
+                  f"{r['mib']:7.2f}")
     naive = naive_per_frame(scene, size, args.naive_frames)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(f"naive (one Kaleido export per frame): {naive:.2f} s a frame, {args.frames} frames {naive * args.frames:.0f} s*")
 
 

@@ -42,8 +42,8 @@ def register(sub) -> None:
     src.add_argument("--steps", type=int, metavar="T", help="override the configuration's number of steps")
     out = p.add_argument_group("movie")
     out.add_argument("--out", metavar="FILE", required=True, help=".gif (Pillow) or .mp4 (H.264, yuv420p)")
-    out.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
-                     help=f"number of frames, 2 to steps + 1 (default {DEFAULT_FRAMES})")
+    out.add_argument("--frames", type=int, help=f"number of frames, 2 to steps + 1 (default {DEFAULT_FRAMES}, or "
+                                                 "steps + 1 when fewer)")
     out.add_argument("--fps", type=float, default=DEFAULT_FPS, help=f"frames a second, up to {MAX_FPS} (default "
                                                                     f"{DEFAULT_FPS}; GIF stores 1/100 s per frame)")
     w, h = SIZES[DEFAULT_SIZE]
@@ -71,8 +71,9 @@ def check_out(path: str) -> str:
     return fmt
 
 
-def resolve(args) -> tuple[dict, tuple[int, int]]:
-    """(the validated configuration, the movie's size); UsageError on any bad option."""
+def resolve(args) -> tuple[dict, tuple[int, int], int]:
+    """(the validated configuration, the movie's size, its number of frames); UsageError
+    on any bad option."""
     check_out(args.out)
     check(not (args.preset and args.config), "--config", "give --preset or --config, not both")
     check(bool(args.preset or args.config), "--preset", f"give --preset NAME ({', '.join(MOVIE_PRESETS)}) "
@@ -96,9 +97,10 @@ def resolve(args) -> tuple[dict, tuple[int, int]]:
     problem = movie_problem(config)
     check(problem is None, "--config", problem)
     top = config["steps"] + 1
-    check(2 <= args.frames <= top, "--frames", f"must be 2 to {top} (steps + 1: one frame per iterate at most); "
-                                               f"got {args.frames}")
-    return config, size
+    frames = min(DEFAULT_FRAMES, top) if args.frames is None else args.frames
+    check(2 <= frames <= top, "--frames", f"must be 2 to {top} (steps + 1: one frame per iterate at most); "
+                                          f"got {frames}")
+    return config, size, frames
 
 
 def progress_bar(done: int, total: int) -> None:
@@ -113,17 +115,17 @@ def progress_bar(done: int, total: int) -> None:
 
 
 def handle(args) -> int:
-    config, size = resolve(args)
+    config, size, frames = resolve(args)
     t0 = time.perf_counter()
     scene = scene_of(config)
     t1 = time.perf_counter()
     print(f"{config['preset']}: {len(scene.runs)} runs of {config['steps']} steps computed in {t1 - t0:.2f} s")
     try:
-        write_movie(scene, args.out, args.frames, args.fps, size, progress=progress_bar)
+        write_movie(scene, args.out, frames, args.fps, size, progress=progress_bar)
     except (MovieError, ExportError) as err:
         sys.stderr.write(f"python -m dynamics animate: error: {err}\n")
         return 1
     mb = os.path.getsize(args.out) / 2**20
-    print(f"  wrote {args.out}: {args.frames} frames, {size[0]}x{size[1]}, {args.fps:g} fps "
-          f"({args.frames / args.fps:.1f} s), {mb:.1f} MiB, in {time.perf_counter() - t1:.2f} s")
+    print(f"  wrote {args.out}: {frames} frames, {size[0]}x{size[1]}, {args.fps:g} fps "
+          f"({frames / args.fps:.1f} s), {mb:.1f} MiB, in {time.perf_counter() - t1:.2f} s")
     return 0

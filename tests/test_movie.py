@@ -31,6 +31,7 @@ from viz import movie, movie_file
 from viz.export import export_bytes
 from viz.movie_file import MovieError, check_file, write_movie
 
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")     # ffmpeg subprocesses exec at once
 BLUE = (0x00, 0x72, 0xB2)
 T = 40
 SIZE = (1280, 720)
@@ -87,6 +88,23 @@ def test_contour_panel_has_equal_scales():
     c = geo.contour
     assert (c.x[1] - c.x[0]) / c.width == pytest.approx((c.y[1] - c.y[0]) / c.height)
     assert c.x[0] <= -1 and c.x[1] >= 1 and c.y[0] <= -1 and c.y[1] >= 1
+
+
+def test_a_diverging_run_neither_flattens_the_loss_axis_nor_breaks_the_frames():
+    """w_t = 2^t (0.5, 0.3) overflows to inf and then NaN; the loss axis stops at 1e3
+    times the largest L(w_0) (plus 5% of the span), and every frame is drawn."""
+    t = np.arange(T + 1101)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.column_stack([0.5 * 2.0 ** t, 0.3 * 2.0 ** t])
+        w[-10:] = np.nan
+        loss = 0.5 * w[:, 0] ** 2 + 0.1 * w[:, 1] ** 2
+    scene = circle_scene()
+    scene = scene._replace(runs=scene.runs + [movie.MovieRun("diverges", "#D55E00", w, loss)])
+    geo = movie.geometry(scene, SIZE)
+    lo, hi = math.log10(0.5 * 0.8 ** T), math.log10(1e3 * max(0.5, loss[0]))
+    assert geo.loss.y == pytest.approx((lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)))
+    frames = white_frames(scene, movie.frame_steps(5, len(t) - 1))
+    assert len(frames) == 5 and all(f.shape == (SIZE[1], SIZE[0], 3) for f in frames)
 
 
 def test_plotly_puts_markers_where_the_mapping_says():
@@ -248,14 +266,17 @@ def test_defaults_make_120_frames_at_720p_with_a_progress_bar(tmp_path, capsys):
 
 
 def test_a_saved_configuration_animates_and_one_without_paths_is_refused(tmp_path, capsys):
+    """A file of `figure --config-out` with 30 steps: the default frames fall to one per
+    iterate (31); --frames sets them."""
     config = default_config("wd-line")
     config["steps"] = 30
     save(config, str(tmp_path / "wd.json"))
-    out = tmp_path / "wd.gif"
-    assert main(["animate", "--config", str(tmp_path / "wd.json"), "--out", str(out), "--frames", "5",
-                 "--size", "320x180"]) == 0
-    with Image.open(out) as im:
-        assert im.n_frames == 5 and im.size == (320, 180)
+    for extra, frames in (([], 31), (["--frames", "5"], 5)):
+        out = tmp_path / f"wd{frames}.gif"
+        assert main(["animate", "--config", str(tmp_path / "wd.json"), "--out", str(out), "--size", "320x180",
+                     *extra]) == 0
+        with Image.open(out) as im:
+            assert im.n_frames == frames and im.size == (320, 180)
     save(default_config("fig3"), str(tmp_path / "fig3.json"))
     capsys.readouterr()
     assert main(["animate", "--config", str(tmp_path / "fig3.json"), "--out", str(tmp_path / "x.gif")]) == 2

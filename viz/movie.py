@@ -43,6 +43,7 @@ FAINT = 0.25                 # opacity of the full paths and curves in the backg
 FONT_PT_720 = 14.0           # text size at 720 px high (scaled with the height)
 LINE_PX_720, DOT_PX_720 = 2.5, 7.0     # trail width and current-point radius at 720 px high
 CONTOUR_N = 160
+DIVERGED_CAP = 1e3           # a log loss axis ends at this times the largest L(w_0)
 SERIF_FILE = "DejaVuSerif.ttf"         # Pillow's file of the first family of viz.theme.FONTS["serif"]
 
 
@@ -95,11 +96,11 @@ class Geometry(NamedTuple):
         """Movie-pixel coordinates (SVG convention) of data points (x, y) in ``box``;
         non-finite where the point is (or, on a log axis, y <= 0)."""
         x, y = np.asarray(x, float), np.asarray(y, float)
-        if box.log:
-            with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):      # diverged runs: inf, NaN
+            if box.log:
                 y = np.where(y > 0, np.log10(np.where(y > 0, y, 1.0)), np.nan)
-        px = box.left + (x - box.x[0]) / (box.x[1] - box.x[0]) * box.width
-        py = box.top + (box.y[1] - y) / (box.y[1] - box.y[0]) * box.height
+            px = box.left + (x - box.x[0]) / (box.x[1] - box.x[0]) * box.width
+            py = box.top + (box.y[1] - y) / (box.y[1] - box.y[0]) * box.height
         return px, py
 
 
@@ -124,10 +125,14 @@ def frame_steps(frames: int, steps: int) -> np.ndarray:
     return np.rint(np.linspace(0, steps, frames)).astype(int)
 
 
-def _span(values: np.ndarray, log: bool) -> tuple[float, float]:
+def _span(values: np.ndarray, log: bool, start: np.ndarray) -> tuple[float, float]:
     """The loss axis range (log10 units on a log axis) holding every finite value, with
-    5% to spare on each side."""
+    5% to spare on each side; a log axis stops at DIVERGED_CAP times the largest loss at
+    step 0 (``start``), so that a diverging run does not flatten the others."""
     v = values[np.isfinite(values) & ((values > 0) if log else True)]
+    top = start[np.isfinite(start) & (start > 0)]
+    if log and top.size:
+        v = np.minimum(v, DIVERGED_CAP * top.max())
     if not v.size:
         return (-1.0, 1.0) if log else (0.0, 1.0)
     lo, hi = (np.log10(v.min()), np.log10(v.max())) if log else (v.min(), v.max())
@@ -160,7 +165,8 @@ def geometry(scene: Scene, size: tuple[int, int]) -> Geometry:
     log = loss_is_log(scene.runs)
     loss_left = left + pw + gap
     loss = Box(loss_left, top, W - right - loss_left, ph, (0.0, float(max(steps, 1))),
-               _span(np.concatenate([r.loss for r in scene.runs]), log), log)
+               _span(np.concatenate([r.loss for r in scene.runs]), log, np.array([r.loss[0] for r in scene.runs])),
+               log)
     return Geometry((W, H), contour, loss, FONT_PT_720 * H / 720 * PX_PER_PT)
 
 
@@ -184,7 +190,7 @@ def _background_traces(fig: go.Figure, scene: Scene, geo: Geometry) -> None:
     for run in scene.runs:
         line = dict(color=run.colour, width=LINE_PX_720 * scale * 0.6)
         t = np.arange(len(run.loss))
-        loss = np.where(run.loss > 0, run.loss, np.nan) if box.log or geo.loss.log else run.loss
+        loss = np.where(run.loss > 0, run.loss, np.nan) if geo.loss.log else run.loss
         fig.add_trace(go.Scatter(x=run.w[:, 0], y=run.w[:, 1], mode="lines", line=line, opacity=FAINT,
                                  showlegend=False, hoverinfo="skip"), row=1, col=1)
         fig.add_trace(go.Scatter(x=t, y=loss, mode="lines", line=line, opacity=FAINT, showlegend=False,
@@ -217,12 +223,14 @@ def background_figure(scene: Scene, geo: Geometry) -> go.Figure:
     fig.update_xaxes(showgrid=False, row=1, col=1)
     fig.update_yaxes(showgrid=False, row=1, col=1)
     fig.layout.annotations = [a for a in fig.layout.annotations if a.name != LETTER]
-    fig.update_layout(width=W, height=H, margin=dict(l=0, r=0, t=0, b=0, autoexpand=False), showlegend=True,
-                      legend=dict(orientation="h", x=geo.contour.left / W, xanchor="left", y=1 - 0.5 * geo.font_px / H,
-                                  yanchor="top", bgcolor="rgba(0,0,0,0)", entrywidth=0, itemwidth=40))
+    line = geo.font_px / H                          # a line of text, as a fraction of the height
     if scene.title:
-        fig.add_annotation(text=scene.title, xref="paper", yref="paper", x=geo.loss.left / W, xanchor="left",
-                           y=1 - 0.5 * geo.font_px / H, yanchor="top", showarrow=False)
+        fig.add_annotation(text=scene.title, xref="paper", yref="paper", x=geo.contour.left / W, xanchor="left",
+                           y=1 - 0.4 * line, yanchor="top", showarrow=False)
+    fig.update_layout(width=W, height=H, margin=dict(l=0, r=0, t=0, b=0, autoexpand=False), showlegend=True,
+                      legend=dict(orientation="h", x=geo.contour.left / W, xanchor="left",
+                                  y=1 - (1.8 if scene.title else 0.4) * line, yanchor="top", bgcolor="rgba(0,0,0,0)",
+                                  entrywidth=0, itemwidth=40))
     return fig
 
 
@@ -243,7 +251,7 @@ def _pillow(v):
     """Movie-pixel coordinates (SVG convention) as supersampled Pillow coordinates: Pillow
     puts pixel i's centre at the integer i and truncates fractions, so round to the
     nearest centre (at most 1/(2 SUPERSAMPLE) of a movie pixel off)."""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         return np.rint(np.asarray(v, float) * SUPERSAMPLE - 0.5)
 
 
