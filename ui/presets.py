@@ -41,6 +41,36 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# The Lesson tab (ui/views/lesson.py): one quadratic with kappa = 100 throughout, L = 0.25 w1^2 + 25 w2^2.
+# Steps 1-3 use gradient descent's best step size 2/(l1 + l2) (GD zig-zags there); step 2's beta,
+# (1 - sqrt(eps l1))^2, damps the flat direction critically (more oscillates, less crawls).  Steps 4-5
+# take a step 40 times smaller, where the iterates follow the flow (docs/theory.md, Section 4.4), so the
+# Hamiltonian falls at every step.  Step 7 runs the Weight decay tab's study (its own settings).
+LESSON_H = (0.5, 50.0)
+LESSON_LR = 2.0 / sum(LESSON_H)
+LESSON_BETA = (1.0 - (LESSON_LR * LESSON_H[0]) ** 0.5) ** 2
+_LESSON_TOY = dict(toy="quadratic", p_h1=LESSON_H[0], p_h2=LESSON_H[1], variants="base", steps=600)
+_LESSON_MAP = dict(r_lr_lo=0.002, r_lr_hi=0.08, r_lr_scale="linear", r_beta_lo=0.0, r_beta_hi=0.99, r_n=64,
+                   r_steps=1000)
+LESSON: list[tuple[str, dict[str, Any]]] = [
+    ("Gradient descent in a narrow valley", dict(_LESSON_TOY, opt=("gd",), lr=LESSON_LR)),
+    ("Momentum", dict(_LESSON_TOY, opt=("gd", "gdm"), lr=LESSON_LR, beta=LESSON_BETA)),
+    ("Too much momentum", dict(_LESSON_TOY, opt=("gdm",), lr=LESSON_LR, beta=0.95)),
+    ("The energy H", dict(_LESSON_TOY, opt=("gdm",), lr=0.001, beta=0.95, steps=1000)),
+    ("The cautious mask", dict(_LESSON_TOY, opt=("gdm",), variants="both", lr=0.001, beta=0.95, steps=1000)),
+    ("The rate map: best (ε, β) and the edge of stability", dict(_LESSON_TOY, opt=("gdm",), variants="both",
+                                                                 lr=LESSON_LR, beta=LESSON_BETA, **_LESSON_MAP)),
+    ("Cautious weight decay and the minimum-norm solution", dict(toy="valley-line", opt=("gdm",),
+                                                                 d_toy="valley-line", d_cmask=False)),
+]
+
+def lesson_values(step: int, present: bool = False) -> dict[str, Any]:
+    """Every state value of lesson step ``step`` (1-based; the rest at their defaults, as a
+    preset), keeping the presentation mode ``present``."""
+    overrides = LESSON[step - 1][1]
+    return {**defaults(overrides["toy"]), **overrides, "lesson": step, "present": present}
+
+
 def preset_values(name: str) -> tuple[dict[str, Any], str]:
     """(every state value, view slug) of preset ``name``."""
     if name not in PRESETS:

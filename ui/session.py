@@ -13,8 +13,12 @@ from typing import Any, NamedTuple
 import streamlit as st
 
 from toys import Toy
+<<<<<<< HEAD
 from ui.pin import PIN_KEY, parse_pin, pin_of_query, pin_text
 from ui.presets import preset_values
+=======
+from ui.presets import lesson_values, preset_values
+>>>>>>> wt-lesson
 from ui.state import (FIELDS, PARAM_PREFIX, START_KEYS, RunSpec, focus_of, parse_query, resolve_custom, runs_of,
                       to_query, toy_defaults, toy_key, toy_of, toy_params)
 from ui.views import DEFAULT_VIEW, VIEWS, label_of, slug_of
@@ -25,6 +29,8 @@ TAB_KEY = "_tab"
 CAUTIOUS_DASH = {False: "solid", True: "dash"}     # colour is never the only cue
 WARNINGS_KEY = "_url_warnings"
 BOOTED_KEY = "_booted"
+LESSON = "lesson"                      # the Lesson view's slug
+LESSON_LINK_KEYS = {"view", "lesson", "present"}   # a lesson URL with only these loads the step's settings
 
 
 def _state_keys() -> list[str]:
@@ -42,7 +48,8 @@ def load(values: dict[str, Any]) -> None:
 
 
 def bootstrap() -> None:
-    """First run of a session: state from the URL (warnings kept for ``show_warnings``).
+    """First run of a session: state from the URL (warnings kept for ``show_warnings``);
+    a Lesson link with no settings (``?view=lesson&lesson=3``) loads that step's settings.
     Later runs: re-assign every state key so hidden widgets keep their values."""
     ss = st.session_state
     if BOOTED_KEY not in ss:
@@ -53,7 +60,12 @@ def bootstrap() -> None:
             warnings.append(f"URL parameter view={view!r} ignored (expected one of "
                             f"{', '.join(v.slug for v in VIEWS)}); showing {DEFAULT_VIEW}")
             view = DEFAULT_VIEW
+<<<<<<< HEAD
         ss[PIN_KEY], pin_warnings = pin_of_query(query)
+=======
+        if view == LESSON and set(query) <= LESSON_LINK_KEYS:
+            values = lesson_values(values["lesson"], values["present"])
+>>>>>>> wt-lesson
         load(values)
         ss[TAB_KEY] = label_of(view)
         ss[WARNINGS_KEY] = warnings + pin_warnings
@@ -85,14 +97,21 @@ def values() -> dict[str, Any]:
 
 def write_url(vals: dict[str, Any]) -> None:
     """Replace the URL's query string by the state (non-default values only; the focus
-    run is written only when it is not the default one)."""
+    run is written only when it is not the default one).  In the Lesson view the toy is
+    always written, so that the URL carries settings and reopens them, not the step's own
+    (``bootstrap``)."""
     default_focus = focus_of(runs_of(vals), "").label if vals["opt"] else ""
     query = to_query({**vals, "focus": "" if vals["focus"] == default_focus else vals["focus"]})
     view = slug_of(st.session_state.get(TAB_KEY))
     if view != DEFAULT_VIEW:
         query["view"] = view
+<<<<<<< HEAD
     if st.session_state.get(PIN_KEY):
         query[PIN_KEY] = st.session_state[PIN_KEY]
+=======
+    if view == LESSON:
+        query.setdefault("toy", vals["toy"])
+>>>>>>> wt-lesson
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
 
@@ -119,6 +138,11 @@ def on_preset() -> None:
     ss[TAB_KEY] = label_of(view)
     ss["_preset_loaded"] = name
     ss["_preset"] = None
+
+
+def on_lesson(step: int) -> None:
+    """Go to lesson step ``step``: load its settings (the presentation mode is kept)."""
+    load(lesson_values(step, bool(st.session_state.get("present", False))))
 
 
 def on_start_click(chart_key: str) -> None:

@@ -48,6 +48,7 @@ CUSTOM_PREFIX = "custom:"               # toy key of a typed objective: CUSTOM_P
 DEFAULT_EXPR = "(1-x)^2 + 5*(y-x^2)^2"       # a gentle Rosenbrock: GDM at the default lr, beta converges
 EXPR_URL_LIMIT = 65536                  # longest expr taken from a URL (the parser itself refuses more than 500)
 BASIN_SIZES = (16, 32, 48, 64, 96, 128)
+LESSON_STEPS = 7                        # the Lesson tab's steps (ui.presets.LESSON)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,6 +171,7 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
     _f("o_atol", 1e-9, 1e-14, 1e-1),
     _i("i_step", 0, 0, 5000),
     Field("i_zoom", "bool", True),
+    _i("lesson", 1, 1, LESSON_STEPS),
 ]}
 
 SPEC_SETTINGS = ("dampening", "mask", "compensation", "decay", "dtype", "lr", "beta", "beta2", "adam_eps", "wd",

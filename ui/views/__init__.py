@@ -21,6 +21,7 @@ class View(NamedTuple):
 
 VIEWS: list[View] = [
     View("trajectories", "Trajectories", "ui.views.trajectories"),
+    View("lesson", "Lesson", "ui.views.lesson"),      # second: a class starts here, next to the figures it borrows
     View("rates", "Rate maps", "ui.views.rates"),
     View("continuous", "Continuous time", "ui.views.continuous"),
     View("inspector", "Step inspector", "ui.views.inspector"),

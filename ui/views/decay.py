@@ -7,6 +7,8 @@ each run ends relative to the set's minimum-norm point, and a table of the end p
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -14,7 +16,7 @@ import streamlit as st
 
 from dynamics.decay_study import STUDY_HYPER, STUDY_OPTIMIZERS, STUDY_STEPS, STUDY_TOY_PARAMS, STUDY_TOYS, \
     set_distance, study_table
-from toys import get_toy
+from toys import Toy, get_toy
 from ui import compute, downloads
 from ui.session import Context
 from viz.decay import decay_curves_figure, decay_ends_figure, decay_paths_figure, pareto_front
@@ -49,6 +51,42 @@ def export_table(study) -> dict:
         set_distance=run.set_distance, decay_on=run.decay_on.any(axis=1)) for (o, mode), run in study.items()})
 
 
+class Study(NamedTuple):
+    """The decay study of the state's objective (d_toy, d_cmask) with what its figures need."""
+
+    toy: Toy
+    cmask: bool
+    params: dict
+    runs: dict                  # (optimizer, decay mode) -> DecayRun
+    grid: tuple                 # (xs, ys, L)
+    minima: np.ndarray          # the set's minimum-norm point(s)
+    residual: np.ndarray | None     # the set's residual on the grid (None: a single minimiser)
+
+
+def run_study(ctx: Context) -> Study:
+    """The cached decay study of the state's objective, its grid, minima and set residual."""
+    name, cmask = ctx.values["d_toy"], bool(ctx.values["d_cmask"])
+    toy = get_toy(name)
+    params = toy.params(STUDY_TOY_PARAMS.get(name))
+    params_key = tuple(sorted(params.items()))
+    with st.spinner(f"Running {len(STUDY_OPTIMIZERS) * 3} runs of {STUDY_STEPS} steps…"):
+        runs = compute.decay_runs(name, cmask)
+    grid = compute.grid(name, params_key, GRID)
+    minima, _ = compute.minima(name, params_key)
+    residual = None
+    if toy.valley and toy.set_residual is not None:
+        pts = jnp.asarray(np.stack(np.meshgrid(*grid[:2]), axis=-1))
+        residual = np.asarray(toy.set_residual(pts, {k: jnp.asarray(v) for k, v in params.items()}))
+    return Study(toy, cmask, params, runs, grid, minima, residual)
+
+
+def paths_figure(study: Study, opt: str, presentation: bool):
+    """The contour with the set and the paths of ``opt`` with no, decoupled and cautious decay."""
+    runs = {mode: run for (o, mode), run in study.runs.items() if o == opt}
+    title = f"{optimizer_name(opt, study.cmask)} ({_hyper_text(opt)})"
+    return decay_paths_figure(study.grid, study.minima, runs, study.residual, title, presentation)
+
+
 def render(ctx: Context) -> None:
     st.markdown("**Cautious weight decay** (arXiv 2510.12402) decays only the coordinates that the update already "
                 "moves towards 0, u ← u + λ·1[u ⊙ w ≥ 0] ⊙ w, where decoupled decay always adds λw. On a set of "
@@ -58,34 +96,19 @@ def render(ctx: Context) -> None:
     c = st.columns([2, 3])
     c[0].selectbox("objective", STUDY_TOYS, key="d_toy", format_func=lambda n: f"{n}: {get_toy(n).title}")
     c[1].toggle("cautious mask on the direction too (C-GDM, C-Adam, C-Lion)", key="d_cmask")
-    name, cmask = ctx.values["d_toy"], bool(ctx.values["d_cmask"])
-    toy = get_toy(name)
-    params = toy.params(STUDY_TOY_PARAMS.get(name))
-    params_key = tuple(sorted(params.items()))
-    with st.spinner(f"Running {len(STUDY_OPTIMIZERS) * 3} runs of {STUDY_STEPS} steps…"):
-        study = compute.decay_runs(name, cmask)
-    grid = compute.grid(name, params_key, GRID)
-    minima, _ = compute.minima(name, params_key)
-    xs, ys, _ = grid
-    residual = None
-    if toy.valley and toy.set_residual is not None:
-        pts = jnp.asarray(np.stack(np.meshgrid(xs, ys), axis=-1))
-        residual = np.asarray(toy.set_residual(pts, {k: jnp.asarray(v) for k, v in params.items()}))
-
+    study = run_study(ctx)
     cols = st.columns(len(STUDY_OPTIMIZERS))
     for col, opt in zip(cols, STUDY_OPTIMIZERS):
-        runs = {mode: run for (o, mode), run in study.items() if o == opt}
-        title = f"{optimizer_name(opt, cmask)} ({_hyper_text(opt)})"
         with col:
-            downloads.plotly_chart(decay_paths_figure(grid, minima, runs, residual, title, ctx.presentation),
-                                   f"decay_paths_{opt}")
+            downloads.plotly_chart(paths_figure(study, opt, ctx.presentation), f"decay_paths_{opt}")
     st.caption("Green: the set of minimisers; stars: its minimum-norm points. The cautious-decay path is solid where "
                "its mask 1[u·w ≥ 0] decays some coordinate and dotted where it decays none; the solid stretch along "
                "the set is the sliding phase. Crosses: where each run ends.")
+    toy, params, minima, (xs, ys, _) = study.toy, study.params, study.minima, study.grid
     min_norm = float(np.min(np.linalg.norm(minima, axis=1)))
-    curves = decay_curves_figure(study, STUDY_OPTIMIZERS, min_norm, ctx.presentation)
+    curves = decay_curves_figure(study.runs, STUDY_OPTIMIZERS, min_norm, ctx.presentation)
     downloads.plotly_chart(curves, "decay_curves")
-    downloads.export_controls(curves, "decay_curves", export_table(study))
+    downloads.export_controls(curves, "decay_curves", export_table(study.runs))
     st.caption("Top: |w_t| (dashed: |w*| of the minimum-norm point). Bottom: distance of w_t to the set of "
                "minimisers (log axis; gaps: exactly 0). Where a curve oscillates faster than the plot can show "
                "(Lion; a run sliding along the set), it is drawn as a band, its min–max over the window named at the "
@@ -94,9 +117,9 @@ def render(ctx: Context) -> None:
     front = pareto_front(set_distance(toy, np.stack([gx, gy], axis=-1), params), np.hypot(gx, gy))
     left, right = st.columns([1, 1.3])
     with left:
-        downloads.plotly_chart(decay_ends_figure(study, min_norm, front, ctx.presentation), "decay_ends")
+        downloads.plotly_chart(decay_ends_figure(study.runs, min_norm, front, ctx.presentation), "decay_ends")
     with right:
         st.markdown(f"**End points after {STUDY_STEPS} steps** on {toy.title}")
-        st.dataframe(table(study), hide_index=True, width="stretch")
+        st.dataframe(table(study.runs), hide_index=True, width="stretch")
         st.caption("Sliding fraction: the share of steps on the set (distance < 0.05) with the decay acting. "
                    "w*: the nearest minimum-norm point of the set.")

@@ -106,7 +106,7 @@ def _intro(ctx: Context, specs) -> str:
             "shown beside the simulation.")
 
 
-def _sweep(specs, lr_axis, beta_axis, steps: int, seeds: int) -> list[dict]:
+def sweep_maps(specs, lr_axis, beta_axis, steps: int, seeds: int) -> list[dict]:
     """The maps of both runs (ui.compute.rate_map), with a progress bar."""
     bar = st.progress(0.0, text="sweeping…")
     maps = []
@@ -196,6 +196,25 @@ def _cell_picker(panels, lr_axis, beta_axis, v) -> None:
     st.caption("Selected cell: " + "; ".join(_cell_text(m, pick_beta, pick_lr) for m in panels))
 
 
+def maps_figure(ctx: Context, specs, lr_axis, beta_axis, seeds: int):
+    """(the maps of both runs, their panels (closed form or None, base, cautious), the
+    analytic optimum and edge or None, the figure) of the sidebar's grid."""
+    v = ctx.values
+    maps = sweep_maps(specs, lr_axis, beta_axis, v["r_steps"], seeds)
+    panels = rate_panels(specs, maps, lr_axis, beta_axis)
+    spec = specs[0]
+    theory = analytic(ctx, spec.setup.optimizer, spec.setup.dampening, beta_axis) if panels[0] is not None else None
+    fig = rate_maps_figure(lr_axis, beta_axis, panels[1], panels[2], exact=panels[0], lr_scale=v["r_lr_scale"],
+                           analytic=theory, current=(v["lr"], v["beta"]), presentation=ctx.presentation)
+    return maps, panels, theory, fig
+
+
+def grid_axes(v) -> tuple[np.ndarray, np.ndarray]:
+    """(eps axis, beta axis) of the sidebar's rate-map grid."""
+    return (grid_axis(v["r_lr_lo"], v["r_lr_hi"], v["r_n"], v["r_lr_scale"]),
+            grid_axis(v["r_beta_lo"], v["r_beta_hi"], v["r_n"], "linear"))
+
+
 def render(ctx: Context) -> None:
     spec = ctx.focus
     v = ctx.values
@@ -213,13 +232,8 @@ def render(ctx: Context) -> None:
     if not v["r_lr_lo"] < v["r_lr_hi"] or not v["r_beta_lo"] < v["r_beta_hi"]:
         st.warning("Each axis needs 'from' < 'to'.")
         return
-    lr_axis = grid_axis(v["r_lr_lo"], v["r_lr_hi"], v["r_n"], v["r_lr_scale"])
-    beta_axis = grid_axis(v["r_beta_lo"], v["r_beta_hi"], v["r_n"], "linear")
-    maps = _sweep(specs, lr_axis, beta_axis, v["r_steps"], seeds)
-    exact, base, cautious = rate_panels(specs, maps, lr_axis, beta_axis)
-    theory = analytic(ctx, spec.setup.optimizer, spec.setup.dampening, beta_axis) if exact is not None else None
-    fig = rate_maps_figure(lr_axis, beta_axis, base, cautious, exact=exact, lr_scale=v["r_lr_scale"],
-                           analytic=theory, current=(v["lr"], v["beta"]), presentation=ctx.presentation)
+    lr_axis, beta_axis = grid_axes(v)
+    maps, (exact, base, cautious), theory, fig = maps_figure(ctx, specs, lr_axis, beta_axis, seeds)
     axes = (tuple(float(x) for x in lr_axis), tuple(float(x) for x in beta_axis))
     downloads.plotly_chart(fig, CHART_KEY, on_select=functools.partial(_on_click, *axes, v["r_lr_scale"]),
                            selection_mode="points")

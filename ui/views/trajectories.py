@@ -50,8 +50,23 @@ def export_data(ctx: Context, trajs: dict, l_star, grid) -> tuple[dict, dict]:
                                                                                         else l_star))
 
 
-def computed(ctx: Context) -> tuple[np.ndarray, float | None, dict, dict]:
-    """(minimisers, L*, trajectories, summaries) of ctx's runs (cached, ui.compute), by label."""
+def window_grid(ctx: Context, trajs: dict):
+    """The contour grid (xs, ys, L) over the toy's domain grown to hold every run's path."""
+    return compute.grid(ctx.toy.name, ctx.params_key, 160, path_window(ctx.toy.domain,
+                                                                       {k: t["w"] for k, t in trajs.items()}))
+
+
+def figures(ctx: Context, trajs: dict, summaries: dict, points, l_star, grid, click_grid: bool):
+    """(contour with every run's path, animated; L - L*, H - L* and the fraction masked
+    against the step, with the rises of each summary ticked)."""
+    paths = {label: t["w"] for label, t in trajs.items()}
+    fig = contour_figure(ctx.toy, ctx.params, paths, styles=ctx.styles, start=(ctx.values["sx"], ctx.values["sy"]),
+                         animate=True, click_grid=click_grid, grid=grid, minima=points, presentation=ctx.presentation)
+    return fig, step_curves(curve_series(ctx, trajs, summaries), l_star, ctx.presentation, rise_rel=ctx.values["rise_rel"])
+
+
+def runs(ctx: Context) -> tuple[np.ndarray, float | None, dict, dict]:
+    """(minimisers, L*, trajectory and compute.Summary of every run by label)."""
     points, l_star = compute.minima(ctx.toy.name, ctx.params_key)
     trajs = {spec.label: compute.trajectory(spec) for spec in ctx.runs}
     summaries = {spec.label: compute.summarize(spec, trajs[spec.label], points, l_star, ctx.values["rise_rel"])
@@ -68,7 +83,7 @@ def curve_series(ctx: Context, trajs: dict, summaries: dict) -> list[Series]:
 
 
 def render(ctx: Context) -> None:
-    points, l_star, trajs, summaries = computed(ctx)
+    points, l_star, trajs, summaries = runs(ctx)
     rise_rel = ctx.values["rise_rel"]
     for label, s in summaries.items():
         if s.diverged_at is not None:
@@ -78,13 +93,11 @@ def render(ctx: Context) -> None:
     if l_star is None:
         st.info(f"{ctx.toy.title}: {ctx.toy.note or 'no minimiser'}. L and H are drawn as they are (linear axis).")
 
-    paths = {label: t["w"] for label, t in trajs.items()}
-    grid = compute.grid(ctx.toy.name, ctx.params_key, 160, path_window(ctx.toy.domain, paths))
+    grid = window_grid(ctx, trajs)
+    fig, curves = figures(ctx, trajs, summaries, points, l_star, grid, click_grid=True)
     table, arrays = export_data(ctx, trajs, l_star, grid)
     left, right = st.columns([1.05, 1])
     with left:
-        fig = contour_figure(ctx.toy, ctx.params, paths, styles=ctx.styles, start=(ctx.values["sx"], ctx.values["sy"]),
-                             animate=True, click_grid=True, grid=grid, minima=points, presentation=ctx.presentation)
         downloads.plotly_chart(fig, CONTOUR_KEY, on_select=functools.partial(on_start_click, CONTOUR_KEY),
                                selection_mode="points")
         st.caption("▶ play or drag the step slider to animate the iterates. Click anywhere on the contour to start "
@@ -93,7 +106,6 @@ def render(ctx: Context) -> None:
         downloads.export_controls(fig, CONTOUR_KEY, table, arrays)
         movie.movie_download(ctx, trajs, points, l_star)
     with right:
-        curves = step_curves(curve_series(ctx, trajs, summaries), l_star, ctx.presentation, rise_rel=rise_rel)
         downloads.plotly_chart(curves, "traj_curves")
         st.caption(f"Ticks under the loss: the steps where L rose by more than {rise_rel:g} × max(|L(w₀)|, "
                    "|L(w₀) − L*|) (the sidebar's threshold; smaller rises are rounding). Where a curve oscillates faster "
