@@ -13,12 +13,8 @@ from typing import Any, NamedTuple
 import streamlit as st
 
 from toys import Toy
-<<<<<<< HEAD
 from ui.pin import PIN_KEY, parse_pin, pin_of_query, pin_text
-from ui.presets import preset_values
-=======
 from ui.presets import lesson_values, preset_values
->>>>>>> wt-lesson
 from ui.state import (FIELDS, PARAM_PREFIX, START_KEYS, RunSpec, focus_of, parse_query, resolve_custom, runs_of,
                       to_query, toy_defaults, toy_key, toy_of, toy_params)
 from ui.views import DEFAULT_VIEW, VIEWS, label_of, slug_of
@@ -60,12 +56,9 @@ def bootstrap() -> None:
             warnings.append(f"URL parameter view={view!r} ignored (expected one of "
                             f"{', '.join(v.slug for v in VIEWS)}); showing {DEFAULT_VIEW}")
             view = DEFAULT_VIEW
-<<<<<<< HEAD
         ss[PIN_KEY], pin_warnings = pin_of_query(query)
-=======
         if view == LESSON and set(query) <= LESSON_LINK_KEYS:
             values = lesson_values(values["lesson"], values["present"])
->>>>>>> wt-lesson
         load(values)
         ss[TAB_KEY] = label_of(view)
         ss[WARNINGS_KEY] = warnings + pin_warnings
@@ -105,13 +98,10 @@ def write_url(vals: dict[str, Any]) -> None:
     view = slug_of(st.session_state.get(TAB_KEY))
     if view != DEFAULT_VIEW:
         query["view"] = view
-<<<<<<< HEAD
     if st.session_state.get(PIN_KEY):
         query[PIN_KEY] = st.session_state[PIN_KEY]
-=======
     if view == LESSON:
         query.setdefault("toy", vals["toy"])
->>>>>>> wt-lesson
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
 
