@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
@@ -25,6 +27,7 @@ import pytest
 from dynamics import Setup, make_hyper, rollout
 from toys import get_toy
 from ui.views import VIEWS as APP_VIEWS
+from viz.animation import BUTTONS, READOUT
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
@@ -35,6 +38,7 @@ VIEWPORT = {"width": 1600, "height": 1000}
 VIEWS = [view.label for view in APP_VIEWS]
 NO_PLOT_VIEWS = {"Paper claims", "Compare"}     # a table, computed on a button press; nothing pinned yet
 SESSIONS = 8
+BACK, PLAY, PAUSE, NEXT = BUTTONS
 RSS_LIMIT_MB = 4096
 
 pytestmark = pytest.mark.browser
@@ -204,6 +208,51 @@ async def views_slider_and_clicks(url: str) -> None:
         await browser.close()
 
 
+CONTOUR_LINES = """() => { const g = document.querySelectorAll('.js-plotly-plot')[0];
+  return g._fullData.filter(t => t.name === 'contour of L')
+          .filter(t => (g.querySelector('.trace' + t.uid + ' path.js-line') || {getAttribute: () => ''})
+                       .getAttribute('d')).length; }"""
+CURRENT = """(name) => { const g = document.querySelectorAll('.js-plotly-plot')[0];
+  const t = g._fullData.find(t => t.name === name);
+  return [Array.from(t.x || []), Array.from(t.y || []), Array.from(t.text || [])]; }"""
+
+
+async def press(page, label: str, wait: float = 1.0) -> None:
+    """Click the Plotly button labelled exactly ``label`` and give the frame time to draw."""
+    await page.locator(".updatemenu-button", has_text=re.compile(f"^{re.escape(label)}$")).first.click()
+    await asyncio.sleep(wait)
+
+
+async def animation_keeps_the_view(url: str) -> tuple[float, float, list]:
+    """Play, pause, click the contour, step: returns the start clicked and what the plot
+    marks after stepping to t = 2 (current points, readout)."""
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM)
+        page = await browser.new_page(viewport={"width": 800, "height": 1000})
+        await page.goto(url + "?steps=100&a_speed=25")
+        await settle(page)
+        lines = await page.evaluate(CONTOUR_LINES)
+        assert lines >= 20
+        await press(page, PLAY, 3.0)
+        assert await page.evaluate(CONTOUR_LINES) == lines       # frames keep the contour
+        await press(page, PAUSE)
+        assert await page.evaluate(CONTOUR_LINES) == lines
+        before = await sidebar_number(page, "start w₀ (w₁)")
+        spacing = 12 / 47
+        await click_data_point(page, -6 + spacing * 30, -6 + spacing * 14)
+        await settle(page)
+        assert await sidebar_number(page, "start w₀ (w₁)") != before   # a click after an animation sets the start
+        sx, sy = (float(v) for v in parse_qs(urlparse(page.url).query)["start"][0].split(","))
+        await press(page, BACK)                                   # no current frame yet: to step 0
+        for _ in range(2):
+            await press(page, NEXT)
+        assert await page.evaluate(CONTOUR_LINES) == lines
+        marked = (await page.evaluate(CURRENT, "wₜ"))[:2] + [(await page.evaluate(CURRENT, READOUT))[2]]
+        await page.screenshot(path=str(SHOTS / "trajectories-animation-800px.png"))
+        await browser.close()
+        return sx, sy, marked
+
+
 async def concurrent_sessions(url: str) -> list[list[float]]:
     async with playwright_api.async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM)
@@ -233,6 +282,20 @@ def test_views_slider_clicks_and_screenshots(server):
     assert proc.poll() is None
     for label in set(VIEWS) - NO_PLOT_VIEWS:
         assert (SHOTS / f"{label.lower().replace(' ', '-')}.png").stat().st_size > 20_000
+
+
+def test_animation_keeps_contour_and_clicks_and_marks_the_true_iterate(server):
+    url, proc = server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    sx, sy, (xs, ys, readout) = asyncio.run(animation_keeps_the_view(url))
+    assert proc.poll() is None
+    toy, hyper = get_toy("quad-repo"), make_hyper(lr=0.01, beta=0.99)
+    for j, cautious in enumerate((False, True)):                 # GDM, C-GDM from the clicked start
+        ref = rollout(Setup("gdm", cautious=cautious), toy, hyper, 100, start=(sx, sy))
+        assert (xs[j], ys[j]) == pytest.approx(tuple(ref.w[2]), rel=1e-12, abs=1e-12)
+        assert readout[0] == "t = 2"
+        assert float(readout[3 + 2 * j]) == pytest.approx(float(ref.loss[2]), rel=5e-4)
+        assert float(readout[4 + 2 * j]) == pytest.approx(float(ref.hamiltonian[2]), rel=5e-4)
 
 
 def test_eight_concurrent_sessions(server):

@@ -16,7 +16,7 @@ from dynamics import loss_rises, rollout
 from toys import get_toy
 from ui.presets import preset_values
 from ui.state import runs_of
-from viz.contour import CLICK_GRID, WINDOW_GROWTH, contour_figure, path_window
+from viz.contour import CLICK_GRID, CONTOUR, WINDOW_GROWTH, contour_figure, path_window
 from viz.curves import Series, add_curve, chattering, running_envelope, step_curves
 from viz.decay import decay_curves_figure
 
@@ -140,8 +140,9 @@ def test_the_distill_window_contains_every_iterate_and_the_grid_and_clicks_cover
     fig = contour_figure(toy, toy.params({"h1": values["p_h1"], "h2": values["p_h2"]}), paths, n=40,
                          click_grid=True)
     assert tuple(fig.layout.xaxis.range) == (x0, x1) and tuple(fig.layout.yaxis.range) == (y0, y1)
-    contour = fig.data[0]
-    assert (contour.x[0], contour.x[-1], contour.y[0], contour.y[-1]) == (x0, x1, y0, y1)
+    lines = np.concatenate([np.c_[t.x, t.y] for t in fig.data if t.name == CONTOUR])   # the grid spans the window:
+    lo, hi = np.nanmin(lines, axis=0), np.nanmax(lines, axis=0)                        # lines end on its edges
+    assert np.all(lo >= (x0, y0)) and np.all(hi <= (x1, y1)) and (lo[0], hi[0]) == (x0, x1)
     clicks = next(t for t in fig.data if t.name == CLICK_GRID)
     assert (min(clicks.x), max(clicks.x), min(clicks.y), max(clicks.y)) == (x0, x1, y0, y1)
     assert window != toy.domain

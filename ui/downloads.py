@@ -30,6 +30,7 @@ from dynamics.configfile import ConfigError, check_like, dumps, loads
 from ui import session
 from ui.state import FIELDS, PARAM_PREFIX, START_KEYS, defaults, parse_query
 from ui.views import VIEWS, label_of, slug_of
+from viz.animation import still
 from viz.contour import CLICK_GRID
 from viz.export import ExportError, browser_path, data_bytes, export_bytes, stack_rows
 from viz.ratemap import CLICK_CELLS
@@ -69,24 +70,11 @@ def static_figure(fig: go.Figure, theme: str = "screen", height_in: float = DEFA
     at that width, ``height_in`` inches and ``font``."""
     if theme != "screen":
         width_px(theme)                          # ValueError for a width that is not one
-    spec = fig.to_plotly_json()
-    moving = {i for frame in spec.pop("frames", None) or [] for i in frame.get("traces", [])}
-    layout = spec.setdefault("layout", {})
-    animated = bool(layout.pop("sliders", None)) | bool(layout.pop("updatemenus", None))
-    groups = {spec["data"][i].get("legendgroup") for i in moving} - {None}
-    data = []
-    for i, t in enumerate(spec["data"]):
-        if i in moving or t.get("name") in INTERACTIVE_TRACES:
-            continue                             # trails and heads of the animation, click targets
-        if t.get("legendgroup") in groups:
-            t["opacity"] = 1.0                   # the full path, faint only beside its animated trail
-        data.append(t)
-    spec["data"] = data
+    spec = still(fig.to_plotly_json())
+    spec["data"] = [t for t in spec["data"] if t.get("name") not in INTERACTIVE_TRACES]
     out = go.Figure(spec)
-    if animated:
-        out.update_layout(margin_b=50)           # the room the slider took
     if theme == "screen":
-        out.update_layout(width=layout.get("width") or SCREEN_WIDTH)
+        out.update_layout(width=fig.layout.width or SCREEN_WIDTH)
     else:
         apply_theme(out, width=theme, height=inches_px(height_in), font=font)
         _thin(out)

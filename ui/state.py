@@ -33,6 +33,7 @@ from dynamics.settings import BY_URL, SETTINGS, Setting, setup_hyper_of
 from dynamics.solvers import SOLVERS
 from toys import TOYS, Toy, get_toy
 from toys.expr import ExprError, expression_toy
+from viz.animation import SPEEDS
 from viz.theme import optimizer_name
 
 VARIANTS = ("both", "base", "cautious")
@@ -172,6 +173,8 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
     _i("i_step", 0, 0, 5000),
     Field("i_zoom", "bool", True),
     _i("lesson", 1, 1, LESSON_STEPS),
+    _c("a_speed", 100, SPEEDS),
+    Field("a_loop", "bool", False),
 ]}
 
 SPEC_SETTINGS = ("dampening", "mask", "compensation", "decay", "dtype", "lr", "beta", "beta2", "adam_eps", "wd",

@@ -1,8 +1,13 @@
-"""Contour of a toy with trajectories overlaid, an optional play/scrub animation of the
-iterates and an optional invisible grid of clickable points (to pick a start point).
+"""Contour of a toy with trajectories overlaid and an optional invisible grid of
+clickable points (to pick a start point); viz.animation adds the play/step animation.
 
 Levels are log-spaced: the contour lines are those of log10(L - min L + offset) on the
 plotted grid, so the flat bottom of a valley keeps as many lines as its steep walls.
+The lines are computed here (contourpy) and drawn as scatter lines, not as a Plotly
+contour trace: a frame of an animation drawn without a full redraw replots only the
+animated traces, and plotly.js then deletes the layer of every other trace type on the
+same axes (the contour's lines vanished at the first frame, issue 13), while scatter
+traces it leaves alone.
 Axes keep the aspect ratio 1:1, so angles between vectors (gradient, step) are true.
 The window is the toy's domain, grown to hold the whole path when a path leaves it
 (``path_window``); the contour grid and the clickable points cover that window.
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 from typing import Mapping, NamedTuple
 
+import contourpy
 import numpy as np
 import plotly.graph_objects as go
 
@@ -19,7 +25,8 @@ from toys.grid import toy_grid
 from viz.theme import PALETTE, line_width, style
 
 CLICK_GRID = "click-grid"        # name of the clickable-points trace
-MAX_TRAIL = 200                  # points per animated trail (subsampled beyond)
+CONTOUR = "contour of L"         # name of every contour-line trace
+LEVELS = 25                      # contour lines
 WINDOW_MARGIN = 0.05             # a window grown for a path: this share of its span added on each side
 WINDOW_GROWTH = 10.0             # ... and at most this many domain spans beyond the domain on each side
 
@@ -38,6 +45,26 @@ def log_levels(z: np.ndarray) -> np.ndarray:
     offset = max(1e-4 * float(np.percentile(rel[finite], 95)), 1e-12)
     with np.errstate(invalid="ignore"):
         return np.log10(np.where(finite, rel, np.nan) + offset)
+
+
+def iso_lines(grid, n: int = LEVELS) -> list[tuple[float, np.ndarray]]:
+    """The contour lines of log_levels(L) on ``grid`` = (xs, ys, L) at ``n`` levels evenly
+    spaced strictly inside its range, as (level's share of that range in (0, 1), (m, 2)
+    points with a NaN row between lines); levels without a line are left out."""
+    xs, ys, z = grid
+    lz = log_levels(np.asarray(z, dtype=np.float64))
+    finite = lz[np.isfinite(lz)]
+    if not finite.size or not finite.max() > finite.min():
+        return []
+    lo, hi = float(finite.min()), float(finite.max())
+    gen = contourpy.contour_generator(np.asarray(xs, float), np.asarray(ys, float), np.ma.masked_invalid(lz),
+                                      line_type=contourpy.LineType.ChunkCombinedNan)
+    lines = []
+    for share in np.arange(1, n + 1) / (n + 1):
+        points = gen.lines(lo + share * (hi - lo))[0][0]
+        if points is not None and len(points):
+            lines.append((float(share), points))
+    return lines
 
 
 def finite_path(w: np.ndarray) -> np.ndarray:
@@ -70,9 +97,11 @@ def contour_base(grid, minima: np.ndarray | None = None, bounds=None, presentati
                  height: int = 560) -> go.Figure:
     """Contour lines of L from ``grid`` = (xs, ys, Z), minima as black stars, 1:1 axes."""
     xs, ys, z = grid
-    fig = go.Figure(go.Contour(x=xs, y=ys, z=log_levels(z), colorscale="Greys", reversescale=True,
-                               contours=dict(coloring="lines"), ncontours=25, showscale=False,
-                               line=dict(width=1), hoverinfo="skip", name="log10 L"))
+    fig = go.Figure()
+    for share, points in iso_lines(grid):
+        grey = round(45 + 175 * share)                 # dark low in the valley, light up the walls
+        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="lines", name=CONTOUR, showlegend=False,
+                                 line=dict(color=f"rgb({grey},{grey},{grey})", width=1), hoverinfo="skip"))
     if minima is not None and len(minima):
         fig.add_trace(go.Scatter(x=minima[:, 0], y=minima[:, 1], mode="markers", name="minima",
                                  marker=dict(symbol="star", size=16 if presentation else 13, color="#000000",
@@ -106,73 +135,28 @@ def add_start(fig: go.Figure, start, presentation: bool = False) -> None:
                              hovertemplate="start (%{x:.4g}, %{y:.4g})<extra></extra>"))
 
 
-def _trail_index(k: int) -> np.ndarray:
-    stride = max(1, -(-(k + 1) // MAX_TRAIL))
-    return np.unique(np.r_[np.arange(0, k + 1, stride), k])
-
-
 def add_paths(fig: go.Figure, paths: Mapping[str, np.ndarray], styles: Mapping[str, PathStyle] | None = None,
-              presentation: bool = False, animate: bool = False, frames: int = 40) -> None:
-    """One line per path (label -> (T+1, 2) iterates).  With ``animate``, each path is a
-    faint full line, a bright trail and a head marker, and the figure gets play/pause
-    buttons and a step slider that grow the trails (``frames`` frames at most)."""
+              presentation: bool = False, opacity: float = 1.0) -> None:
+    """One line per path (label -> (T+1, 2) iterates), hovering shows t and w_t;
+    ``opacity`` < 1: the faint backdrop of an animation (viz.animation)."""
     width = line_width(presentation)
-    heads = []
     for i, (label, w) in enumerate(paths.items()):
         w = finite_path(w)
-        ps = (styles or {}).get(label, PathStyle(PALETTE[i % len(PALETTE)]))
-        steps = np.arange(len(w))
+        ps = path_style(styles, label, i)
         fig.add_trace(go.Scatter(
             x=w[:, 0], y=w[:, 1], mode="lines+markers" if len(w) <= 400 else "lines", name=label,
-            legendgroup=label, opacity=0.35 if animate else 1.0, customdata=steps,
+            legendgroup=label, opacity=opacity, customdata=np.arange(len(w)),
             line=dict(color=ps.colour, width=width, dash=ps.dash), marker=dict(size=4, color=ps.colour),
             hovertemplate=f"{label}<br>t = %{{customdata}}<br>w = (%{{x:.4g}}, %{{y:.4g}})<extra></extra>"))
-        if animate:
-            fig.add_trace(go.Scatter(x=w[:, 0], y=w[:, 1], mode="lines", showlegend=False, legendgroup=label,
-                                     line=dict(color=ps.colour, width=width * 1.5, dash=ps.dash), hoverinfo="skip",
-                                     name=f"{label} trail"))
-            fig.add_trace(go.Scatter(x=w[-1:, 0], y=w[-1:, 1], mode="markers", showlegend=False,
-                                     legendgroup=label, name=f"{label} now", hoverinfo="skip",
-                                     marker=dict(color=ps.colour, size=14 if presentation else 11,
-                                                 line=dict(color="#000000", width=1.5))))
-            heads.append((len(fig.data) - 2, w))
-    if animate and heads:
-        _animate(fig, heads, frames)
 
 
-def _animate(fig: go.Figure, heads, frames: int) -> None:
-    n = len(heads[0][1])
-    ks = np.unique(np.linspace(0, n - 1, min(n, frames)).round().astype(int))
-    trace_ids = [j for trail, _ in heads for j in (trail, trail + 1)]
-
-    def frame(k: int) -> go.Frame:
-        # Frames hold only x/y arrays of traces already validated above: skip plotly's
-        # per-object validation, which would dominate the figure's build time.
-        idx, data = _trail_index(k), []
-        for _, w in heads:
-            data += [go.Scatter(x=w[idx, 0], y=w[idx, 1], _validate=False),
-                     go.Scatter(x=w[k:k + 1, 0], y=w[k:k + 1, 1], _validate=False)]
-        return go.Frame(name=str(k), traces=trace_ids, data=data, _validate=False)
-
-    fig.frames = [frame(k) for k in ks]
-    step_args = lambda k: [[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
-                                          transition=dict(duration=0))]
-    fig.update_layout(
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.13, xanchor="left", yanchor="top",
-                          showactive=False, pad=dict(t=0, r=10), buttons=[
-                              dict(label="▶ play", method="animate",
-                                   args=[None, dict(frame=dict(duration=60, redraw=False), fromcurrent=True,
-                                                    transition=dict(duration=0), mode="immediate")]),
-                              dict(label="❚❚ pause", method="animate",
-                                   args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=len(ks) - 1, x=0.22, len=0.78, y=-0.1, yanchor="top", pad=dict(t=0), ticklen=3,
-                      currentvalue=dict(prefix="step t = ", visible=True, xanchor="right"),
-                      steps=[dict(label=str(k), method="animate", args=step_args(k)) for k in ks])],
-        margin=dict(b=120))
+def path_style(styles: Mapping[str, PathStyle] | None, label: str, i: int) -> PathStyle:
+    """The style of path ``label`` (the ``i``-th): from ``styles``, else the palette's i-th colour."""
+    return (styles or {}).get(label, PathStyle(PALETTE[i % len(PALETTE)]))
 
 
 def contour_figure(toy: Toy, params: dict, paths: dict[str, np.ndarray], n: int = 160, *,
-                   styles: Mapping[str, PathStyle] | None = None, start=None, animate: bool = False,
+                   styles: Mapping[str, PathStyle] | None = None, start=None, path_opacity: float = 1.0,
                    click_grid: bool = False, grid=None, minima=None, presentation: bool = False,
                    height: int = 560) -> go.Figure:
     """Log-spaced contour lines of L with one line per path (label -> (T+1, 2) iterates),
@@ -185,7 +169,7 @@ def contour_figure(toy: Toy, params: dict, paths: dict[str, np.ndarray], n: int 
     fig = contour_base(grid, minima, bounds, presentation, height)
     if click_grid:
         add_click_grid(fig, bounds)
-    add_paths(fig, paths, styles, presentation, animate)
+    add_paths(fig, paths, styles, presentation, path_opacity)
     if start is None and paths:
         start = next(iter(paths.values()))[0]
     if start is not None:

@@ -60,7 +60,7 @@ def _contour_panel(fig: go.Figure, config: dict, data: FigureData, paths: list[t
     background = contour_base(grid, toy.minima(params), toy.domain)
     for trace in background.data:
         trace.update(showlegend=False)
-        if trace.type == "scatter":                 # the minima
+        if trace.name == "minima":
             trace.update(marker=dict(size=7, color=BLACK, line=dict(width=0)))
         fig.add_trace(trace, row=1, col=col)
     for name, colour, w in paths:

@@ -1,5 +1,6 @@
-"""Trajectories: the contour with every run overlaid (play/scrub animation, click to
-set the start; the window grows to hold every path), and L - L*, H - L* and the
+"""Trajectories: the contour with every run overlaid (play / step / scrub animation with
+each run's L and H at the step, viz.animation, at the speed and looping as chosen above
+it; click to set the start; the window grows to hold every path), and L - L*, H - L* and the
 fraction masked against the step, with the steps where L rose by more than the
 sidebar's threshold (dynamics.rollout.loss_rises) ticked in a strip under the loss."""
 from __future__ import annotations
@@ -12,6 +13,7 @@ import streamlit as st
 
 from ui import compute, downloads, movie
 from ui.session import Context, on_start_click
+from viz.animation import SPEEDS, Readout, add_playback, frame_stride
 from viz.contour import contour_figure, path_window
 from viz.curves import Series, step_curves
 
@@ -57,12 +59,34 @@ def window_grid(ctx: Context, trajs: dict):
 
 
 def figures(ctx: Context, trajs: dict, summaries: dict, points, l_star, grid, click_grid: bool):
-    """(contour with every run's path, animated; L - L*, H - L* and the fraction masked
-    against the step, with the rises of each summary ticked)."""
+    """(contour with every run's path and the playback at the settings' speed and loop
+    (viz.animation); L - L*, H - L* and the fraction masked against the step, with the
+    rises of each summary ticked)."""
     paths = {label: t["w"] for label, t in trajs.items()}
     fig = contour_figure(ctx.toy, ctx.params, paths, styles=ctx.styles, start=(ctx.values["sx"], ctx.values["sy"]),
-                         animate=True, click_grid=click_grid, grid=grid, minima=points, presentation=ctx.presentation)
-    return fig, step_curves(curve_series(ctx, trajs, summaries), l_star, ctx.presentation, rise_rel=ctx.values["rise_rel"])
+                         path_opacity=0.35, click_grid=click_grid, grid=grid, minima=points,
+                         presentation=ctx.presentation)
+    add_playback(fig, paths, {label: Readout(t["loss"], t["hamiltonian"]) for label, t in trajs.items()},
+                 ctx.styles, ctx.values["a_speed"], ctx.values["a_loop"], ctx.presentation)
+    return fig, step_curves(curve_series(ctx, trajs, summaries), l_star, ctx.presentation,
+                            rise_rel=ctx.values["rise_rel"])
+
+
+def playback_controls(ctx: Context) -> None:
+    """Speed and loop of the contour's playback (URL fields a_speed, a_loop)."""
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.select_slider("animation speed", SPEEDS, key="a_speed", format_func=lambda v: f"{v} steps/s",
+                     help="steps per second; up to 25 steps/s every step is a frame, faster a frame skips "
+                          "steps (the trail still passes through every iterate)")
+    c2.toggle("loop", key="a_loop", help="play starts again from step 0 at the end (for ten minutes)")
+
+
+def _contour_caption(ctx: Context) -> None:
+    stride = frame_stride(ctx.values["steps"], ctx.values["a_speed"])
+    st.caption(f"▶ play, ◀ −1 / +1 ▶ or drag the slider: the trail is every iterate up to step t, the filled "
+               f"marker wₜ; under the plot each run's L and H at t. A frame is {stride} step"
+               f"{'s' if stride > 1 else ''} at this speed. Click anywhere on the contour to start there. "
+               "Stars: minima; open circle: the start w₀. The window is the toy's domain, grown to hold every path.")
 
 
 def runs(ctx: Context) -> tuple[np.ndarray, float | None, dict, dict]:
@@ -98,11 +122,10 @@ def render(ctx: Context) -> None:
     table, arrays = export_data(ctx, trajs, l_star, grid)
     left, right = st.columns([1.05, 1])
     with left:
+        playback_controls(ctx)
         downloads.plotly_chart(fig, CONTOUR_KEY, on_select=functools.partial(on_start_click, CONTOUR_KEY),
                                selection_mode="points")
-        st.caption("▶ play or drag the step slider to animate the iterates. Click anywhere on the contour to start "
-                   "there. Stars: minima; open circle: the start w₀. The window is the toy's domain, grown to hold "
-                   "every path.")
+        _contour_caption(ctx)
         downloads.export_controls(fig, CONTOUR_KEY, table, arrays)
         movie.movie_download(ctx, trajs, points, l_star)
     with right:
