@@ -16,6 +16,7 @@ from viz.contour import contour_figure, path_window
 from viz.curves import Series, step_curves
 
 CONTOUR_KEY = "traj_contour"
+PRESENT_HEIGHT = 680            # px: both figures in presentation mode (ui.screen)
 
 
 def _fmt(x, spec: str = ".3g") -> str:
@@ -23,7 +24,7 @@ def _fmt(x, spec: str = ".3g") -> str:
 
 
 def summary_table(ctx: Context, trajs: dict, summaries: dict, l_star) -> pd.DataFrame:
-    gap = "L(w_T)" if l_star is None else "L(w_T) − L*"
+    gap = "final L" if l_star is None else "final L − L*"
     rose = f"steps where L rose by > {ctx.values['rise_rel']:g} L(w₀)"
     rows = []
     for spec in ctx.runs:
@@ -67,10 +68,12 @@ def render(ctx: Context) -> None:
     paths = {label: t["w"] for label, t in trajs.items()}
     grid = compute.grid(ctx.toy.name, ctx.params_key, 160, path_window(ctx.toy.domain, paths))
     table, arrays = export_data(ctx, trajs, l_star, grid)
+    height = PRESENT_HEIGHT if ctx.presentation else 560
     left, right = st.columns([1.05, 1])
     with left:
         fig = contour_figure(ctx.toy, ctx.params, paths, styles=ctx.styles, start=(ctx.values["sx"], ctx.values["sy"]),
-                             animate=True, click_grid=True, grid=grid, minima=points, presentation=ctx.presentation)
+                             animate=True, click_grid=True, grid=grid, minima=points, presentation=ctx.presentation,
+                             height=height, dark=ctx.dark)
         downloads.plotly_chart(fig, CONTOUR_KEY, on_select=functools.partial(on_start_click, CONTOUR_KEY),
                                selection_mode="points")
         st.caption("▶ play or drag the step slider to animate the iterates. Click anywhere on the contour to start "
@@ -82,7 +85,7 @@ def render(ctx: Context) -> None:
                          np.arange(spec.steps + 1), trajs[spec.label]["loss"], trajs[spec.label]["hamiltonian"],
                          trajs[spec.label]["masked_fraction"] if spec.setup.cautious else None,
                          summaries[spec.label].rises) for spec in ctx.runs]
-        curves = step_curves(series, l_star, ctx.presentation, rise_rel=rise_rel)
+        curves = step_curves(series, l_star, ctx.presentation, rise_rel=rise_rel, height=height)
         downloads.plotly_chart(curves, "traj_curves")
         st.caption(f"Ticks under the loss: the steps where L rose by more than {rise_rel:g} × max(|L(w₀)|, "
                    "|L(w₀) − L*|) (the sidebar's threshold; smaller rises are rounding). Where a curve oscillates faster "
