@@ -10,22 +10,21 @@ import logging
 import streamlit as st
 
 from dynamics import enable_float64
-from ui import downloads, paper_figures, session, sidebar
+from ui import downloads, paper_figures, screen, session, sidebar
 from ui.views import VIEWS
 
 enable_float64()
-st.set_page_config(page_title="Cautious dynamics", page_icon="〰", layout="wide")
 session.bootstrap()
 vals = session.values()
+screen.configure(vals["present"])
 ctx = session.context(vals) if vals["opt"] else None
 sidebar.render([spec.label for spec in ctx.runs] if ctx else [])
 downloads.config_panel()
 paper_figures.panel()
-st.markdown("<style>[data-testid=stMainBlockContainer] { padding-top: 2rem; }"
-            + ("html { font-size: 22px; }" if vals["present"] else "") + "</style>", unsafe_allow_html=True)
 st.title("Cautious dynamics: how optimizers move")
-st.caption("w_{t+1} = w_t − ε u_t with g_t = ∇L(w_t); momentum is the undampened heavy ball s ← βs + g unless "
-           "dampened. Cautious: u ← α φ(u ⊙ g) u (arXiv 2411.16085).")
+st.caption(r"$w_{t+1} = w_t - \varepsilon\, u_t$ with $g_t = \nabla L(w_t)$; momentum is the undampened heavy ball "
+           r"$s \leftarrow \beta s + g$ unless dampened. Cautious: $u \leftarrow \alpha\, \phi(u \odot g)\, u$ "
+           "(arXiv 2411.16085).")
 session.show_warnings()
 downloads.export_notice()
 if ctx is None:

@@ -359,7 +359,7 @@ def test_inspector_draws_the_step_the_rollout_took_and_jumps_to_masked_steps():
     at = new_app({"view": "inspector", "i_step": "37"}).run()
     assert_clean(at)
     ref = rollout(Setup("gdm", cautious=True), get_toy("quad-repo"), make_hyper(lr=0.01, beta=0.99), 1000)
-    step = trace(charts(at)["inspector"], "w_{t+1} − w_t  (the step taken)")
+    step = trace(charts(at)["inspector"], "wₜ₊₁ − wₜ  (the step taken)")
     np.testing.assert_allclose(decode(step["x"]), ref.w[37:39, 0], rtol=1e-12)
     np.testing.assert_allclose(decode(step["y"]), ref.w[37:39, 1], rtol=1e-12)
     at.button(key="_next_mask").click().run()

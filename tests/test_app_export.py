@@ -208,3 +208,22 @@ def test_claims_view_shows_what_dynamics_claims_computes():
     np.testing.assert_allclose(measured["value"].to_numpy(), [v for *_, v in expected], rtol=1e-9, atol=1e-300)
     held = sum(c.verdict == HOLDS for c in ref)
     assert any(f"{held} of {len(ref)} claims hold" in m.value for m in at.markdown)
+
+
+def test_dark_theme_marks_are_light_on_screen_and_black_in_files():
+    """On the dark page theme the start circle, the minima star and a black (GD) path are
+    drawn near-white; a file made from that figure is drawn on white, so they are black
+    again there (and nothing near-white is left)."""
+    from viz.contour import PathStyle, contour_figure
+    from viz.theme import DARK_INK, optimizer_colour
+    toy = get_toy("quad-repo")
+    w = rollout(Setup("gd"), toy, make_hyper(lr=0.01), 20).w
+    fig = contour_figure(toy, toy.params(None), {"GD": w}, styles={"GD": PathStyle(
+        optimizer_colour("gd", dark=True))}, dark=True)
+    colours = {t.name: (t.marker.color, t.line.color) for t in fig.data if t.type == "scatter"}
+    assert colours["start w₀"][0] == colours["minima"][0] == colours["GD"][1] == DARK_INK
+    out = static_figure(fig)
+    assert DARK_INK not in json.dumps(out.to_plotly_json(), default=str)
+    assert {t.name: t.marker.color for t in out.data if t.type == "scatter"}["start w₀"] == "#000000"
+    light = contour_figure(toy, toy.params(None), {"GD": w})          # the light theme: black as before
+    assert {t.name: t.marker.color for t in light.data if t.type == "scatter"}["start w₀"] == "#000000"

@@ -62,7 +62,7 @@ def test_decay_view_plots_the_decay_study():
         np.testing.assert_allclose([decode(t["x"])[0], decode(t["y"])[0]], [run.end.set_distance, run.end.norm],
                                    rtol=1e-12)
     table = at.dataframe[0].value
-    assert len(table) == 9 and list(table["|w_T|"]) == [f"{r.end.norm:.5g}" for r in study.values()]
+    assert len(table) == 9 and list(table["final |w|"]) == [f"{r.end.norm:.5g}" for r in study.values()]
 
 
 # ----------------------------------------------------------------------------- basins view
@@ -189,7 +189,7 @@ def test_inspector_decomposes_the_noisy_step_the_rollout_took():
     assert_clean(at)
     ref = rollout(Setup("gdm", cautious=True, noise="gaussian"), get_toy("quad-repo"),
                   make_hyper(**DEFAULT_GDM, noise_sigma=0.5), 100, seed=2)
-    step = trace(charts(at)["inspector"], "w_{t+1} − w_t  (the step taken)")
+    step = trace(charts(at)["inspector"], "wₜ₊₁ − wₜ  (the step taken)")
     np.testing.assert_allclose(decode(step["x"]), ref.w[37:39, 0], rtol=1e-12)
     np.testing.assert_allclose(decode(step["y"]), ref.w[37:39, 1], rtol=1e-12)
 

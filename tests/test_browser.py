@@ -4,7 +4,12 @@ download here).  Checks that every view draws Plotly plots and no exception elem
 that a slider, a click on the contour and a click on a rate-map cell change what is
 drawn, that 8 concurrent sessions are served (each with its own state) while the
 server's memory stays bounded, and saves screenshots of every view to $SCREENSHOT_DIR
-(default: a fresh temporary folder).  To refresh the README's pictures:
+(default: a fresh temporary folder).  Presentation mode on a projector (1920 x 1080 and
+1600 x 1000): each tab's first figure inside the viewport, a one-line title, figure text
+of at least 18 px, no overlapping text, no horizontal scrolling, no notation left as raw
+TeX (screenshots <view>-presentation.png at 1920 x 1080); at 800 px wide no overlapping
+controls; the start circle and the minima star stand out from the plot's background in
+the light and the dark theme.  To refresh the README's pictures:
 
     SCREENSHOT_DIR=docs/screenshots python3 dev.py test tests/test_browser.py
 """
@@ -126,7 +131,7 @@ async def open_tab(page, label: str) -> None:
 async def screenshot(page, name: str) -> None:
     """The viewport, scrolled so that the first plot's top is in view."""
     plot = page.locator(".js-plotly-plot").first
-    if (await plot.bounding_box())["y"] > VIEWPORT["height"] / 2:
+    if (await plot.bounding_box())["y"] > page.viewport_size["height"] / 2:
         await plot.scroll_into_view_if_needed()
         await asyncio.sleep(0.5)
     await page.screenshot(path=str(SHOTS / f"{name}.png"))
@@ -306,3 +311,188 @@ def test_eight_concurrent_sessions(server):
     assert all(p and len(p) == 1001 for p in paths)
     assert len({tuple(p[:50]) for p in paths}) == SESSIONS
     assert _rss_mb(proc.pid) < RSS_LIMIT_MB
+
+
+# ----------------------------------------------------------------------------- projector, narrow screens, dark theme
+
+PROJECTORS = [{"width": 1920, "height": 1080}, {"width": 1600, "height": 1000}]
+NARROW = {"width": 800, "height": 1000}
+MIN_FIGURE_PX = 18                          # the smallest figure text in presentation mode
+MIN_CONTRAST = 3.0                          # WCAG's contrast for graphics against their background
+RAW_NOTATION = re.compile(r"_\{|\^\d|\^\{|\b[wgu]_[tT]\b")     # TeX written out instead of rendered
+
+# Every visible text of plot ``i`` (a <text> with its smallest <tspan>: a 10^k label's
+# exponent is smaller than the label), the plot's box, its plot areas and colour bars.
+FIGURE_JS = """(i) => {
+  const g = document.querySelectorAll('.js-plotly-plot')[i];
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const shown = e => { for (let n = e; n && n !== g; n = n.parentElement) { const cs = getComputedStyle(n);
+      if (cs.display === 'none' || cs.visibility === 'hidden' || parseFloat(cs.opacity) === 0) return false; }
+    const r = e.getBoundingClientRect(); return r.width > 0.5 && r.height > 0.5; };
+  const texts = [];
+  for (const t of g.querySelectorAll('svg text')) {
+    if (!t.textContent.trim() || !shown(t)) continue;
+    let size = parseFloat(getComputedStyle(t).fontSize);
+    for (const s of t.querySelectorAll('tspan'))
+      if (s.textContent.trim()) size = Math.min(size, parseFloat(getComputedStyle(s).fontSize));
+    texts.push({text: t.textContent, size: size, box: box(t)});
+  }
+  return {box: box(g), texts: texts, areas: Array.from(g.querySelectorAll('.nsewdrag')).map(box),
+          colorbars: Array.from(g.querySelectorAll('g.colorbar')).filter(shown).map(box)};
+}"""
+# The visible text of the page outside rendered maths (KaTeX), to find notation left raw.
+PAGE_TEXT_JS = """() => { const out = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const e = n.parentElement;
+    if (!e || e.closest('.katex, script, style, noscript')) continue;
+    if (!e.getClientRects().length) continue;
+    out.push(n.textContent); }
+  return out.join(' '); }"""
+# Pairs of overlapping visible controls of the open tab (labels, inputs, buttons, sliders, select boxes).
+CONTROLS_JS = """() => { const panel = Array.from(document.querySelectorAll('[role=tabpanel]'))
+                                   .find(p => p.getClientRects().length);
+  const sel = '[data-testid=stWidgetLabel], input:not([type=hidden]), button, [role=slider], [data-baseweb=select]';
+  const els = Array.from(panel.querySelectorAll(sel)).filter(e => { const r = e.getBoundingClientRect();
+    return r.width > 1 && r.height > 1 && !e.closest('.js-plotly-plot')
+           && e.checkVisibility({checkOpacity: true, checkVisibilityCSS: true}); });   // not in a closed expander
+  const out = [];
+  for (let a = 0; a < els.length; a++) for (let b = a + 1; b < els.length; b++) {
+    if (els[a].contains(els[b]) || els[b].contains(els[a])) continue;
+    const p = els[a].getBoundingClientRect(), q = els[b].getBoundingClientRect();
+    const w = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+    const h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+    if (w > 1 && h > 1) out.push([els[a].textContent || els[a].tagName, els[b].textContent || els[b].tagName]);
+  }
+  return out; }"""
+
+
+def overlapping(boxes: list[tuple[str, list[float]]], gap: float = 0.5) -> list[tuple[str, str]]:
+    """Pairs of named boxes [left, top, right, bottom] that overlap by more than ``gap`` px both ways."""
+    out = []
+    for i, (a, p) in enumerate(boxes):
+        for b, q in boxes[i + 1:]:
+            if min(p[2], q[2]) - max(p[0], q[0]) > gap and min(p[3], q[3]) - max(p[1], q[1]) > gap:
+                out.append((a, b))
+    return out
+
+
+def check_figure(fig: dict, min_px: float | None) -> None:
+    """No two texts of a figure overlap, no colour bar covers a plot area or a text, and
+    (``min_px``) every text is at least that large."""
+    texts = [(t["text"], t["box"]) for t in fig["texts"]]
+    assert not overlapping(texts), overlapping(texts)
+    for bar in fig["colorbars"]:
+        assert not overlapping([("colour bar", bar)] + [("plot area", a) for a in fig["areas"]])
+    if min_px is not None:
+        small = [(t["text"], t["size"]) for t in fig["texts"] if t["size"] < min_px - 0.01]
+        assert not small, small
+
+
+def inside(box: list[float], viewport: dict) -> bool:
+    left, top, right, bottom = box
+    return left >= 0 and top >= 0 and right <= viewport["width"] + 0.5 and bottom <= viewport["height"] + 0.5
+
+
+async def projector_layout(url: str, viewport: dict) -> None:
+    """Presentation mode at ``viewport``: per tab, the first figure inside the viewport,
+    a one-line title, figure text >= MIN_FIGURE_PX, no overlapping text, no horizontal
+    scrolling, no raw notation; screenshots at 1920 x 1080."""
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM)
+        page = await browser.new_page(viewport=viewport)
+        await page.goto(url + "?present=1")
+        await settle(page)
+        height, line = await page.evaluate("() => { const h = document.querySelector('h1');"
+                                           " return [h.getBoundingClientRect().height,"
+                                           " parseFloat(getComputedStyle(h).lineHeight)]; }")
+        assert height < 1.5 * line, (height, line)                   # one line
+        for label in VIEWS:
+            await open_tab(page, label)
+            await assert_no_exception(page)
+            assert await page.evaluate("() => document.documentElement.scrollWidth <= "
+                                       "document.documentElement.clientWidth"), label
+            assert not RAW_NOTATION.findall(await page.evaluate(PAGE_TEXT_JS)), label
+            if label in NO_PLOT_VIEWS:
+                continue
+            fig = await page.evaluate(FIGURE_JS, 0)
+            assert inside(fig["box"], viewport), (label, fig["box"])
+            check_figure(fig, MIN_FIGURE_PX)
+            if viewport["width"] == 1920:
+                await page.screenshot(path=str(SHOTS / f"{label.lower().replace(' ', '-')}-presentation.png"))
+        await browser.close()
+
+
+async def narrow_layout(url: str) -> None:
+    """At 800 px wide: per tab, no two controls overlap, no figure's texts overlap and no
+    colour bar covers a map."""
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM)
+        page = await browser.new_page(viewport=NARROW)
+        await page.goto(url)
+        await settle(page)
+        for label in VIEWS:
+            await open_tab(page, label)
+            assert not await page.evaluate(CONTROLS_JS), label
+            for i in range(await page.locator(".js-plotly-plot").count()):
+                check_figure(await page.evaluate(FIGURE_JS, i), None)
+        await browser.close()
+
+
+def parse_colour(text: str) -> tuple[float, float, float]:
+    """(r, g, b) in 0..255 of "#rrggbb" or "rgb(a)(r, g, b[, a])"."""
+    text = text.strip()
+    if text.startswith("#"):
+        return tuple(int(text[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(float(v) for v in text[text.index("(") + 1:-1].split(",")[:3])
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two colours (relative luminance of sRGB)."""
+    def lum(c):
+        lin = [v / 255 / 12.92 if v / 255 <= 0.04045 else ((v / 255 + 0.055) / 1.055) ** 2.4 for v in parse_colour(c)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+async def marker_contrast(url: str, scheme: str) -> dict[str, float]:
+    """In a page of colour scheme ``scheme`` (Streamlit follows the browser's theme): the
+    contrast of the drawn start circle and minima star of the contour with the plot's
+    background (plotly's plot_bgcolor, which Streamlit's chart theme sets)."""
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM)
+        page = await browser.new_page(viewport=VIEWPORT, color_scheme=scheme)
+        await page.goto(url)
+        await settle(page)
+        drawn = """([name, prop]) => { const g = document.querySelector('.js-plotly-plot');
+          const k = g._fullData.findIndex(t => t.name === name);
+          const trace = g.querySelectorAll('.scatterlayer .trace')[g._fullData.filter(
+              (t, i) => i < k && t.type === 'scatter').length];
+          return [getComputedStyle(trace.querySelector('.point'))[prop], g._fullLayout.plot_bgcolor]; }"""
+        out = {}
+        for name, prop in (("start w₀", "stroke"), ("minima", "fill")):
+            colour, background = await page.evaluate(drawn, [name, prop])
+            out[name] = contrast(colour, background)
+        await browser.close()
+        return out
+
+
+def test_projector_layout_in_presentation_mode(server):
+    url, proc = server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for viewport in PROJECTORS:
+        asyncio.run(projector_layout(url, viewport))
+    assert proc.poll() is None
+    for label in set(VIEWS) - NO_PLOT_VIEWS:
+        assert (SHOTS / f"{label.lower().replace(' ', '-')}-presentation.png").stat().st_size > 20_000
+
+
+def test_narrow_screen_controls_and_colour_bars_do_not_overlap(server):
+    asyncio.run(narrow_layout(server[0]))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_start_and_minima_markers_stand_out_in_both_themes(server, scheme):
+    ratios = asyncio.run(marker_contrast(server[0], scheme))
+    assert min(ratios.values()) >= MIN_CONTRAST, ratios

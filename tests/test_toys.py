@@ -151,3 +151,18 @@ def test_every_toy_is_complete(name):
     assert x0 < x1 and y0 < y1 and x0 <= toy.start[0] <= x1 and y0 <= toy.start[1] <= y1
     assert toy.latex(toy.params()).strip() and toy.title
     assert np.isfinite(float(toy.value(jnp.asarray(toy.start), arrays(toy.params()))))
+
+
+@pytest.mark.parametrize("params, text", [
+    (dict(h1=2.0, h2=0.2), r"L(w) = w_1^2 + 0.1\,w_2^2"),                 # quad-repo: coefficient 1 left out
+    (dict(h1=1.0, h2=-3.0), r"L(w) = 0.5\,w_1^2 - 1.5\,w_2^2"),           # a negative coefficient is subtracted
+    (dict(h1=3e-5, h2=2.0, cx=1.0), r"L(w) = 1.5 \times 10^{-5}\,(w_1 - 1)^2 + w_2^2"),   # never "1.5e-05"
+])
+def test_quadratic_formula_is_written_as_a_reader_would(params, text):
+    toy = get_toy("quadratic")
+    assert toy.latex(toy.params({**dict(angle=0.0, cx=0.0, cy=0.0), **params})) == text
+
+
+def test_titles_carry_no_raw_notation():
+    """Toy titles appear as plain text (the sidebar, the Learn view): no TeX-style ^ or _."""
+    assert not [t.title for t in TOYS.values() if "^" in t.title or "_" in t.title]

@@ -12,7 +12,24 @@ from toys.base import Toy
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    """A number for LaTeX: 0.1, 2, 1.5 \\times 10^{-5} (never Python's "1.5e-05")."""
+    text = f"{x:g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else (f"-{power}" if mantissa == "-1" else f"{mantissa} \\times {power}")
+
+
+def _terms(terms) -> str:
+    """A sum of (coefficient, LaTeX term): a coefficient 1 is left out, a negative one
+    is subtracted (1 w_1^2 - 0.5 w_2^2 -> w_1^2 - 0.5\\,w_2^2)."""
+    out = ""
+    for i, (c, term) in enumerate(terms):
+        sign = "-" if c < 0 else ("+" if i else "")
+        coef = "" if abs(c) == 1 else f"{_fmt(abs(c))}\\,"
+        out += f"{' ' if i else ''}{sign}{' ' if i else ''}{coef}{term}"
+    return out
 
 
 def _quadratic_value(w, p):
@@ -28,7 +45,7 @@ def _quadratic_latex(p) -> str:
     x = "w_1" if p["cx"] == 0 else f"(w_1 - {_fmt(p['cx'])})"
     y = "w_2" if p["cy"] == 0 else f"(w_2 - {_fmt(p['cy'])})"
     if p["angle"] == 0:
-        return f"L(w) = {_fmt(a)}\\,{x}^2 + {_fmt(b)}\\,{y}^2"
+        return f"L(w) = {_terms([(a, f'{x}^2'), (b, f'{y}^2')])}"
     return (f"L(w) = \\tfrac12 (w-c)^\\top R_{{{_fmt(p['angle'])}}} "
             f"\\mathrm{{diag}}({_fmt(p['h1'])}, {_fmt(p['h2'])}) R^\\top (w-c)")
 
@@ -108,15 +125,15 @@ def _register(toy: Toy) -> None:
     TOYS[toy.name] = toy
 
 
-_register(quadratic_toy("quadratic", "Quadratic (w1^2 + 4 w2^2, the paper's Figure 3)", 2.0, 8.0,
+_register(quadratic_toy("quadratic", "Quadratic (w₁² + 4w₂², the paper's Figure 3)", 2.0, 8.0,
                         start=(-2.0, 1.5), domain=((-2.5, 2.5), (-2.0, 2.0))))
-_register(quadratic_toy("quad-paper", "Paper Figure 2: 0.5 w1^2 + 0.1 w2^2", 1.0, 0.2,
+_register(quadratic_toy("quad-paper", "Paper Figure 2: 0.5w₁² + 0.1w₂²", 1.0, 0.2,
                         start=(1.0, 1.0), domain=((-1.25, 1.25), (-1.25, 1.25)),
                         note="arXiv 2411.16085, Figure 2 (text)"))
-_register(quadratic_toy("quad-repo", "Paper code repository: x1^2 + 0.1 x2^2", 2.0, 0.2,
+_register(quadratic_toy("quad-repo", "Paper code repository: x₁² + 0.1x₂²", 2.0, 0.2,
                         start=(-5.0, 5.0), domain=((-6.0, 6.0), (-6.0, 6.0)),
                         note="the toy image in the paper's code repository (lr 0.01, beta 0.99)"))
-_register(quadratic_toy("quad-k4", "w1^2 + 4 w2^2 (kappa = 4)", 2.0, 8.0,
+_register(quadratic_toy("quad-k4", "w₁² + 4w₂² (κ = 4)", 2.0, 8.0,
                         start=(-2.0, 1.5), domain=((-2.5, 2.5), (-2.0, 2.0)),
                         note="arXiv 2411.16085, Figure 3 rate maps"))
 _register(Toy(
@@ -167,7 +184,7 @@ _register(Toy(
     note="the first two minima are global (L = -1.0316)",
 ))
 _register(Toy(
-    name="saddle", title="Saddle x^2 - y^2 (no minimum)",
+    name="saddle", title="Saddle x² − y² (no minimum)",
     latex=lambda p: "L = x^2 - y^2", value=_saddle, defaults={},
     domain=((-2.0, 2.0), (-2.0, 2.0)), start=(-1.5, 0.01), approx_minima=None,
     note="unbounded below: no minimiser, so distances and rates are undefined",
@@ -182,7 +199,7 @@ _register(Toy(
     note="the first minimum is global (L = 3)",
 ))
 _register(Toy(
-    name="valley-line", title="Valley of minimisers: (w1 + w2 - s)^2",
+    name="valley-line", title="Valley of minimisers: (w₁ + w₂ − s)²",
     latex=lambda p: f"L = (w_1 + w_2 - {_fmt(p['s'])})^2", value=_valley_line,
     defaults={"s": 2.0}, domain=((-1.0, 3.5), (-1.0, 3.5)), start=(3.0, -0.5),
     approx_minima=lambda p: [(p["s"] / 2, p["s"] / 2)], min_values=lambda p: [0.0],
@@ -191,7 +208,7 @@ _register(Toy(
     note="every point of the line w1 + w2 = s is a minimiser; the listed one has minimum norm",
 ))
 _register(Toy(
-    name="valley-hyperbola", title="Valley of minimisers: (w1 w2 - s)^2",
+    name="valley-hyperbola", title="Valley of minimisers: (w₁w₂ − s)²",
     latex=lambda p: f"L = (w_1 w_2 - {_fmt(p['s'])})^2", value=_valley_hyperbola,
     defaults={"s": 1.0}, domain=((-0.5, 3.5), (-0.5, 3.5)), start=(3.0, 0.2),
     approx_minima=lambda p: [(p["s"] ** 0.5, p["s"] ** 0.5), (-(p["s"] ** 0.5), -(p["s"] ** 0.5))],

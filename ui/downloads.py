@@ -34,7 +34,7 @@ from viz.animation import still
 from viz.contour import CLICK_GRID
 from viz.export import ExportError, browser_path, data_bytes, export_bytes, stack_rows
 from viz.ratemap import CLICK_CELLS
-from viz.theme import FONTS, apply_theme, inches_px, width_px
+from viz.theme import FONTS, apply_theme, inches_px, light_ink, width_px
 
 MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png", "csv": "text/csv",
         "npz": "application/octet-stream", "json": "application/json", "gif": "image/gif", "mp4": "video/mp4"}
@@ -67,10 +67,11 @@ def static_figure(fig: go.Figure, theme: str = "screen", height_in: float = DEFA
     """A copy of ``fig`` for a file: no frames, sliders, play buttons or click targets;
     ``theme`` "screen" keeps the screen style at SCREEN_WIDTH px, a paper width
     ("single", "double" or "<x>in", as ``figure --width``) applies viz.theme.apply_theme
-    at that width, ``height_in`` inches and ``font``."""
+    at that width, ``height_in`` inches and ``font``.  A file is drawn on white whatever
+    the page's theme: the dark theme's ink is black again (viz.theme.light_ink)."""
     if theme != "screen":
         width_px(theme)                          # ValueError for a width that is not one
-    spec = still(fig.to_plotly_json())
+    spec = light_ink(still(fig.to_plotly_json()))
     spec["data"] = [t for t in spec["data"] if t.get("name") not in INTERACTIVE_TRACES]
     out = go.Figure(spec)
     if theme == "screen":

@@ -29,5 +29,12 @@ DECAY = {
 
 
 def cautious_update() -> str:
-    return (r"w_{t+1} = w_t - \varepsilon\, \alpha\, \phi(u_t \odot g_t) \odot u_t, \qquad "
-            r"\dot w = -\varepsilon\, \alpha\, \phi(u \odot g) \odot u")
+    """The cautious step and its flow, one above the other."""
+    return (r"\begin{gathered} w_{t+1} = w_t - \varepsilon\, \alpha\, \phi(u_t \odot g_t) \odot u_t \\ "
+            r"\dot w = -\varepsilon\, \alpha\, \phi(u \odot g) \odot u \end{gathered}")
+
+
+# Theorem 2.3 of arXiv 2411.16085: the cautious flow decreases H at least as fast as the base flow.
+H_CAUTIOUS = (r"\dot H_{\text{cautious}} - \dot H_{\text{base}} = -\varepsilon \sum_i \big(\alpha\, \phi(x_i)\, "
+              r"x_i - x_i\big) \le 0 \quad \text{when} \quad \alpha\, \phi(x)\, x \ge \max(x, 0), "
+              r"\ \text{i.e.}\ \alpha \ge 1")

@@ -173,7 +173,9 @@ def on_swap_pin() -> None:
 
 class Context(NamedTuple):
     """What every view receives: the state, the toy and its parameters, the runs and
-    their plotting styles (by label), and the focus run of the single-run views."""
+    their plotting styles (by label), the focus run of the single-run views, whether
+    the app is in presentation mode and whether the page has the dark theme (``dark``:
+    the figures draw their black marks in viz.theme.ink)."""
 
     values: dict[str, Any]
     toy: Toy
@@ -182,16 +184,24 @@ class Context(NamedTuple):
     styles: dict[str, PathStyle]
     focus: RunSpec
     presentation: bool
+    dark: bool = False
 
     @property
     def params_key(self) -> tuple:
         return tuple(sorted(self.params.items()))
 
 
+def dark_theme() -> bool:
+    """Whether the page is drawn in Streamlit's dark theme (the browser's, or the one
+    chosen in the settings menu; st.context.theme)."""
+    return st.context.theme.type == "dark"
+
+
 def context(vals: dict[str, Any]) -> Context:
     vals, _ = resolve_custom(vals)       # a typed objective that does not parse: the default toy (the sidebar says why)
     runs = runs_of(vals)
-    styles = {spec.label: PathStyle(optimizer_colour(spec.setup.optimizer, spec.setup.cautious),
+    dark = dark_theme()
+    styles = {spec.label: PathStyle(optimizer_colour(spec.setup.optimizer, spec.setup.cautious, dark),
                                     CAUTIOUS_DASH[spec.setup.cautious]) for spec in runs}
     return Context(vals, toy_of(toy_key(vals)), toy_params(vals), runs, styles, focus_of(runs, vals["focus"]),
-                   bool(vals["present"]))
+                   bool(vals["present"]), dark)

@@ -13,9 +13,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dynamics.basins import BasinMap, changed
-from viz.theme import DIVERGED, PALETTE, style
+from viz.theme import DIVERGED, PALETTE, font_px, ink, style
 
-CHANGED = "#000000"
 COLOUR_NAMES = dict(zip(PALETTE, ("blue", "sky blue", "vermillion", "orange", "green", "yellow", "purple", "black")))
 NONE_LABEL = "no listed minimiser / diverged"
 
@@ -38,9 +37,10 @@ def index_colorscale(k: int) -> list:
 
 
 def basins_figure(base: BasinMap, cautious: BasinMap, titles: tuple[str, str], presentation: bool = False,
-                  height: int = 470) -> go.Figure:
+                  height: int = 470, dark: bool = False) -> go.Figure:
     """Three panels: base map, cautious map (z = minimiser index, -1 none) and the
-    changed map (z = 1 where the index differs), with the minimisers as stars."""
+    changed map (z = 1 where the index differs, drawn in ``ink(dark)`` on the plot's
+    background), with the minimisers as stars."""
     diff = changed(base, cautious)
     k = len(base.minima)
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.05,
@@ -54,13 +54,13 @@ def basins_figure(base: BasinMap, cautious: BasinMap, titles: tuple[str, str], p
                                  hovertemplate=(f"{title}<br>start (%{{x:.3g}}, %{{y:.3g}})<br>minimiser %{{z}}"
                                                 "<br>arrives at step %{customdata}<extra></extra>")), 1, col)
     fig.add_trace(go.Heatmap(x=base.x, y=base.y, z=diff.astype(float), zmin=0, zmax=1, showscale=False,
-                             colorscale=[[0, "#FFFFFF"], [1, CHANGED]], name="changed",
+                             colorscale=[[0, "rgba(0,0,0,0)"], [1, ink(dark)]], name="changed",
                              hovertemplate="start (%{x:.3g}, %{y:.3g})<br>changed: %{z}<extra></extra>"), 1, 3)
     colours = minimiser_colours(k)
     for col in (1, 2, 3):        # white stars labelled with their index: visible on their own basin's colour
         fig.add_trace(go.Scatter(x=base.minima[:, 0], y=base.minima[:, 1], mode="markers+text", showlegend=False,
                                  name="minima", text=[str(i) for i in range(k)], textposition="top right",
-                                 textfont=dict(color="#000000", size=13),
+                                 textfont=dict(color=ink(dark and col == 3), size=font_px(presentation)),
                                  marker=dict(symbol="star", size=15, color="#FFFFFF",
                                              line=dict(color="#000000", width=1.5)),
                                  hovertemplate="minimiser %{text}: (%{x:.4g}, %{y:.4g})<extra></extra>"), 1, col)
@@ -70,7 +70,7 @@ def basins_figure(base: BasinMap, cautious: BasinMap, titles: tuple[str, str], p
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=NONE_LABEL,
                              marker=dict(symbol="square", size=12, color=DIVERGED)))
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="changed (right)",
-                             marker=dict(symbol="square", size=12, color=CHANGED)))
+                             marker=dict(symbol="square", size=12, color=ink(dark))))
     for col in (1, 2, 3):
         suffix = "" if col == 1 else str(col)
         fig.update_xaxes(title_text="w₁ (start)", constrain="domain", row=1, col=col)

@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 
 from toys import Toy
 from toys.grid import toy_grid
-from viz.theme import PALETTE, line_width, style
+from viz.theme import PALETTE, ink, line_width, style
 
 CLICK_GRID = "click-grid"        # name of the clickable-points trace
 CONTOUR = "contour of L"         # name of every contour-line trace
@@ -94,8 +94,8 @@ def path_window(domain, paths: Mapping[str, np.ndarray]) -> tuple[tuple[float, f
 
 
 def contour_base(grid, minima: np.ndarray | None = None, bounds=None, presentation: bool = False,
-                 height: int = 560) -> go.Figure:
-    """Contour lines of L from ``grid`` = (xs, ys, Z), minima as black stars, 1:1 axes."""
+                 height: int = 560, dark: bool = False) -> go.Figure:
+    """Contour lines of L from ``grid`` = (xs, ys, Z), minima as stars in ``ink(dark)``, 1:1 axes."""
     xs, ys, z = grid
     fig = go.Figure()
     for share, points in iso_lines(grid):
@@ -104,8 +104,8 @@ def contour_base(grid, minima: np.ndarray | None = None, bounds=None, presentati
                                  line=dict(color=f"rgb({grey},{grey},{grey})", width=1), hoverinfo="skip"))
     if minima is not None and len(minima):
         fig.add_trace(go.Scatter(x=minima[:, 0], y=minima[:, 1], mode="markers", name="minima",
-                                 marker=dict(symbol="star", size=16 if presentation else 13, color="#000000",
-                                             line=dict(color="#FFFFFF", width=1)),
+                                 marker=dict(symbol="star", size=16 if presentation else 13, color=ink(dark),
+                                             line=dict(color=ink(not dark), width=1)),
                                  hovertemplate="minimum (%{x:.4g}, %{y:.4g})<extra></extra>"))
     x_range = [float(xs[0]), float(xs[-1])] if bounds is None else list(bounds[0])
     y_range = [float(ys[0]), float(ys[-1])] if bounds is None else list(bounds[1])
@@ -128,9 +128,10 @@ def add_click_grid(fig: go.Figure, bounds, n: int = 48) -> None:
                              hovertemplate="click: start here (%{x:.3g}, %{y:.3g})<extra></extra>"))
 
 
-def add_start(fig: go.Figure, start, presentation: bool = False) -> None:
+def add_start(fig: go.Figure, start, presentation: bool = False, dark: bool = False) -> None:
+    """The start w₀ as an open circle in ``ink(dark)``."""
     fig.add_trace(go.Scatter(x=[start[0]], y=[start[1]], mode="markers", name="start w₀",
-                             marker=dict(symbol="circle-open", size=18 if presentation else 14, color="#000000",
+                             marker=dict(symbol="circle-open", size=18 if presentation else 14, color=ink(dark),
                                          line=dict(width=3)),
                              hovertemplate="start (%{x:.4g}, %{y:.4g})<extra></extra>"))
 
@@ -158,21 +159,22 @@ def path_style(styles: Mapping[str, PathStyle] | None, label: str, i: int) -> Pa
 def contour_figure(toy: Toy, params: dict, paths: dict[str, np.ndarray], n: int = 160, *,
                    styles: Mapping[str, PathStyle] | None = None, start=None, path_opacity: float = 1.0,
                    click_grid: bool = False, grid=None, minima=None, presentation: bool = False,
-                   height: int = 560) -> go.Figure:
+                   height: int = 560, dark: bool = False) -> go.Figure:
     """Log-spaced contour lines of L with one line per path (label -> (T+1, 2) iterates),
     the minima as stars and the start as an open circle (default: the first path's
     first point), in the window path_window(toy.domain, paths).  ``grid``/``minima``:
-    precomputed toy_grid over that window / toy.minima (else computed)."""
+    precomputed toy_grid over that window / toy.minima (else computed).  ``dark``: the
+    page's dark theme (viz.theme.ink)."""
     bounds = path_window(toy.domain, paths)
     grid = toy_grid(toy, params, n, bounds) if grid is None else grid
     minima = toy.minima(params) if minima is None else minima
-    fig = contour_base(grid, minima, bounds, presentation, height)
+    fig = contour_base(grid, minima, bounds, presentation, height, dark)
     if click_grid:
         add_click_grid(fig, bounds)
     add_paths(fig, paths, styles, presentation, path_opacity)
     if start is None and paths:
         start = next(iter(paths.values()))[0]
     if start is not None:
-        add_start(fig, start, presentation)
-    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0))
+        add_start(fig, start, presentation, dark)
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.03, xanchor="left", x=0))
     return fig

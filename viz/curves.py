@@ -182,7 +182,8 @@ def step_curves(series: Sequence[Series], l_star: float | None, presentation: bo
     masked_row = any(s.masked is not None for s in series)
     rise_row = any(s.rises is not None for s in series)
     suffix = "" if l_star is None else " − L*"
-    panels = [("loss", f"loss L{suffix}", 0.42), ("rises", "", 0.08), ("H", f"Hamiltonian H = L + K{suffix}", 0.34),
+    strip = 0.08 * max(1, sum(s.rises is not None for s in series))       # a line of ticks per run: labels apart
+    panels = [("loss", f"loss L{suffix}", 0.42), ("rises", "", strip), ("H", f"Hamiltonian H = L + K{suffix}", 0.34),
               ("masked", "fraction masked 1 − mean φ", 0.16)]
     panels = [p for p in panels if (p[0] != "rises" or rise_row) and (p[0] != "masked" or masked_row)]
     at = {key: i + 1 for i, (key, _, _) in enumerate(panels)}
@@ -217,5 +218,6 @@ def step_curves(series: Sequence[Series], l_star: float | None, presentation: bo
         fig.update_yaxes(range=[-0.05, 1.05], row=at["masked"], col=1)
     fig.update_xaxes(title_text=xlabel, row=len(panels), col=1)
     style(fig, presentation, height)
-    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="left", x=0))
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.08 if presentation else 1.04, xanchor="left",
+                                  x=0))        # above the first panel's title
     return fig

@@ -11,10 +11,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.contour import PathStyle, add_paths, contour_base
+from viz.theme import ink
 
-GRADIENT = "#000000"
 DROPPED = "#7F7F7F"
 DECAY = "#CC79A7"
+STEP_TAKEN = "wₜ₊₁ − wₜ  (the step taken)"
 
 
 class Arrow(NamedTuple):
@@ -25,10 +26,12 @@ class Arrow(NamedTuple):
     width: float = 2.5
 
 
-def step_arrows(lr: float, g, u, cautious_dir, mask, decay, step, base: str, light: str, is_cautious: bool):
-    """The arrows of one step (displacements from w_t), in drawing order."""
+def step_arrows(lr: float, g, u, cautious_dir, mask, decay, step, base: str, light: str, is_cautious: bool,
+                dark: bool = False):
+    """The arrows of one step (displacements from w_t), in drawing order; the gradient
+    step in ``ink(dark)``."""
     g, u, c, phi, d, s = (np.asarray(x, dtype=np.float64) for x in (g, u, cautious_dir, mask, decay, step))
-    arrows = [Arrow("−ε g  (gradient step)", -lr * g, GRADIENT, "dot"),
+    arrows = [Arrow("−ε g  (gradient step)", -lr * g, ink(dark), "dot"),
               Arrow("−ε u  (optimizer direction)", -lr * u, base, "solid")]
     if is_cautious:
         for i in np.nonzero(phi < 0.5)[0]:
@@ -38,7 +41,7 @@ def step_arrows(lr: float, g, u, cautious_dir, mask, decay, step, base: str, lig
         arrows.append(Arrow("−ε α φ⊙u  (cautious direction)", -lr * c, light, "solid"))
     if np.any(d != 0):
         arrows.append(Arrow("−ε (decay term)", -lr * d, DECAY, "dashdot"))
-    arrows.append(Arrow("w_{t+1} − w_t  (the step taken)", s, base, "solid", 5.0))
+    arrows.append(Arrow(STEP_TAKEN, s, base, "solid", 5.0))
     return arrows
 
 
@@ -50,9 +53,10 @@ def window(w, arrows, floor: float) -> tuple[tuple[float, float], tuple[float, f
 
 
 def step_figure(grid, minima, bounds, w, arrows, path: np.ndarray, path_style: PathStyle,
-                presentation: bool = False, height: int = 640) -> go.Figure:
-    """The contour ``grid`` over ``bounds`` with the path and the arrows drawn from w."""
-    fig = contour_base(grid, minima, bounds, presentation, height)
+                presentation: bool = False, height: int = 640, dark: bool = False) -> go.Figure:
+    """The contour ``grid`` over ``bounds`` with the path and the arrows drawn from w
+    (marked in ``ink(dark)``)."""
+    fig = contour_base(grid, minima, bounds, presentation, height, dark)
     add_paths(fig, {"path": path}, {"path": path_style}, presentation)
     fig.data[-1].update(opacity=0.45, showlegend=False)
     head = 18 if presentation else 14
@@ -66,8 +70,9 @@ def step_figure(grid, minima, bounds, w, arrows, path: np.ndarray, path_style: P
                                              color=a.colour),
                                  hovertemplate=(f"{a.label}<br>({a.vector[0]:.4g}, {a.vector[1]:.4g})"
                                                 "<extra></extra>")))
-    fig.add_trace(go.Scatter(x=[w[0]], y=[w[1]], mode="markers", name="w_t",
-                             marker=dict(color="#000000", size=11), hovertemplate="w_t (%{x:.5g}, %{y:.5g})<extra></extra>"))
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0),
-                      margin=dict(t=20, b=20))
+    fig.add_trace(go.Scatter(x=[w[0]], y=[w[1]], mode="markers", name="wₜ",
+                             marker=dict(color=ink(dark), size=11), hovertemplate="wₜ (%{x:.5g}, %{y:.5g})<extra></extra>"))
+    legend = (dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02) if presentation  # beside: the
+              else dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))       # plot keeps its height
+    fig.update_layout(legend=legend, margin=dict(t=20, b=20))
     return fig

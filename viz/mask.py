@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dynamics.caution import compensation_alpha, mask_phi
-from viz.theme import BLACK, BLUE, ORANGE, line_width, style
+from viz.theme import BLUE, ORANGE, ink, line_width, style
 
 
 def contribution(x: np.ndarray, other: float, mask: str, compensation: str, lr: float = 0.01, mu: float = 1.0,
@@ -33,11 +33,14 @@ def contribution(x: np.ndarray, other: float, mask: str, compensation: str, lr: 
 
 
 def mask_response_figure(mask: str, compensation: str, lr: float = 0.01, mu: float = 1.0, tau: float = 1e-3,
-                         presentation: bool = False, height: int = 360) -> go.Figure:
+                         presentation: bool = False, height: int = 360, dark: bool = False) -> go.Figure:
+    """The contribution of coordinate 1 against x₁: the base optimizer's (in ``ink(dark)``),
+    the condition's max(x₁, 0) and the cautious one with the other coordinate agreeing
+    and opposing."""
     x = np.linspace(-1.0, 1.0, 401)
     width = line_width(presentation)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=x, name="base: x₁", line=dict(color=BLACK, width=width, dash="dot")))
+    fig.add_trace(go.Scatter(x=x, y=x, name="base: x₁", line=dict(color=ink(dark), width=width, dash="dot")))
     fig.add_trace(go.Scatter(x=x, y=np.maximum(x, 0), name="needed: max(x₁, 0)",
                              line=dict(color="#999999", width=width * 2.5)))
     for other, colour, dash, text in ((1.0, BLUE, "solid", "x₂ = +1 (agrees)"),

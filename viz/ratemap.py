@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dynamics.rates import SETTLED_SPREAD, best_cell
-from viz.theme import ANALYTIC, BLACK, DIFF_SCALE, DIVERGED, OPTIMUM, RATE_SCALE, legend_swatch, style
+from viz.theme import ANALYTIC, DIFF_SCALE, DIVERGED, OPTIMUM, RATE_SCALE, ink, legend_swatch, style
 
 CLICK_CELLS = "click-cells"
 UNSETTLED = f"not settled (spread > {SETTLED_SPREAD:.0e})".replace("e-0", "e-")     # ... > 1e-3
@@ -273,12 +273,12 @@ def _add_best(fig: go.Figure, maps: Sequence[RateMap]) -> None:
         shown = True
 
 
-def _add_analytic(fig: go.Figure, analytic: Analytic, beta: np.ndarray, cols: int) -> None:
-    """The analytic stability boundary (black dashes) and optimum (white cross) on every panel."""
+def _add_analytic(fig: go.Figure, analytic: Analytic, beta: np.ndarray, cols: int, dark: bool = False) -> None:
+    """The analytic stability boundary (dashes in ``ink(dark)``) and optimum (white cross) on every panel."""
     for col in range(1, cols + 1):
         fig.add_trace(go.Scatter(x=analytic.boundary_lr, y=beta, mode="lines", name="analytic stability boundary",
                                  legendgroup="boundary", showlegend=col == 1,
-                                 line=dict(color=BLACK, width=2.5, dash="dash"),
+                                 line=dict(color=ink(dark), width=2.5, dash="dash"),
                                  hovertemplate="stable for ε < %{x:.4g} at β = %{y:.4g}<extra></extra>"), 1, col)
         if analytic.optimum is not None:
             o = analytic.optimum
@@ -290,11 +290,11 @@ def _add_analytic(fig: go.Figure, analytic: Analytic, beta: np.ndarray, cols: in
                                                     f"rate {o['rate']:.4f}<extra></extra>")), 1, col)
 
 
-def _add_current(fig: go.Figure, current: tuple[float, float], cols: int) -> None:
+def _add_current(fig: go.Figure, current: tuple[float, float], cols: int, dark: bool = False) -> None:
     for col in range(1, cols + 1):
         fig.add_trace(go.Scatter(x=[current[0]], y=[current[1]], mode="markers", name="current (ε, β)",
                                  legendgroup="current", showlegend=col == 1,
-                                 marker=dict(symbol="circle-open", size=15, color="#000000", line=dict(width=2.5)),
+                                 marker=dict(symbol="circle-open", size=15, color=ink(dark), line=dict(width=2.5)),
                                  hoverinfo="skip"), 1, col)
 
 
@@ -324,7 +324,7 @@ def _colour_bars(fig: go.Figure, rate_heat: go.Heatmap, diff_heat: go.Heatmap, n
         heat.showscale = True
         heat.colorbar = dict(orientation="h", x=(x0 + x1) / 2, xanchor="center", len=(x1 - x0) * 0.9,
                              y=0, yref="container", yanchor="bottom", ypad=6, thickness=12, title=dict(text=title,
-                             side="right"), **ticks)
+                             side="top"), **ticks)              # on top: beside the bar it meets a tick when narrow
     bar(rate_heat, 1, n_rate, "rate ρ", dict(nticks=6))
     tick = nice_below(diff_heat.zmax)        # the panel's title says what the difference is: no bar title
     bar(diff_heat, n_rate + 1, n_rate + 1, "", dict(tickvals=[-tick, 0, tick], tickformat="~g", tickangle=0))
@@ -333,12 +333,12 @@ def _colour_bars(fig: go.Figure, rate_heat: go.Heatmap, diff_heat: go.Heatmap, n
 def rate_maps_figure(lr: np.ndarray, beta: np.ndarray, base: RateMap, cautious: RateMap, exact: RateMap | None = None,
                      lr_scale: str = "log", analytic: Analytic | None = None,
                      current: tuple[float, float] | None = None, presentation: bool = False,
-                     height: int | None = None,
-                     click_points: int = 48) -> go.Figure:
+                     height: int | None = None, click_points: int = 48, dark: bool = False) -> go.Figure:
     """The panels side by side: ``exact`` (the base optimizer's closed form, when it has
     one), ``base`` and ``cautious`` (simulations), and cautious - base; each with up to
     ``click_points`` x ``click_points`` invisible clickable cell centres.  ``height``:
-    pixels (default 500, 600 in presentation mode)."""
+    pixels (default 500, 600 in presentation mode).  ``dark``: the page's dark theme
+    (the boundary and the current (ε, β) in viz.theme.ink)."""
     height = height or (600 if presentation else 500)
     lr, beta = np.asarray(lr, float), np.asarray(beta, float)
     g = _Grid(lr, beta, cell_edges(lr, lr_scale), cell_edges(beta, "linear"), lr_scale)
@@ -349,10 +349,10 @@ def rate_maps_figure(lr: np.ndarray, beta: np.ndarray, base: RateMap, cautious: 
                         subplot_titles=[p.name.replace(": ", "<br>", 1) for p in panels])   # two lines: narrow screens
     heats = [_add_panel(fig, col, p, g, col == cols, click_points) for col, p in enumerate(panels, start=1)]
     if analytic is not None:
-        _add_analytic(fig, analytic, beta, cols)
+        _add_analytic(fig, analytic, beta, cols, dark)
     _add_best(fig, maps)
     if current is not None:
-        _add_current(fig, current, cols)
+        _add_current(fig, current, cols, dark)
     _add_legend_keys(fig, any(p.unsettled.any() for p in panels), exact is not None)
     _colour_bars(fig, heats[0], heats[-1], len(maps))
     _axes(fig, g, presentation, height)
@@ -370,7 +370,7 @@ def _axes(fig: go.Figure, g: _Grid, presentation: bool, height: int) -> None:
     fig.update_yaxes(range=[g.beta_edges[0], g.beta_edges[-1]], showgrid=False, nticks=6)
     fig.update_yaxes(title_text="momentum β", row=1, col=1)
     style(fig, presentation, height)
-    bottom = 125 if presentation else 110
+    bottom = 150 if presentation else 130
     fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=_legend_y(presentation, height, bottom),
                                   xanchor="left", x=0), margin=dict(t=30, b=bottom))
 

@@ -1,5 +1,6 @@
 """Figure themes: the screen style of the app's interactive figures (``style``,
-``line_width``, the heatmap colours) and the publication theme (``apply_theme``).
+``line_width``, the heatmap colours, ``ink`` for the light and dark page themes) and
+the publication theme (``apply_theme``).
 
 Publication: white background, paper-size fonts, column widths, a colour-blind-safe
 palette (Okabe-Ito, ``PALETTE``), symbols that render, and one naming rule for
@@ -41,6 +42,10 @@ FONTS = {
     "sans": "DejaVu Sans, Liberation Sans, Arial, sans-serif",
 }
 MATHJAX_ENV = "DYNAMICS_MATHJAX"
+SCREEN_FONT, PRESENT_FONT = 13, 18      # px: the app's figure text, on a screen and in presentation mode
+# plotly.js draws the "10^k" labels of a log axis (exponentformat "power") at 1.25x the
+# tick font and the exponent at 70% of that: 0.875 of the tick font.
+EXPONENT_SHARE = 1.25 * 0.7
 
 BLUE, SKY, VERMILLION, ORANGE, GREEN, YELLOW, PURPLE, BLACK = PALETTE
 # An optimizer's (base, cautious) colours are named in its registry entry (the pair always
@@ -48,6 +53,7 @@ BLUE, SKY, VERMILLION, ORANGE, GREEN, YELLOW, PURPLE, BLACK = PALETTE
 COLOUR_VALUES = {"black": BLACK, "blue": BLUE, "sky": SKY, "vermillion": VERMILLION, "orange": ORANGE,
                  "green": GREEN, "yellow": YELLOW, "purple": PURPLE}
 DECAY_COLOURS = {"none": BLACK, "decoupled": BLUE, "cautious": VERMILLION}
+DARK_INK = "#F2F2F2"     # black marks on the dark page theme: near-white (exports turn it back, ``light_ink``)
 RED = "#D62728"         # the papers' red dots: a true red (Okabe-Ito has none; its vermillion reads orange)
 
 # Rate-map heatmaps (viz.ratemap, viz.paper.build_rates): rate 0..1 on Viridis, cautious
@@ -76,9 +82,28 @@ SYMBOLS = {"lr": ("ε", r"\varepsilon"), "beta": ("β", r"\beta"), "kappa": ("κ
            "wd": ("λ", r"\lambda"), "rate": ("ρ", r"\rho")}
 
 
-def optimizer_colour(optimizer: str, cautious: bool = False) -> str:
-    """The colour of an optimizer's path (its cautious variant: the second of its pair)."""
-    return COLOUR_VALUES[spec_of(optimizer).colours[int(bool(cautious))]]
+def optimizer_colour(optimizer: str, cautious: bool = False, dark: bool = False) -> str:
+    """The colour of an optimizer's path (its cautious variant: the second of its pair),
+    as ``ink`` draws it on the page theme (``dark``)."""
+    return ink(dark, COLOUR_VALUES[spec_of(optimizer).colours[int(bool(cautious))]])
+
+
+def ink(dark: bool = False, colour: str = BLACK) -> str:
+    """The colour of a mark drawn on the plot's background (start circle, minima, a
+    boundary line, an arrow, a black path): ``colour`` itself, except black, which on the
+    dark page theme (``dark``) becomes near-white DARK_INK, so that it stays visible.
+    Marks drawn over a heatmap keep their colours: the heatmap is the same in both themes."""
+    return DARK_INK if dark and colour.upper() == BLACK else colour
+
+
+def light_ink(spec):
+    """A figure's JSON (``fig.to_plotly_json()``, or any part of it) with the dark theme's
+    ink turned back to black: files are drawn on white whatever the page theme."""
+    if isinstance(spec, dict):
+        return {k: light_ink(v) for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [light_ink(v) for v in spec]
+    return BLACK if isinstance(spec, str) and spec.upper() == DARK_INK else spec
 
 
 def mathjax_path() -> str | None:
@@ -149,17 +174,34 @@ def legend_swatch(name: str, colour: str, size: float = 9, **marker) -> go.Scatt
                       marker=dict(symbol="square", size=size, color=colour, **marker))
 
 
+def font_px(presentation: bool = False) -> int:
+    """The text size of the app's figures in pixels: 13, or 18 in presentation mode."""
+    return PRESENT_FONT if presentation else SCREEN_FONT
+
+
 def line_width(presentation: bool = False) -> float:
     """Line width on screen: thicker in presentation mode (a projector, the back row)."""
     return 3.5 if presentation else 2.0
 
 
 def style(fig: go.Figure, presentation: bool = False, height: int = 560) -> go.Figure:
-    """The app's screen style, in place: white template, 13 px text (18 px in
-    presentation mode), the given height in pixels.  Returns ``fig``."""
-    size = 18 if presentation else 13
-    fig.update_layout(template="plotly_white", height=height, font=dict(size=size),
-                      legend=dict(font=dict(size=size)), margin=dict(l=50, r=20, t=50, b=50))
+    """The app's screen style, in place: white template, text of font_px(presentation)
+    (tick labels, axis titles, legend, hover, colour bars; panel titles 1 px larger), the
+    given height in pixels.  Every size is set on the figure, so the page's chart theme
+    (Streamlit's, which sets smaller tick fonts) cannot shrink it.  In presentation mode
+    the tick font of a log axis with "power" labels is enlarged so that the exponent of
+    "10^k", which plotly.js sets at EXPONENT_SHARE of the tick font, is at least
+    PRESENT_FONT.  Returns ``fig``."""
+    size = font_px(presentation)
+    text = dict(size=size)
+    fig.update_layout(template="plotly_white", height=height, font=text, legend=dict(font=text),
+                      hoverlabel=dict(font=text), margin=dict(l=50, r=20, t=50, b=50))
+    for update in (fig.update_xaxes, fig.update_yaxes):
+        update(tickfont=text, title_font=text)
+        if presentation:
+            update(tickfont=dict(size=math.ceil(size / EXPONENT_SHARE)), selector=dict(type="log",
+                                                                                    exponentformat="power"))
+    fig.update_traces(colorbar=dict(tickfont=text, title_font=text), selector=lambda t: "colorbar" in t)
     fig.update_annotations(font=dict(size=size + 1))
     return fig
 

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import compute, downloads
+from ui import compute, downloads, screen
 from ui.session import Context
 from ui.state import BASIN_SIZES, CUSTOM_PREFIX, FIELDS
 from viz.basins import COLOUR_NAMES, basins_figure, minimiser_colours
 
+PRESENT_HEIGHT = 560            # px: the maps in presentation mode (ui.screen)
 RADIUS_FRACTION = 0.01     # a run reached a minimiser when it ends within 1% of the domain's larger side
 
 
@@ -44,31 +45,42 @@ def _reach_text(valley: bool, radius: float, steps: int) -> str:
 
 
 def render(ctx: Context) -> None:
+    """The intro and the grid's settings, then the maps and the table of fractions (in
+    presentation mode the maps come first: ui.screen.slots)."""
     spec = ctx.focus
-    st.markdown(f"Where **{spec.label.removeprefix('C-')}** and its cautious twin end from every start on the grid "
-                f"(colour: the minimiser reached). Toy, optimizer and hyperparameters come from the sidebar.")
-    if ctx.toy.name.startswith(CUSTOM_PREFIX):
-        st.info("A custom objective has no listed minimiser, so it has no basin map. Choose a toy with listed "
-                "minima (himmelblau or camel have several).")
-        return
-    if not ctx.toy.has_minima():
-        st.info(f"{ctx.toy.title} has no listed minimiser, so it has no basins. Choose another toy "
-                "(himmelblau or camel have several minima).")
-        return
-    _controls()
-    v = ctx.values
-    points, _ = compute.minima(ctx.toy.name, ctx.params_key)
-    if len(points) < 2:
-        ends = "on its line of minimisers" if ctx.toy.valley else "there"
-        st.info(f"{ctx.toy.title} has a single listed minimiser: every converging start ends {ends}. Himmelblau "
-                "(four minima) and camel (six) show basins.")
-    if spec.hyper.noise_sigma > 0:
-        st.caption("Basin maps use exact gradients: the sidebar's gradient noise is not applied here.")
+    text, figure = screen.slots(ctx.presentation)
+    with text:
+        st.markdown(f"Where **{spec.label.removeprefix('C-')}** and its cautious twin end from every start on the "
+                    "grid (colour: the minimiser reached). Toy, optimizer and hyperparameters come from the sidebar.")
+        if ctx.toy.name.startswith(CUSTOM_PREFIX):
+            st.info("A custom objective has no listed minimiser, so it has no basin map. Choose a toy with listed "
+                    "minima (himmelblau or camel have several).")
+            return
+        if not ctx.toy.has_minima():
+            st.info(f"{ctx.toy.title} has no listed minimiser, so it has no basins. Choose another toy "
+                    "(himmelblau or camel have several minima).")
+            return
+        _controls()
+        points, _ = compute.minima(ctx.toy.name, ctx.params_key)
+        if len(points) < 2:
+            ends = "on its line of minimisers" if ctx.toy.valley else "there"
+            st.info(f"{ctx.toy.title} has a single listed minimiser: every converging start ends {ends}. Himmelblau "
+                    "(four minima) and camel (six) show basins.")
+        if spec.hyper.noise_sigma > 0:
+            st.caption("Basin maps use exact gradients: the sidebar's gradient noise is not applied here.")
+    with figure:
+        _maps(ctx, points)
+
+
+def _maps(ctx: Context, points: np.ndarray) -> None:
+    """The basin maps of the focus run and its twin, with the share of starts per minimiser."""
+    spec, v = ctx.focus, ctx.values
     (x0, x1), (y0, y1) = ctx.toy.domain
     radius = RADIUS_FRACTION * max(x1 - x0, y1 - y0)
     specs = (spec.twin(False), spec.twin(True))
     maps = [compute.basins(s, int(v["b_n"]), int(v["b_steps"]), radius) for s in specs]
-    fig = basins_figure(*maps, titles=(specs[0].label, specs[1].label), presentation=ctx.presentation)
+    fig = basins_figure(*maps, titles=(specs[0].label, specs[1].label), presentation=ctx.presentation,
+                        height=PRESENT_HEIGHT if ctx.presentation else 470, dark=ctx.dark)
     downloads.plotly_chart(fig, "basin_maps")
     downloads.export_controls(fig, "basin_maps", export_table(specs, maps),
                               dict(x=maps[0].x, y=maps[0].y, minima=maps[0].minima))

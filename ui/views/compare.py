@@ -105,7 +105,8 @@ def _figures(ctxs: list[Context], data: list[tuple], same_toy: bool) -> list[tup
         bounds = window if same_toy else path_window(c.toy.domain, p)
         grid = compute.grid(c.toy.name, c.params_key, 160, bounds)
         contour = contour_figure(c.toy, c.params, p, styles=c.styles, start=(c.values["sx"], c.values["sy"]),
-                                 grid=grid, minima=points, presentation=c.presentation, height=HEIGHT)
+                                 grid=grid, minima=points, presentation=c.presentation, height=HEIGHT,
+                                 dark=c.dark)
         contour.update_xaxes(range=list(bounds[0]))
         contour.update_yaxes(range=list(bounds[1]))
         curves = step_curves(curve_series(c, trajs, summaries), l_star, c.presentation, height=HEIGHT,

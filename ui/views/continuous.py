@@ -10,14 +10,14 @@ import streamlit as st
 from dynamics.flows import is_smooth
 from dynamics.optimizers import spec_of
 from dynamics.solvers import SOLVERS
-from ui import compute, downloads
+from ui import compute, downloads, screen
 from ui.session import Context
 from ui.state import FIELDS
 from viz.contour import PathStyle, contour_figure, path_window
 from viz.curves import Series, step_curves
-from viz.theme import optimizer_colour
+from viz.theme import ink, optimizer_colour
 
-FLOW_COLOUR = "#000000"
+PRESENT_HEIGHT = 660            # px: both figures in presentation mode (ui.screen)
 SOLVER_TEXT = {"euler": "Euler (order 1)", "semi-implicit": "semi-implicit Euler (the optimizer at 1 substep)",
                "rk4": "Runge-Kutta 4", "adaptive": "adaptive (diffrax Tsit5, PID)"}
 
@@ -78,38 +78,52 @@ def export_data(series: dict, l_star, grid) -> tuple[dict, dict]:
 
 
 def render(ctx: Context) -> None:
+    """The intro, the solver's settings and what it did, and the figures (in presentation
+    mode the figures come first: ui.screen.slots)."""
     spec = ctx.focus
     v = ctx.values
-    st.markdown(f"The flow of **{spec.label}** (Learn tab: its equations) against its discrete steps. One unit "
-                "of time is one optimizer step, so t = 0…T matches steps 0…T.")
-    _controls(spec)
-    if spec.hyper.noise_sigma > 0:
-        st.caption(f"The flow uses the exact gradient; the discrete steps beside it use the sidebar's noisy "
-                   f"gradient (σ = {spec.hyper.noise_sigma:g}, seed {spec.seed}).")
+    text, figure = screen.slots(ctx.presentation)
+    with text:
+        st.markdown(f"The flow of **{spec.label}** (Learn tab: its equations) against its discrete steps. One unit "
+                    "of time is one optimizer step, so t = 0…T matches steps 0…T.")
+        _controls(spec)
+        if spec.hyper.noise_sigma > 0:
+            st.caption(f"The flow uses the exact gradient; the discrete steps beside it use the sidebar's noisy "
+                       f"gradient (σ = {spec.hyper.noise_sigma:g}, seed {spec.seed}).")
     lion_sign = v["o_sign"] if _has_sign(spec) else "hard"
     try:
         arrays, status = compute.flow(spec, v["o_solver"], v["o_substeps"], v["o_init"], lion_sign,
                                       v["o_sign_tau"], v["o_rtol"], v["o_atol"])
     except ValueError as err:      # an optimizer without a flow in dynamics.flows
-        st.info(f"No continuous-time flow for {spec.label}: {err}")
+        text.info(f"No continuous-time flow for {spec.label}: {err}")
         return
+    with text:
+        if not np.all(np.isfinite(arrays["w"])) and not status["stopped_early"]:
+            st.warning("The flow left the floating-point range (non-finite values): the step size is too large "
+                       "for this solver or the flow diverges.")
+        _status(status, is_smooth(spec.setup_with(lion_sign=lion_sign)))
+    with figure:
+        _figures(ctx, arrays)
+
+
+def _figures(ctx: Context, arrays: dict) -> None:
+    """The flow and the steps on the contour, their L and H, and the largest dH/dt."""
+    spec, v = ctx.focus, ctx.values
     traj = compute.trajectory(spec)
     points, l_star = compute.minima(ctx.toy.name, ctx.params_key)
-    if not np.all(np.isfinite(arrays["w"])) and not status["stopped_early"]:
-        st.warning("The flow left the floating-point range (non-finite values): the step size is too large for "
-                   "this solver or the flow diverges.")
-    _status(status, is_smooth(spec.setup_with(lion_sign=lion_sign)))
-    colour = optimizer_colour(spec.setup.optimizer, spec.setup.cautious)
+    colour = optimizer_colour(spec.setup.optimizer, spec.setup.cautious, ctx.dark)
+    flow_colour = ink(ctx.dark)
     flow_label, step_label = f"{spec.label} flow ({v['o_solver']})", f"{spec.label} steps"
-    styles = {step_label: PathStyle(colour, "dot"), flow_label: PathStyle(FLOW_COLOUR, "solid")}
+    styles = {step_label: PathStyle(colour, "dot"), flow_label: PathStyle(flow_colour, "solid")}
     paths = {step_label: traj["w"], flow_label: arrays["w"]}
     grid = compute.grid(ctx.toy.name, ctx.params_key, 160, path_window(ctx.toy.domain, paths))
     table, arrays_out = export_data({step_label: (np.arange(spec.steps + 1), traj),
                                      flow_label: (arrays["time"], arrays)}, l_star, grid)
+    height = PRESENT_HEIGHT if ctx.presentation else 560
     left, right = st.columns([1.05, 1])
     with left:
         fig = contour_figure(ctx.toy, ctx.params, paths, styles=styles, start=spec.start, grid=grid, minima=points,
-                             presentation=ctx.presentation)
+                             presentation=ctx.presentation, height=height, dark=ctx.dark)
         downloads.plotly_chart(fig, "ode_contour")
         downloads.export_controls(fig, "ode_contour", table, arrays_out)
     with right:
@@ -117,9 +131,9 @@ def render(ctx: Context) -> None:
         series = [Series(step_label, colour, "dot", np.arange(spec.steps + 1), traj["loss"], traj["hamiltonian"],
                          traj["masked_fraction"] if masked else None, mode="lines+markers"
                          if spec.steps <= 200 else "lines"),
-                  Series(flow_label, FLOW_COLOUR, "solid", arrays["time"], arrays["loss"], arrays["hamiltonian"],
+                  Series(flow_label, flow_colour, "solid", arrays["time"], arrays["loss"], arrays["hamiltonian"],
                          arrays["masked_fraction"] if masked else None)]
-        curves = step_curves(series, l_star, ctx.presentation, xlabel="t (one unit = one step)")
+        curves = step_curves(series, l_star, ctx.presentation, xlabel="t (one unit = one step)", height=height)
         downloads.plotly_chart(curves, "ode_curves")
         downloads.export_controls(curves, "ode_curves", table, arrays_out)
     rise = float(np.nanmax(arrays["dH_dt"])) if np.isfinite(arrays["dH_dt"]).any() else float("nan")

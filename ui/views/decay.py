@@ -17,16 +17,21 @@ import streamlit as st
 from dynamics.decay_study import STUDY_HYPER, STUDY_OPTIMIZERS, STUDY_STEPS, STUDY_TOY_PARAMS, STUDY_TOYS, \
     set_distance, study_table
 from toys import Toy, get_toy
-from ui import compute, downloads
+from ui import compute, downloads, screen
 from ui.session import Context
 from viz.decay import decay_curves_figure, decay_ends_figure, decay_paths_figure, pareto_front
 from viz.theme import DECAY_NAMES, optimizer_name
 
 GRID = 160
+PRESENT_HEIGHT = 640            # px: the paths' figures in presentation mode (ui.screen)
+
+
+HYPER_SYMBOLS = {"lr": "ε", "beta": "β", "beta2": "β₂", "wd": "λ"}
 
 
 def _hyper_text(opt: str) -> str:
-    return ", ".join(f"{k} = {v:g}" for k, v in STUDY_HYPER[opt].items())
+    """The study's settings of ``opt`` in symbols: "ε = 0.02, β = 0.9, λ = 1"."""
+    return ", ".join(f"{HYPER_SYMBOLS.get(k, k)} = {v:g}" for k, v in STUDY_HYPER[opt].items())
 
 
 def table(study) -> pd.DataFrame:
@@ -34,9 +39,9 @@ def table(study) -> pd.DataFrame:
     rows = []
     for r in study_table(study):
         rows.append({"optimizer": optimizer_name(r["optimizer"]), "decay": DECAY_NAMES[r["decay"]],
-                     "w_T": f"({r['w'][0]:.4g}, {r['w'][1]:.4g})", "L(w_T)": f"{r['loss']:.3g}",
-                     "|∇L(w_T)|": f"{r['grad_norm']:.3g}", "distance to the set": f"{r['set_distance']:.3g}",
-                     "|w_T|": f"{r['norm']:.5g}", "|w_T| − |w*|": f"{r['norm_gap']:+.3g}",
+                     "final w": f"({r['w'][0]:.4g}, {r['w'][1]:.4g})", "final L": f"{r['loss']:.3g}",
+                     "final |∇L|": f"{r['grad_norm']:.3g}", "distance to the set": f"{r['set_distance']:.3g}",
+                     "final |w|": f"{r['norm']:.5g}", "final |w| − |w*|": f"{r['norm_gap']:+.3g}",
                      "distance to w*": f"{r['pareto_distance']:.3g}",
                      "sliding fraction": f"{r['sliding_fraction']:.2f}",
                      "decay on (last 10%)": f"{r['decay_on_tail']:.2f}"})
@@ -80,36 +85,46 @@ def run_study(ctx: Context) -> Study:
     return Study(toy, cmask, params, runs, grid, minima, residual)
 
 
-def paths_figure(study: Study, opt: str, presentation: bool):
+def paths_figure(study: Study, opt: str, presentation: bool, dark: bool = False):
     """The contour with the set and the paths of ``opt`` with no, decoupled and cautious decay."""
     runs = {mode: run for (o, mode), run in study.runs.items() if o == opt}
     title = f"{optimizer_name(opt, study.cmask)} ({_hyper_text(opt)})"
-    return decay_paths_figure(study.grid, study.minima, runs, study.residual, title, presentation)
+    return decay_paths_figure(study.grid, study.minima, runs, study.residual, title, presentation,
+                              PRESENT_HEIGHT if presentation else 620, dark)
 
 
 def render(ctx: Context) -> None:
-    st.markdown("**Cautious weight decay** (arXiv 2510.12402) decays only the coordinates that the update already "
-                "moves towards 0, u ← u + λ·1[u ⊙ w ≥ 0] ⊙ w, where decoupled decay always adds λw. On a set of "
-                "minimisers the cautious run reaches the set and then *slides* along it towards its minimum-norm "
-                "point (the Pareto point of (L, |w|)); decoupled decay stops off the set, at a minimiser of the "
-                "regularised L + (λ/2)|w|²-like proxy. This tab runs its own settings, not the sidebar's.")
-    c = st.columns([2, 3])
-    c[0].selectbox("objective", STUDY_TOYS, key="d_toy", format_func=lambda n: f"{n}: {get_toy(n).title}")
-    c[1].toggle("cautious mask on the direction too (C-GDM, C-Adam, C-Lion)", key="d_cmask")
-    study = run_study(ctx)
+    """The intro and the study's settings, then its figures (in presentation mode the
+    figures come first: ui.screen.slots)."""
+    text, figure = screen.slots(ctx.presentation)      # presentation: the figures first
+    with text:
+        st.markdown("**Cautious weight decay** (arXiv 2510.12402) decays only the coordinates that the update already "
+                    "moves towards 0, u ← u + λ·1[u ⊙ w ≥ 0] ⊙ w, where decoupled decay always adds λw. On a set of "
+                    "minimisers the cautious run reaches the set and then *slides* along it towards its minimum-norm "
+                    "point (the Pareto point of (L, |w|)); decoupled decay stops off the set, at a minimiser of the "
+                    "regularised L + (λ/2)|w|²-like proxy. This tab runs its own settings, not the sidebar's.")
+        c = st.columns([2, 3])
+        c[0].selectbox("objective", STUDY_TOYS, key="d_toy", format_func=lambda n: f"{n}: {get_toy(n).title}")
+        c[1].toggle("cautious mask on the direction too (C-GDM, C-Adam, C-Lion)", key="d_cmask")
+    with figure:
+        _figures(ctx, run_study(ctx))
+
+
+def _figures(ctx: Context, study: Study) -> None:
+    """The paths of every optimizer and decay mode, their norms and distances, where they end."""
     cols = st.columns(len(STUDY_OPTIMIZERS))
     for col, opt in zip(cols, STUDY_OPTIMIZERS):
         with col:
-            downloads.plotly_chart(paths_figure(study, opt, ctx.presentation), f"decay_paths_{opt}")
+            downloads.plotly_chart(paths_figure(study, opt, ctx.presentation, ctx.dark), f"decay_paths_{opt}")
     st.caption("Green: the set of minimisers; stars: its minimum-norm points. The cautious-decay path is solid where "
                "its mask 1[u·w ≥ 0] decays some coordinate and dotted where it decays none; the solid stretch along "
                "the set is the sliding phase. Crosses: where each run ends.")
     toy, params, minima, (xs, ys, _) = study.toy, study.params, study.minima, study.grid
     min_norm = float(np.min(np.linalg.norm(minima, axis=1)))
-    curves = decay_curves_figure(study.runs, STUDY_OPTIMIZERS, min_norm, ctx.presentation)
+    curves = decay_curves_figure(study.runs, STUDY_OPTIMIZERS, min_norm, ctx.presentation, dark=ctx.dark)
     downloads.plotly_chart(curves, "decay_curves")
     downloads.export_controls(curves, "decay_curves", export_table(study.runs))
-    st.caption("Top: |w_t| (dashed: |w*| of the minimum-norm point). Bottom: distance of w_t to the set of "
+    st.caption("Top: |wₜ| (dashed: |w*| of the minimum-norm point). Bottom: distance of wₜ to the set of "
                "minimisers (log axis; gaps: exactly 0). Where a curve oscillates faster than the plot can show "
                "(Lion; a run sliding along the set), it is drawn as a band, its min–max over the window named at the "
                "top right, with the curve faint inside; the downloaded data are the values of every step.")
@@ -117,7 +132,8 @@ def render(ctx: Context) -> None:
     front = pareto_front(set_distance(toy, np.stack([gx, gy], axis=-1), params), np.hypot(gx, gy))
     left, right = st.columns([1, 1.3])
     with left:
-        downloads.plotly_chart(decay_ends_figure(study.runs, min_norm, front, ctx.presentation), "decay_ends")
+        downloads.plotly_chart(decay_ends_figure(study.runs, min_norm, front, ctx.presentation, dark=ctx.dark),
+                               "decay_ends")
     with right:
         st.markdown(f"**End points after {STUDY_STEPS} steps** on {toy.title}")
         st.dataframe(table(study.runs), hide_index=True, width="stretch")

@@ -18,14 +18,15 @@ DROP_REASON = {"elementwise": "there uᵢgᵢ ≤ 0", "elementwise-ge": "there u
                "threshold": "g·u < −(με/2)|u|², Theorem 2.7's condition fails",
                "smooth": "there sigmoid(uᵢgᵢ/τ) < 1/2"}
 ZOOM_FLOOR = 1e-3      # smallest half-width of the zoomed view, as a fraction of the domain
+PRESENT_HEIGHT = 600    # px: the step's figure in presentation mode (ui.screen)
 
 
 def quantities(a: dict, t: int, lr: float) -> dict[str, np.ndarray]:
     """The vectors of step t: quantity -> its two coordinates."""
-    return {"w_t": a["w"][t], "g = ∇L(w_t)": a["grad"][t], "u (optimizer direction)": a["direction"][t],
+    return {"wₜ": a["w"][t], "g = ∇L(wₜ)": a["grad"][t], "u (optimizer direction)": a["direction"][t],
             "x = u ⊙ g": a["direction"][t] * a["grad"][t], "φ (1 = kept)": a["mask"][t],
             "−ε α φ ⊙ u": -lr * a["cautious"][t], "−ε · decay term": -lr * a["decay"][t],
-            "step w_{t+1} − w_t": a["step"][t]}
+            "step wₜ₊₁ − wₜ": a["step"][t]}
 
 
 def export_table(a: dict, t: int, lr: float) -> dict[str, np.ndarray]:
@@ -56,7 +57,7 @@ def _step_controls(spec) -> tuple[int, bool]:
         ss["i_step"] = spec.steps - 1
     c1, c2 = st.columns([4, 1])
     if spec.steps > 1:
-        t = c1.slider("step t (from w_t to w_{t+1})", 0, spec.steps - 1, key="i_step")
+        t = c1.slider(r"step $t$ (from $w_t$ to $w_{t+1}$)", 0, spec.steps - 1, key="i_step")
     else:
         t = 0
     zoom = c2.toggle("zoom to the step", key="i_zoom")
@@ -69,12 +70,13 @@ def rise_steps(traj: dict, rise_rel: float, l_star: float | None) -> np.ndarray:
     return loss_rises(traj["loss"], rise_rel, l_star)[0] - 1
 
 
-def _jump_buttons(spec, a: dict, rises: np.ndarray, t: int, rise_rel: float) -> None:
+def _jump_buttons(spec, a: dict, rises: np.ndarray, t: int, rise_rel: float, wide: bool = True) -> None:
     """Buttons moving the slider to the next step where the mask drops a coordinate and
-    to the next of ``rises`` (rise_steps)."""
+    to the next of ``rises`` (rise_steps); side by side in a row of the page, or (not
+    ``wide``) sharing a narrow column."""
     with np.errstate(invalid="ignore"):
         masked_steps = np.nonzero(np.any(a["mask"] < 0.5, axis=-1))[0] if spec.setup.cautious else np.zeros(0, int)
-    b1, b2, _ = st.columns([1, 1, 3])
+    b1, b2 = st.columns([1, 1, 3] if wide else 2)[:2]
     b1.button(f"next masked step (of {len(masked_steps)})", on_click=_jump, args=(masked_steps, t),
               disabled=not len(masked_steps), key="_next_mask")
     b2.button(f"next L rise (of {len(rises)})", on_click=_jump, args=(rises, t), disabled=not len(rises),
@@ -84,14 +86,15 @@ def _jump_buttons(spec, a: dict, rises: np.ndarray, t: int, rise_rel: float) -> 
 def _step_panel(ctx: Context, spec, a: dict, traj: dict, t: int, zoom: bool, points, w) -> None:
     """The step's arrows on the contour (the whole domain, or zoomed to the step), with
     its export controls."""
-    dark, light = optimizer_colour(spec.setup.optimizer, False), optimizer_colour(spec.setup.optimizer, True)
+    base, light = (optimizer_colour(spec.setup.optimizer, c, ctx.dark) for c in (False, True))
     arrows = step_arrows(spec.hyper.lr, a["grad"][t], a["direction"][t], a["cautious"][t], a["mask"][t], a["decay"][t],
-                         a["step"][t], dark, light, spec.setup.cautious)
+                         a["step"][t], base, light, spec.setup.cautious, ctx.dark)
     span = max(ctx.toy.domain[0][1] - ctx.toy.domain[0][0], ctx.toy.domain[1][1] - ctx.toy.domain[1][0])
     bounds = window(w, arrows, ZOOM_FLOOR * span) if zoom else ctx.toy.domain
     bounds = tuple(tuple(float(b) for b in axis) for axis in bounds)
     grid = compute.grid(ctx.toy.name, ctx.params_key, 120, bounds)
-    fig = step_figure(grid, points, bounds, w, arrows, traj["w"], ctx.styles[spec.label], ctx.presentation)
+    fig = step_figure(grid, points, bounds, w, arrows, traj["w"], ctx.styles[spec.label], ctx.presentation,
+                      PRESENT_HEIGHT if ctx.presentation else 640, ctx.dark)
     downloads.plotly_chart(fig, "inspector")
     downloads.export_controls(fig, "inspector", export_table(a, t, spec.hyper.lr),
                               dict(path=traj["w"], step=np.int64(t), contour_x=grid[0], contour_y=grid[1],
@@ -104,9 +107,9 @@ def _numbers_panel(spec, a: dict, traj: dict, t: int, rose: bool) -> None:
     loss0, loss1 = float(traj["loss"][t]), float(traj["loss"][t + 1])
     st.markdown(f"**{spec.label}, step {t} → {t + 1}** (ε = {spec.hyper.lr:.4g}, β = {spec.hyper.beta:.4g})")
     m = st.columns(3)
-    m[0].metric("L(w_t)", f"{loss0:.4g}")
-    m[1].metric("L(w_{t+1})", f"{loss1:.4g}", delta=f"{loss1 - loss0:.3g}", delta_color="inverse")
-    m[2].metric("compensation α", f"{float(a['alpha'][t]):.4g}",
+    m[0].metric("$L(w_t)$", f"{loss0:.4g}")
+    m[1].metric("$L(w_{t+1})$", f"{loss1:.4g}", delta=f"{loss1 - loss0:.3g}", delta_color="inverse")
+    m[2].metric(r"compensation $\alpha$", f"{float(a['alpha'][t]):.4g}",
                 help="the step is −ε α φ⊙u; mean compensation α = 1/max(mean φ, 10⁻³) is 1000 when every "
                      "coordinate is dropped (the step is then 0)")
     st.dataframe(numbers(a, t, spec.hyper.lr), hide_index=True, width="stretch")
@@ -132,14 +135,18 @@ def render(ctx: Context) -> None:
     traj = compute.trajectory(spec)
     points, l_star = compute.minima(ctx.toy.name, ctx.params_key)
     rises = rise_steps(traj, ctx.values["rise_rel"], l_star)
-    _jump_buttons(spec, a, rises, t, ctx.values["rise_rel"])
+    buttons = st.container()
     w = a["w"][t]
     if not np.all(np.isfinite(w)) or not np.all(np.isfinite(a["step"][t])):
         st.warning(f"{spec.label} has diverged by step {t}: the iterate or the step is not finite. Choose an "
                    "earlier step or smaller ε.")
-        return
-    left, right = st.columns([1.5, 1])
-    with left:
-        _step_panel(ctx, spec, a, traj, t, zoom, points, w)
-    with right:
-        _numbers_panel(spec, a, traj, t, bool(np.isin(t, rises)))
+    else:
+        left, right = st.columns([1.3, 1] if ctx.presentation else [1.5, 1])
+        with left:
+            _step_panel(ctx, spec, a, traj, t, zoom, points, w)
+        with right:
+            if ctx.presentation:         # beside the figure: the figure keeps the height under the slider
+                buttons = st.container()
+            _numbers_panel(spec, a, traj, t, bool(np.isin(t, rises)))
+    with buttons:
+        _jump_buttons(spec, a, rises, t, ctx.values["rise_rel"], wide=not ctx.presentation)

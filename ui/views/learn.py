@@ -9,7 +9,7 @@ import streamlit as st
 from ui import compute, downloads
 from dynamics.optimizers import spec_of
 from dynamics.rollout import loss_rises
-from ui.equations import COMPENSATION, DECAY, MASK, cautious_update
+from ui.equations import COMPENSATION, DECAY, H_CAUTIOUS, MASK, cautious_update
 from ui.session import Context
 from ui.state import CUSTOM_PREFIX, NAMES
 from viz.mask import mask_response_figure
@@ -70,14 +70,17 @@ def _observed(ctx: Context) -> str:
 
 
 def render(ctx: Context) -> None:
+    """The toy, the rules in use as LaTeX, the mask's figure (in presentation mode at the
+    top of the right column), and what the runs did."""
     spec = ctx.focus
     eq = spec_of(spec.setup.optimizer).equations(spec.setup)
     toy_name = ctx.toy.title if ctx.toy.name.startswith(CUSTOM_PREFIX) else ctx.toy.name
     st.subheader(f"{spec.label} on {toy_name}")
     st.latex(ctx.toy.latex(ctx.params))
     left, right = st.columns(2)
+    chart = right.container() if ctx.presentation else None     # presentation: the figure first, beside the rules
     with left:
-        st.markdown("**Update rule** (g_t = ∇L(w_t))")
+        st.markdown(r"**Update rule** ($g_t = \nabla L(w_t)$)")
         st.latex(eq.update)
         if eq.source:
             st.caption(eq.source)
@@ -90,10 +93,7 @@ def render(ctx: Context) -> None:
         comp, where = COMPENSATION[spec.setup.compensation]
         st.markdown(f"**Compensation**: {spec.setup.compensation}" + (f" ({where})" if where else ""))
         st.latex(comp)
-        st.markdown("**One coordinate's share of the decrease of L** (x₁ = u₁g₁; Theorem 2.3 needs the "
-                    "cautious curves on or above the grey one)")
-        downloads.plotly_chart(mask_response_figure(spec.setup.mask, spec.setup.compensation, spec.hyper.lr,
-                                                    spec.hyper.mu, spec.hyper.tau, ctx.presentation), "learn_mask")
+        chart = chart or st.container()
         if DECAY[spec.setup.decay] is not None:
             st.markdown(f"**Weight decay**: {spec.setup.decay}, λ = {spec.hyper.wd:g} (arXiv 2510.12402)")
             st.latex(DECAY[spec.setup.decay])
@@ -109,8 +109,14 @@ def render(ctx: Context) -> None:
         if eq.note:
             st.caption(eq.note)
         if spec.setup.cautious:
-            st.caption("The cautious flow keeps the same H: Ḣ(cautious) − Ḣ(base) = −ε Σ (α φ(xᵢ) xᵢ − xᵢ) ≤ 0 "
-                       "when α φ(x) x ≥ max(x, 0), i.e. α ≥ 1 (Theorem 2.3).")
+            st.caption("The cautious flow keeps the same H, and decreases it at least as fast (Theorem 2.3):")
+            st.latex(H_CAUTIOUS)
+    with chart:
+        st.markdown(r"**One coordinate's share of the decrease of L** ($x_1 = u_1 g_1$; Theorem 2.3 needs the "
+                    "cautious curves on or above the grey one)")
+        downloads.plotly_chart(mask_response_figure(spec.setup.mask, spec.setup.compensation, spec.hyper.lr,
+                                                    spec.hyper.mu, spec.hyper.tau, ctx.presentation, dark=ctx.dark),
+                               "learn_mask")
     st.markdown("#### What you are seeing")
     st.markdown(_explain(ctx, spec))
     st.markdown(_observed(ctx))

@@ -83,7 +83,7 @@ def _decay_step(ctx: Context) -> list[str]:
     study = decay.run_study(ctx)
     left, right = st.columns([1.2, 1])
     with left:
-        downloads.plotly_chart(decay.paths_figure(study, "gdm", ctx.presentation), "lesson_decay")
+        downloads.plotly_chart(decay.paths_figure(study, "gdm", ctx.presentation, ctx.dark), "lesson_decay")
     with right:
         st.caption("Green: the set of minimisers; star: its minimum-norm point; crosses: where each run ends. This "
                    "step runs the Weight decay tab's study (its own settings, GDM with ε = "

@@ -14,13 +14,14 @@ import streamlit as st
 
 from dynamics.rates import MIN_WINDOW, is_homogeneous, optimum, stable_lr_limit
 from dynamics.sweep import grid_axis
-from ui import compute, downloads
+from ui import compute, downloads, screen
 from ui.session import Context, load_cell
 from ui.state import CUSTOM_PREFIX, FIELDS, GRID_SIZES, LR_SCALES
 from viz.ratemap import (UNSETTLED, Analytic, RateMap, closed_form_map, max_exact_gap, nearest_cell,
                          rate_maps_figure, simulated_map)
 
 CHART_KEY = "rate_maps"
+PRESENT_HEIGHT = 660            # px: the maps in presentation mode (ui.screen)
 
 
 def _controls() -> None:
@@ -205,7 +206,8 @@ def maps_figure(ctx: Context, specs, lr_axis, beta_axis, seeds: int):
     spec = specs[0]
     theory = analytic(ctx, spec.setup.optimizer, spec.setup.dampening, beta_axis) if panels[0] is not None else None
     fig = rate_maps_figure(lr_axis, beta_axis, panels[1], panels[2], exact=panels[0], lr_scale=v["r_lr_scale"],
-                           analytic=theory, current=(v["lr"], v["beta"]), presentation=ctx.presentation)
+                           analytic=theory, current=(v["lr"], v["beta"]), presentation=ctx.presentation,
+                           height=PRESENT_HEIGHT if ctx.presentation else None, dark=ctx.dark)
     return maps, panels, theory, fig
 
 
@@ -215,33 +217,45 @@ def grid_axes(v) -> tuple[np.ndarray, np.ndarray]:
             grid_axis(v["r_beta_lo"], v["r_beta_hi"], v["r_n"], "linear"))
 
 
-def render(ctx: Context) -> None:
-    spec = ctx.focus
-    v = ctx.values
-    specs = (spec.twin(False), spec.twin(True))
-    st.markdown(_intro(ctx, specs))
-    if ctx.toy.name.startswith(CUSTOM_PREFIX):
-        st.info("A custom objective has no listed minimiser, so distances and rates are undefined. Choose a "
-                "built-in toy for rate maps.")
-        return
-    if not ctx.toy.has_minima():
-        st.info(f"{ctx.toy.title} has no minimiser, so distances and rates are undefined. Choose another toy.")
-        return
-    _controls()
-    seeds = _noise_controls(spec)
-    if not v["r_lr_lo"] < v["r_lr_hi"] or not v["r_beta_lo"] < v["r_beta_hi"]:
-        st.warning("Each axis needs 'from' < 'to'.")
-        return
+def _maps(ctx: Context, specs, seeds: int) -> None:
+    """Sweep, draw the maps with their caption and export controls, the best cells and
+    the cell picker."""
+    v, spec = ctx.values, ctx.focus
     lr_axis, beta_axis = grid_axes(v)
     maps, (exact, base, cautious), theory, fig = maps_figure(ctx, specs, lr_axis, beta_axis, seeds)
     axes = (tuple(float(x) for x in lr_axis), tuple(float(x) for x in beta_axis))
     downloads.plotly_chart(fig, CHART_KEY, on_select=functools.partial(_on_click, *axes, v["r_lr_scale"]),
                            selection_mode="points")
     st.caption(_caption(exact, (base, cautious), v["r_steps"], seeds)
-               + (" Black dashes: the analytic stability boundary; white cross: the analytic optimum "
+               + (" Dashes: the analytic stability boundary; white cross: the analytic optimum "
                   "(dynamics.rates)." if theory is not None else "") + _noise_drop_text(specs, maps))
     downloads.export_controls(fig, CHART_KEY, export_table(lr_axis, beta_axis, specs, maps),
                               dict(lr_axis=lr_axis, beta_axis=beta_axis))
     panels = [m for m in (exact, base, cautious) if m is not None]
     _best_cells(panels, theory.optimum if theory is not None else None, spec.setup.optimizer)
     _cell_picker(panels, lr_axis, beta_axis, v)
+
+
+def render(ctx: Context) -> None:
+    """The intro and the grid's settings, then the maps (in presentation mode the maps
+    come first: ui.screen.slots)."""
+    spec = ctx.focus
+    v = ctx.values
+    specs = (spec.twin(False), spec.twin(True))
+    text, figure = screen.slots(ctx.presentation)
+    with text:
+        st.markdown(_intro(ctx, specs))
+        if ctx.toy.name.startswith(CUSTOM_PREFIX):
+            st.info("A custom objective has no listed minimiser, so distances and rates are undefined. Choose a "
+                    "built-in toy for rate maps.")
+            return
+        if not ctx.toy.has_minima():
+            st.info(f"{ctx.toy.title} has no minimiser, so distances and rates are undefined. Choose another toy.")
+            return
+        _controls()
+        seeds = _noise_controls(spec)
+        if not v["r_lr_lo"] < v["r_lr_hi"] or not v["r_beta_lo"] < v["r_beta_hi"]:
+            st.warning("Each axis needs 'from' < 'to'.")
+            return
+    with figure:
+        _maps(ctx, specs, seeds)

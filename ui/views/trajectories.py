@@ -18,6 +18,7 @@ from viz.contour import contour_figure, path_window
 from viz.curves import Series, step_curves
 
 CONTOUR_KEY = "traj_contour"
+PRESENT_HEIGHT = 680            # px: both figures in presentation mode (ui.screen)
 
 
 def _fmt(x, spec: str = ".3g") -> str:
@@ -25,7 +26,7 @@ def _fmt(x, spec: str = ".3g") -> str:
 
 
 def summary_table(ctx: Context, trajs: dict, summaries: dict, l_star) -> pd.DataFrame:
-    gap = "L(w_T)" if l_star is None else "L(w_T) − L*"
+    gap = "final L" if l_star is None else "final L − L*"
     rose = f"steps where L rose by > {ctx.values['rise_rel']:g} L(w₀)"
     rows = []
     for spec in ctx.runs:
@@ -63,13 +64,14 @@ def figures(ctx: Context, trajs: dict, summaries: dict, points, l_star, grid, cl
     (viz.animation); L - L*, H - L* and the fraction masked against the step, with the
     rises of each summary ticked)."""
     paths = {label: t["w"] for label, t in trajs.items()}
+    height = PRESENT_HEIGHT if ctx.presentation else 560
     fig = contour_figure(ctx.toy, ctx.params, paths, styles=ctx.styles, start=(ctx.values["sx"], ctx.values["sy"]),
                          path_opacity=0.35, click_grid=click_grid, grid=grid, minima=points,
-                         presentation=ctx.presentation)
+                         presentation=ctx.presentation, height=height, dark=ctx.dark)
     add_playback(fig, paths, {label: Readout(t["loss"], t["hamiltonian"]) for label, t in trajs.items()},
                  ctx.styles, ctx.values["a_speed"], ctx.values["a_loop"], ctx.presentation)
     return fig, step_curves(curve_series(ctx, trajs, summaries), l_star, ctx.presentation,
-                            rise_rel=ctx.values["rise_rel"])
+                            rise_rel=ctx.values["rise_rel"], height=height)
 
 
 def playback_controls(ctx: Context) -> None:
