@@ -65,8 +65,8 @@ def test_pin_then_change_lr_draws_both_settings_with_their_own_numbers(compared)
     np.testing.assert_allclose(xy(spec["compare_pinned_contour"], "GDM"), pinned, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(xy(spec["compare_current_contour"], "GDM"), current, rtol=1e-10, atol=1e-12)
     final = lambda w: w[-1, 0] ** 2 + 0.1 * w[-1, 1] ** 2            # L* = 0
-    assert table_cell(compared, "pinned", "GDM", "L(w_T) − L*") == format(final(pinned), ".3g")
-    assert table_cell(compared, "current", "GDM", "L(w_T) − L*") == format(final(current), ".3g")
+    assert table_cell(compared, "pinned", "GDM", "final L − L*") == format(final(pinned), ".3g")
+    assert table_cell(compared, "current", "GDM", "final L − L*") == format(final(current), ".3g")
     text = [m.value for m in compared.markdown]
     assert "**Changed since the pin:** ε = 0.01 → ε = 0.02" in text
     assert any(":orange-background[**ε = 0.01**]" in t and "β = 0.99" in t for t in text)     # the pinned side
