@@ -331,7 +331,7 @@ FIGURE_JS = """(i) => {
     const r = e.getBoundingClientRect(); return r.width > 0.5 && r.height > 0.5; };
   const texts = [];
   for (const t of g.querySelectorAll('svg text')) {
-    if (!t.textContent.trim() || !shown(t)) continue;
+    if (!t.textContent.trim() || !shown(t) || parseFloat(getComputedStyle(t).fillOpacity) === 0) continue;
     let size = parseFloat(getComputedStyle(t).fontSize);
     for (const s of t.querySelectorAll('tspan'))
       if (s.textContent.trim()) size = Math.min(size, parseFloat(getComputedStyle(s).fontSize));

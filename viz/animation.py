@@ -33,7 +33,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.contour import PathStyle, finite_path, path_style
-from viz.theme import line_width
+from viz.theme import font_px, ink, line_width
 
 SPEEDS = (5, 10, 25, 50, 100, 250, 500)   # steps per second offered
 FRAME_MS = 40                  # the shortest time between two frames (25 frames per second)
@@ -42,7 +42,7 @@ LOOP_MS = 600_000              # loop: the play list repeats the run for ten min
 HOLD_MS = 2 ** 31 - 1          # -1 / +1: the wait after the frame stepped to
 READOUT = "L and H at step t"  # name of the readout's value trace
 BUTTONS = ("◀ −1", "▶", "❚❚", "+1 ▶")  # step back, play, pause, step on: short, to fit 250 px
-AXIS_PX = 50                   # under the contour: its tick labels and axis title
+AXIS_PX = 50                   # under the contour: its tick labels and axis title (presentation: 1.4 x)
 STILL_MARGIN = 50              # the bottom margin of the figure without its animation (viz.theme.style)
 CONTROLS_PX = 110              # under the readout: the buttons' row and the slider's row
 
@@ -159,9 +159,10 @@ def _add_traces(fig: go.Figure, runs: list[tuple[str, np.ndarray, PathStyle]], r
                              name=READOUT, text=_values(readouts, t), **cell))
 
 
-def _controls(ts: np.ndarray, duration: float, loop: bool, plot_px: float) -> dict:
+def _controls(ts: np.ndarray, duration: float, loop: bool, plot_px: float, counter_font: dict) -> dict:
     """Layout of the buttons (-1, play, pause, +1) in a row under the plot and the step
-    slider in a row of its own under them; ``plot_px``: the plot area's height."""
+    slider in a row of its own under them (its step labels hidden: transparent; the
+    counter "step t = ..." in ``counter_font``); ``plot_px``: the plot area's height."""
     names = [str(t) for t in ts]
     once = max(1, len(names)) * duration
     play = names * (max(1, int(LOOP_MS // once)) if loop else 1)
@@ -178,27 +179,40 @@ def _controls(ts: np.ndarray, duration: float, loop: bool, plot_px: float) -> di
                           showactive=False, pad=dict(t=0, r=6), buttons=buttons)],
         sliders=[dict(active=len(names) - 1, x=0, len=1, y=-44 / plot_px, yanchor="top", pad=dict(t=0, b=0),
                       ticklen=0, minorticklen=0, font=dict(color="rgba(0,0,0,0)", size=1),
-                      currentvalue=dict(prefix="step t = ", suffix=f" of {names[-1]}", xanchor="right"),
+                      currentvalue=dict(prefix="step t = ", suffix=f" of {names[-1]}", xanchor="right",
+                                        font=counter_font),
                       steps=[dict(label=n, method="animate", args=[[n], jump]) for n in names])])
+
+
+def axis_px(presentation: bool = False) -> int:
+    """Room under the contour for its tick labels and axis title (larger text: more)."""
+    return round(AXIS_PX * (1.4 if presentation else 1))
+
+
+def playback_px(runs: int, presentation: bool = False) -> int:
+    """Pixels that add_playback adds to a figure's height for ``runs`` runs: the readout
+    (a row per run and a header), the contour's axis room and the controls, less the
+    still figure's bottom margin."""
+    return (26 if presentation else 20) * (runs + 1) + axis_px(presentation) + CONTROLS_PX - STILL_MARGIN
 
 
 def add_playback(fig: go.Figure, paths: Mapping[str, np.ndarray], readouts: Mapping[str, Readout],
                  styles: Mapping[str, PathStyle] | None = None, speed: float = 25, loop: bool = False,
-                 presentation: bool = False) -> None:
+                 presentation: bool = False, dark: bool = False) -> None:
     """Animate ``paths`` (label -> (T+1, 2) iterates, drawn on ``fig`` by contour_figure)
     at ``speed`` steps per second, with the readout of ``readouts`` (label -> Readout,
-    the same labels) under the plot; ``loop``: play repeats the run."""
+    the same labels) under the plot; ``loop``: play repeats the run; ``dark``: the page's
+    theme (the step counter's colour, viz.theme.ink)."""
     runs = [(label, finite_path(w), path_style(styles, label, i)) for i, (label, w) in enumerate(paths.items())]
     ts, duration = frame_steps(max(len(w) for _, w, _ in runs) - 1, speed)
     first = len(fig.data)
     _add_traces(fig, runs, readouts, ts, presentation)
     set_frames(fig, _frames([w for _, w, _ in runs], readouts, ts, first, len(fig.data)))
-    row = 26 if presentation else 20
-    readout_px = row * (len(runs) + 1)
-    height = fig.layout.height + readout_px + AXIS_PX + CONTROLS_PX - STILL_MARGIN
+    readout_px = (26 if presentation else 20) * (len(runs) + 1)
+    height = fig.layout.height + playback_px(len(runs), presentation)
     plot_px = height - fig.layout.margin.t - CONTROLS_PX
     fig.update_layout(
-        height=height, margin_b=CONTROLS_PX, yaxis_domain=[(readout_px + AXIS_PX) / plot_px, 1],
+        height=height, margin_b=CONTROLS_PX, yaxis_domain=[(readout_px + axis_px(presentation)) / plot_px, 1],
         xaxis2=dict(domain=[0, 1], range=[0, 1], visible=False, fixedrange=True),
         yaxis2=dict(domain=[0, readout_px / plot_px], range=[len(runs) + 0.5, -0.5], visible=False,
                     fixedrange=True))
@@ -206,7 +220,7 @@ def add_playback(fig: go.Figure, paths: Mapping[str, np.ndarray], readouts: Mapp
     # they are built here in the form it would give them (checked in tests).
     fig.layout._validate = False
     try:
-        fig.update_layout(**_controls(ts, duration, loop, plot_px))
+        fig.update_layout(**_controls(ts, duration, loop, plot_px, dict(size=font_px(presentation), color=ink(dark))))
     finally:
         fig.layout._validate = True
 

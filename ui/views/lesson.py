@@ -17,7 +17,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dynamics.decay_study import STUDY_HYPER
-from ui import downloads, lesson
+from ui import downloads, lesson, screen
 from ui.presets import LESSON, lesson_values
 from ui.session import Context, on_lesson
 from ui.views import decay, rates, trajectories
@@ -25,6 +25,7 @@ from ui.views import decay, rates, trajectories
 IGNORED = ("present", "lesson")     # not settings of a step
 RATE_STEP = 6                       # a rate map (the Rate maps tab's figure)
 DECAY_STEP = 7                      # runs the Weight decay tab's study, which reads only the d_ settings
+PRESENT_HEIGHT = 630                # px: presentation mode, under the step's title row (fits 1600 x 1000)
 TRAJECTORY_TEXT = (lesson.step_1, lesson.step_2, lesson.step_3, lesson.step_4, lesson.step_5)   # steps 1-5
 
 
@@ -59,7 +60,7 @@ def _trajectory_step(ctx: Context, step: int) -> list[str]:
     runs = trajectories.runs(ctx)
     points, l_star, trajs, summaries = runs
     fig, curves = trajectories.figures(ctx, trajs, summaries, points, l_star, trajectories.window_grid(ctx, trajs),
-                                       click_grid=False)
+                                       click_grid=False, present_height=PRESENT_HEIGHT)
     left, right = st.columns([1.05, 1])
     with left:
         downloads.plotly_chart(fig, "lesson_contour")
@@ -94,18 +95,19 @@ def _decay_step(ctx: Context) -> list[str]:
 def render(ctx: Context) -> None:
     step = int(ctx.values["lesson"])
     _navigation(step)
+    text, figure = screen.slots(ctx.presentation)       # presentation: the figure first, on the screen
     diff = changed(ctx.values, step)
     if diff:
-        c1, c2 = st.columns([5, 1], vertical_alignment="center")
-        c1.info(f"Your settings differ from this step's ({', '.join(diff)}): the figure and the numbers below "
+        c1, c2 = text.columns([5, 1], vertical_alignment="center")
+        c1.info(f"Your settings differ from this step's ({', '.join(diff)}): the figure and the numbers "
                 "follow yours.")
         c2.button("Load the step's settings", key="_lesson_reload", on_click=on_lesson, args=(step,))
-    text = st.container()
     try:
-        if step == RATE_STEP:
-            sentences = _rate_step(ctx)
-        else:
-            sentences = _decay_step(ctx) if step == DECAY_STEP else _trajectory_step(ctx, step)
+        with figure:
+            if step == RATE_STEP:
+                sentences = _rate_step(ctx)
+            else:
+                sentences = _decay_step(ctx) if step == DECAY_STEP else _trajectory_step(ctx, step)
     except lesson.Unavailable as why:
         text.info(f"No sentences for these settings: {why}. Load the step's settings to see them.")
     else:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from ui import compute, downloads, movie
 from ui.session import Context, on_start_click
-from viz.animation import SPEEDS, Readout, add_playback, frame_stride
+from viz.animation import SPEEDS, Readout, add_playback, frame_stride, playback_px
 from viz.contour import contour_figure, path_window
 from viz.curves import Series, step_curves
 
@@ -59,17 +59,19 @@ def window_grid(ctx: Context, trajs: dict):
                                                                        {k: t["w"] for k, t in trajs.items()}))
 
 
-def figures(ctx: Context, trajs: dict, summaries: dict, points, l_star, grid, click_grid: bool):
+def figures(ctx: Context, trajs: dict, summaries: dict, points, l_star, grid, click_grid: bool,
+            present_height: int = PRESENT_HEIGHT):
     """(contour with every run's path and the playback at the settings' speed and loop
     (viz.animation); L - L*, H - L* and the fraction masked against the step, with the
-    rises of each summary ticked)."""
+    rises of each summary ticked); in presentation mode both ``present_height`` px tall."""
     paths = {label: t["w"] for label, t in trajs.items()}
-    height = PRESENT_HEIGHT if ctx.presentation else 560
+    height = present_height if ctx.presentation else 560       # presentation: the whole figure fits the screen
     fig = contour_figure(ctx.toy, ctx.params, paths, styles=ctx.styles, start=(ctx.values["sx"], ctx.values["sy"]),
                          path_opacity=0.35, click_grid=click_grid, grid=grid, minima=points,
-                         presentation=ctx.presentation, height=height, dark=ctx.dark)
+                         presentation=ctx.presentation,
+                         height=height - (playback_px(len(paths), True) if ctx.presentation else 0), dark=ctx.dark)
     add_playback(fig, paths, {label: Readout(t["loss"], t["hamiltonian"]) for label, t in trajs.items()},
-                 ctx.styles, ctx.values["a_speed"], ctx.values["a_loop"], ctx.presentation)
+                 ctx.styles, ctx.values["a_speed"], ctx.values["a_loop"], ctx.presentation, ctx.dark)
     return fig, step_curves(curve_series(ctx, trajs, summaries), l_star, ctx.presentation,
                             rise_rel=ctx.values["rise_rel"], height=height)
 
@@ -124,9 +126,9 @@ def render(ctx: Context) -> None:
     table, arrays = export_data(ctx, trajs, l_star, grid)
     left, right = st.columns([1.05, 1])
     with left:
-        playback_controls(ctx)
         downloads.plotly_chart(fig, CONTOUR_KEY, on_select=functools.partial(on_start_click, CONTOUR_KEY),
                                selection_mode="points")
+        playback_controls(ctx)
         _contour_caption(ctx)
         downloads.export_controls(fig, CONTOUR_KEY, table, arrays)
         movie.movie_download(ctx, trajs, points, l_star)
