@@ -18,8 +18,10 @@ from viz.theme import COLOUR_VALUES, optimizer_colour
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Modules that name an optimizer as data, not as knowledge of it: a claim about GDM, a
-# preset that runs Adam, the weight-decay study's three optimizers, a benchmark.
-DATA = ("dynamics/claims*.py", "*/presets.py", "figures/*.py", "dynamics/decay_study.py", "bench/*.py")
+# preset that runs Adam, the weight-decay study's three optimizers, a benchmark, the
+# Lesson's sentences about GD and GDM.
+DATA = ("dynamics/claims*.py", "*/presets.py", "figures/*.py", "dynamics/decay_study.py", "bench/*.py",
+        "ui/lesson.py")
 # The default optimizer of a run (gdm), written where the settings' defaults live.
 DEFAULTS = ("dynamics/config.py", "dynamics/settings.py", "ui/state.py")
 

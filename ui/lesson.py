@@ -25,6 +25,7 @@ from ui.presets import LESSON_BETA
 from ui.state import NAMES
 
 TOL = 1e-6          # the "reached the minimum" level of L - L*
+DECAY_OPTIMIZER = "gdm"   # step 7: the weight-decay study's runs of this optimizer
 ZIGZAG_STEPS = 20   # the first steps in which step 1 counts the crossings of the valley floor
 
 
@@ -221,7 +222,7 @@ def step_6(ctx, panels, theory, beta_axis) -> list[str]:
 
 
 def step_7(study, wd: float) -> list[str]:
-    runs = {mode: run.end for (opt, mode), run in study.runs.items() if opt == "gdm"}
+    runs = {mode: run.end for (opt, mode), run in study.runs.items() if opt == DECAY_OPTIMIZER}
     none, decoupled, cautious = runs["none"], runs["decoupled"], runs["cautious"]
     star = cautious.pareto_point
     where = ("every point of a whole set minimises $L$; the one of least norm is" if study.residual is not None

@@ -81,15 +81,16 @@ def _rate_step(ctx: Context) -> list[str]:
 
 
 def _decay_step(ctx: Context) -> list[str]:
-    study = decay.run_study(ctx)
+    study, hyper = decay.run_study(ctx), STUDY_HYPER[lesson.DECAY_OPTIMIZER]
     left, right = st.columns([1.2, 1])
     with left:
-        downloads.plotly_chart(decay.paths_figure(study, "gdm", ctx.presentation, ctx.dark), "lesson_decay")
+        downloads.plotly_chart(decay.paths_figure(study, lesson.DECAY_OPTIMIZER, ctx.presentation, ctx.dark),
+                               "lesson_decay")
     with right:
         st.caption("Green: the set of minimisers; star: its minimum-norm point; crosses: where each run ends. This "
                    "step runs the Weight decay tab's study (its own settings, GDM with ε = "
-                   f"{STUDY_HYPER['gdm']['lr']:g}, β = {STUDY_HYPER['gdm']['beta']:g}), not the sidebar's.")
-    return lesson.step_7(study, STUDY_HYPER["gdm"]["wd"])
+                   f"{hyper['lr']:g}, β = {hyper['beta']:g}), not the sidebar's.")
+    return lesson.step_7(study, hyper["wd"])
 
 
 def render(ctx: Context) -> None:
