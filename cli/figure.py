@@ -110,23 +110,20 @@ def resolve_figures(args) -> list[dict]:
 
 def resolved_config(args, preset: str | None, overrides: dict) -> dict:
     """One configuration (a preset's, or the loaded file's when ``preset`` is None) with
-    the layout overrides applied, validated."""
+    the layout overrides applied, validated; its warnings (versions, unknown keys) on
+    stderr; UsageError with one line naming the option, the file and the field."""
+    option, source = ("--preset", "") if preset else ("--config", f"{args.config}: ")
     try:
-        if preset:
-            config = presets.default_config(preset)
-        else:
-            config, warnings = load(args.config)
-            for warning in warnings:
-                sys.stderr.write(f"warning: {warning}\n")
+        config, warnings = (presets.default_config(preset), []) if preset else load(args.config)
+        layout = config.get("layout") if isinstance(config, dict) else None
+        if isinstance(layout, dict):
+            layout.update({key: value for key, value in overrides.items() if value is not None})
+        warnings += [source + warning for warning in presets.validate(config)]
     except ConfigError as err:
-        raise UsageError(f"argument {'--preset' if args.preset else '--config'}: {err}") from None
-    layout = config.get("layout") if isinstance(config, dict) else None
-    if isinstance(layout, dict):
-        layout.update({key: value for key, value in overrides.items() if value is not None})
-    try:
-        presets.validate(config)
-    except ConfigError as err:
-        raise UsageError(f"argument {'--config' if args.config else '--preset'}: {err}") from None
+        message = str(err) if str(err).startswith(source) else source + str(err)
+        raise UsageError(f"argument {option}: {message}") from None
+    for warning in warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     return config
 
 

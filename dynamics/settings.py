@@ -125,6 +125,7 @@ class Setting:
     def problem(self, value: Any) -> str | None:
         """None if ``value`` is valid, else "must be <rule>, got <value>"."""
         shown = f"{value:g}" if isinstance(value, float) else str(value)
+        shown = shown if len(shown) <= 40 else f"{shown[:30]}... ({len(shown)} characters)"
         if self.kind == "choice":
             ok = value in self.choices
         elif self.kind == "bool":

@@ -39,7 +39,9 @@ rate maps, a run's lr and beta are replaced by the grid.
 
 The numbers behind a figure are one tidy table (``FigureData.table``: column -> 1-D
 array, one row per plotted point) plus ``FigureData.arrays`` (the contour grid) for NPZ.
-``validate`` checks a configuration (a loaded file) against its preset.
+``validate`` checks a configuration (a loaded file) against its preset: its keys and kinds, every
+value's range (LAYOUT_BOUNDS, the toys' parameter bounds, dynamics.settings), one line naming
+the field when one is wrong, and warnings for unknown keys, which it drops.
 """
 from __future__ import annotations
 
@@ -49,11 +51,12 @@ from typing import Any, Callable, NamedTuple
 import plotly.graph_objects as go
 
 from dynamics.claims_base import ClaimSettings
-from dynamics.configfile import ConfigError, check_like, run_template, setup_hyper
+from dynamics.configfile import ConfigError, kind_of, short, check_like, run_template, setup_hyper
 from dynamics.rates import RATE_METHODS, resolve_rate_method
 from dynamics.settings import SETTINGS
 from figures.compute import compute_decay, compute_rates, compute_trajectories, rate_grid
 from toys import TOYS, get_toy
+from toys.catalog import START_BOUND, param_bounds
 from viz.paper import FigureData, build_ablation, build_decay, build_rates, build_trajectories
 from viz.theme import DECAY_NAMES, FONTS, PX_PER_INCH, optimizer_name, width_px
 
@@ -147,58 +150,100 @@ def default_config(name: str) -> dict[str, Any]:
     return {"preset": name, **copy.deepcopy(PRESETS[name].config)}
 
 
-def validate(config: dict[str, Any]) -> None:
-    """ConfigError unless ``config`` fits its preset: the preset's keys and kinds
-    (dynamics.configfile.check_like), a known toy with known parameters, valid runs,
-    an integer number of steps, a valid layout and grid."""
-    if not isinstance(config, dict) or config.get("preset") not in PRESETS:
-        got = config.get("preset") if isinstance(config, dict) else config
-        raise ConfigError(f"figure.preset: unknown preset {got!r} (allowed: {', '.join(PRESETS)})")
-    template = default_config(config["preset"])
-    if not isinstance(config.get("toy_params"), dict):
-        raise ConfigError("figure.toy_params: expected an object of numbers")
-    check_like({**config, "toy_params": {}}, {**template, "toy_params": {}})
+LAYOUT_BOUNDS = {"height": (24.0, 4800.0), "font_size": (4.0, 72.0), "scale": (0.1, 16.0)}   # px, pt, factor
+WIDTH_BOUNDS = (24.0, 4800.0)           # px (50 in)
+TOL_BOUNDS = (0.0, 1.0)                 # a rate map's tol: open interval
+
+
+def validate(config: dict[str, Any]) -> list[str]:
+    """Warnings (unknown keys, which are removed from ``config``); ConfigError with one
+    line naming the field (figure.runs[0].lr, ...) unless ``config`` fits its preset: the
+    preset's keys and kinds (dynamics.configfile.check_like), a known toy with its
+    parameters within the app's bounds (toys.catalog.param_bounds), a start within
+    START_BOUND, valid runs (dynamics.settings), the layout within LAYOUT_BOUNDS and
+    WIDTH_BOUNDS, and a valid grid."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"figure: expected an object, got {kind_of(config)}")
+    preset = config.get("preset")
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise ConfigError(f"figure.preset: unknown preset {short(preset)} (allowed: {', '.join(PRESETS)})")
+    template = default_config(preset)
+    warnings = check_like({**config, "toy_params": {}}, {**template, "toy_params": {}})
+    for key in set(config) - set(template):            # check_like dropped them from its copy
+        del config[key]
     if config["toy"] not in TOYS:
-        raise ConfigError(f"figure.toy: unknown toy {config['toy']!r} (allowed: {', '.join(TOYS)})")
-    try:
-        get_toy(config["toy"]).params(config["toy_params"])
-        width_px(config["layout"]["width"])
-    except ValueError as err:
-        raise ConfigError(f"figure: {err}") from None
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config["toy_params"].values()):
-        raise ConfigError("figure.toy_params: values must be numbers")
-    if len(config["start"]) != 2:
-        raise ConfigError(f"figure.start: expected two numbers, got {config['start']!r}")
+        raise ConfigError(f"figure.toy: unknown toy {short(config['toy'])} (allowed: {', '.join(TOYS)})")
+    warnings += _check_toy(config)
     if (problem := SETTINGS["steps"].problem(config["steps"])) is not None:
-        raise ConfigError(f"figure.steps: {problem}")
-    lay = config["layout"]
-    if lay["font"] not in FONTS or not (lay["height"] > 0 and lay["font_size"] > 0 and lay["scale"] > 0):
-        raise ConfigError(f"figure.layout: font in {', '.join(FONTS)}; height, font_size, scale > 0; got {lay}")
+        raise ConfigError(f"figure.steps {problem}")
+    _check_layout(config["layout"])
     labels = [run["label"] for run in config["runs"]]
     if len(set(labels)) != len(labels):
-        raise ConfigError(f"figure.runs: labels must be unique, got {labels}")
-    for run in config["runs"]:
-        setup_hyper(run)
+        raise ConfigError(f"figure.runs: labels must be unique, got {short(labels)}")
+    for i, run in enumerate(config["runs"]):
+        setup_hyper(run, f"figure.runs[{i}]")
     if "lr_range" in config:
-        if not config["tol"] > 0:
-            raise ConfigError(f"figure.tol: must be > 0, got {config['tol']!r}")
-        if config["rate_method"] not in RATE_METHODS:
-            raise ConfigError(f"figure.rate_method: one of {', '.join(RATE_METHODS)}, got {config['rate_method']!r}")
-        for run in config["runs"]:
-            try:
-                resolve_rate_method(config["rate_method"], setup_hyper(run)[0], get_toy(config["toy"]))
-            except ValueError as err:
-                raise ConfigError(f"figure.rate_method: {run['label']}: {err}") from None
-        for key in ("lr_range", "beta_range"):
-            if not isinstance(config[key]["n"], int):
-                raise ConfigError(f"figure.{key}.n: must be an integer, got {config[key]['n']!r}")
-        lr_r, beta_r = config["lr_range"], config["beta_range"]
-        if not (lr_r["lo"] > 0 and 0 <= beta_r["lo"] and beta_r["hi"] < 1):
-            raise ConfigError(f"figure: need lr_range.lo > 0 and beta_range within [0, 1); got {lr_r}, {beta_r}")
+        _check_grid(config)
+    return warnings
+
+
+def _check_toy(config: dict[str, Any]) -> list[str]:
+    """Warnings; ConfigError unless the toy's parameters are its own, numbers within
+    param_bounds, and the start is two numbers within START_BOUND."""
+    name, params = config["toy"], config["toy_params"]
+    warnings = check_like(params, get_toy(name).params(), "figure.toy_params")
+    for key, value in params.items():
+        lo, hi = param_bounds(name, key)
+        if not lo <= value <= hi:
+            raise ConfigError(f"figure.toy_params.{key} must be in [{lo:g}, {hi:g}] for {name}, got {value:g}")
+    start = config["start"]
+    if len(start) != 2 or not all(abs(v) <= START_BOUND for v in start):
+        raise ConfigError(f"figure.start: expected two numbers of size at most {START_BOUND:g}, got {short(start)}")
+    return warnings
+
+
+def _within(value: float, bounds: tuple[float, float], where: str) -> None:
+    if not bounds[0] <= value <= bounds[1]:
+        raise ConfigError(f"{where} must be in [{bounds[0]:g}, {bounds[1]:g}], got {value:g}")
+
+
+def _check_layout(lay: dict[str, Any]) -> None:
+    """ConfigError unless the layout's font is known and its sizes are within bounds."""
+    if lay["font"] not in FONTS:
+        raise ConfigError(f"figure.layout.font must be one of {', '.join(FONTS)}, got {short(lay['font'])}")
+    try:
+        width = width_px(lay["width"])
+    except ValueError as err:
+        raise ConfigError(f"figure.layout.{err}") from None
+    _within(width, WIDTH_BOUNDS, "figure.layout.width (pixels)")
+    for key, bounds in LAYOUT_BOUNDS.items():
+        _within(lay[key], bounds, f"figure.layout.{key}")
+
+
+def _check_grid(config: dict[str, Any]) -> None:
+    """ConfigError unless a rate map's tol, rate method and (lr, beta) grid are valid."""
+    if not TOL_BOUNDS[0] < config["tol"] < TOL_BOUNDS[1]:
+        raise ConfigError(f"figure.tol must be in ({TOL_BOUNDS[0]:g}, {TOL_BOUNDS[1]:g}), got {config['tol']:g}")
+    if config["rate_method"] not in RATE_METHODS:
+        raise ConfigError(f"figure.rate_method must be one of {', '.join(RATE_METHODS)}, "
+                          f"got {short(config['rate_method'])}")
+    for i, run in enumerate(config["runs"]):
         try:
-            rate_grid(config)
+            resolve_rate_method(config["rate_method"], setup_hyper(run)[0], get_toy(config["toy"]))
         except ValueError as err:
-            raise ConfigError(f"figure.lr_range / beta_range: {err}") from None
+            raise ConfigError(f"figure.rate_method: runs[{i}] ({run['label']}): {err}") from None
+    for key in ("lr_range", "beta_range"):
+        n = config[key]["n"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise ConfigError(f"figure.{key}.n must be an integer >= 2, got {short(n)}")
+    lr_r, beta_r = config["lr_range"], config["beta_range"]
+    if not (lr_r["lo"] > 0 and 0 <= beta_r["lo"] and beta_r["hi"] < 1):
+        raise ConfigError(f"figure: need lr_range.lo > 0 and beta_range within [0, 1); got lr_range.lo "
+                          f"{lr_r['lo']:g}, beta_range [{beta_r['lo']:g}, {beta_r['hi']:g}]")
+    try:
+        rate_grid(config)
+    except ValueError as err:
+        raise ConfigError(f"figure.lr_range / beta_range: {err}") from None
 
 
 def compute(config: dict[str, Any]) -> FigureData:

@@ -159,7 +159,7 @@ def test_config_download_upload_round_trip_restores_the_view():
 
 @pytest.mark.parametrize("name, data, message", [
     ("notes.json", b"this is not json", "not valid JSON"),
-    ("binary.json", bytes(range(128, 256)), "not a text file"),
+    ("binary.json", bytes(range(128, 256)), "not UTF-8 text"),
     ("figure.json", dumps(default_config("fig2")).encode(), "not a configuration of this app"),
     ("bad-lr.json", None, "setting lr="),
     ("missing.json", None, "missing keys ['beta']"),

@@ -164,12 +164,11 @@ def test_loading_checks_structure_values_and_versions():
         return warnings
 
     bad_edits = {
-        "unknown keys": lambda f: f.update(colour="red"),
         "missing keys": lambda f: f.pop("steps"),
         "optimizer must be one of": lambda f: f["runs"][0].update(optimizer="sgd"),
         "beta must be in": lambda f: f["runs"][1].update(beta=1.0),
         "steps": lambda f: f.update(steps=10.5),
-        "no parameter": lambda f: f["toy_params"].update(kappa=3.0),
+        "toy_params.h2 must be in": lambda f: f["toy_params"].update(h2=-1.0),
         "unknown toy": lambda f: f.update(toy="sphere"),
         "width": lambda f: f["layout"].update(width="triple"),
         "unknown preset": lambda f: f.update(preset="fig9"),

@@ -6,6 +6,8 @@ presets (arXiv 2411.16085, Figures 2-3) are quadratics with other defaults.
 """
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
 
 from toys.base import Toy
@@ -225,3 +227,16 @@ def get_toy(name: str) -> Toy:
         return TOYS[name]
     except KeyError:
         raise ValueError(f"unknown toy {name!r} (allowed: {', '.join(TOYS)})") from None
+
+
+# The parameters' and the start's bounds wherever they are typed: the app (ui.state,
+# ui.sidebar) and figure configuration files (figures.presets).
+TOY_PARAM_BOUNDS = {"h1": (1e-3, 1e3), "h2": (1e-3, 1e3), "angle": (-math.pi, math.pi), "cx": (-100.0, 100.0),
+                    "cy": (-100.0, 100.0), "a": (-10.0, 10.0), "b": (0.0, 1e4), "A": (0.0, 100.0), "s": (-10.0, 10.0)}
+TOY_PARAM_BOUNDS_BY_TOY = {("valley-hyperbola", "s"): (1e-2, 10.0)}
+START_BOUND = 1e3
+
+
+def param_bounds(toy_name: str, name: str) -> tuple[float, float]:
+    """The closed range [lo, hi] of parameter ``name`` of toy ``toy_name``."""
+    return TOY_PARAM_BOUNDS_BY_TOY.get((toy_name, name), TOY_PARAM_BOUNDS.get(name, (-100.0, 100.0)))

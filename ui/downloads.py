@@ -13,8 +13,11 @@ JSON file that loads back.
 - ``app_config`` / ``parse_app_config``: the state of ui.state (every field, the start,
   the toy's parameters) and the open view in a dynamics.configfile file
   ``{"dynamics_figure_config": 1, "versions": ..., "figure": {"app_state": ..., "view": ...}}``.
-  Loading validates it with the URL parser (ui.state.parse_query): a value the URL
-  would reject makes the whole file an error, never a silent default.
+  Loading reads it with the loader of every configuration file (dynamics.configfile:
+  size, nesting and number limits; an upload over SIZE_LIMIT is refused before it is
+  read) and validates it with the URL parser (ui.state.parse_query): a value the URL
+  would reject makes the whole file an error, never a silent default; unknown keys are
+  warnings.
 - ``config_panel``: the sidebar expander that downloads and uploads that file.
 """
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from dynamics.configfile import ConfigError, check_like, dumps, loads
+from dynamics.configfile import SIZE_LIMIT, ConfigError, check_like, decode, dumps, loads, short
 from ui import session
 from ui.state import FIELDS, PARAM_PREFIX, START_KEYS, defaults, parse_query
 from ui.views import VIEWS, label_of, slug_of
@@ -124,22 +127,24 @@ def app_config(values: Mapping[str, Any], view: str) -> str:
 
 
 def parse_app_config(text: str, source: str = "config") -> tuple[dict[str, Any], str, list[str]]:
-    """(values, view slug, version warnings) from an ``app_config`` file; ConfigError
-    naming the first problem otherwise."""
+    """(values, view slug, warnings: versions, unknown keys) from an ``app_config`` file;
+    ConfigError with one line naming the first problem otherwise."""
     figure, warnings = loads(text, source)
-    if set(figure) != {STATE_KEY, VIEW_KEY}:
+    if not {STATE_KEY, VIEW_KEY} <= set(figure):
         raise ConfigError(f"{source}: not a configuration of this app (expected 'figure' to hold "
-                          f"{STATE_KEY!r} and {VIEW_KEY!r}, got {sorted(figure)}); a file of "
+                          f"{STATE_KEY!r} and {VIEW_KEY!r}, got {short(sorted(figure))}); a file of "
                           "`python -m dynamics figure` loads with that command")
+    unknown = sorted(set(figure) - {STATE_KEY, VIEW_KEY})
+    warnings += [f"{source}: figure: unknown keys {short(unknown)} ignored"] if unknown else []
     state, view = figure[STATE_KEY], figure[VIEW_KEY]
-    if label_of(view) is None:
-        raise ConfigError(f"{source}: view {view!r} is not one of {', '.join(v.slug for v in VIEWS)}")
+    if not isinstance(view, str) or label_of(view) is None:
+        raise ConfigError(f"{source}: view {short(view)} is not one of {', '.join(v.slug for v in VIEWS)}")
     toys = FIELDS["toy"].choices
-    if not isinstance(state, dict) or state.get("toy") not in toys:
+    if not isinstance(state, dict) or not isinstance(state.get("toy"), str) or state["toy"] not in toys:
         got = state.get("toy") if isinstance(state, dict) else state
-        raise ConfigError(f"{source}: {STATE_KEY}.toy {got!r} is not one of {', '.join(toys)}")
+        raise ConfigError(f"{source}: {STATE_KEY}.toy {short(got)} is not one of {', '.join(toys)}")
     template = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults(state["toy"]).items()}
-    check_like(state, template, f"{source}: {STATE_KEY}")
+    warnings += check_like(state, template, f"{source}: {STATE_KEY}")
     query = {k: FIELDS[k].format(state[k]) for k in FIELDS}
     query["start"] = ",".join(repr(float(state[k])) for k in START_KEYS)
     query.update({k: repr(float(v)) for k, v in state.items() if k.startswith(PARAM_PREFIX)})
@@ -150,17 +155,17 @@ def parse_app_config(text: str, source: str = "config") -> tuple[dict[str, Any],
 
 
 def _on_upload() -> None:
-    """Callback of the uploader: load the file into the state, or keep its error."""
+    """Callback of the uploader: load the file into the state, or keep its error (a
+    file larger than SIZE_LIMIT is refused before it is read)."""
     ss = st.session_state
     upload = ss.get(UPLOAD_KEY)
     if upload is None:
         ss.pop(MESSAGE_KEY, None)
         return
     try:
-        values, view, warnings = parse_app_config(upload.getvalue().decode("utf-8"), upload.name)
-    except UnicodeDecodeError:
-        ss[MESSAGE_KEY] = ("error", f"{upload.name}: not a text file (a JSON configuration is expected)")
-        return
+        if upload.size > SIZE_LIMIT:
+            raise ConfigError(f"{upload.name}: larger than {SIZE_LIMIT // 2**20} MiB; a configuration is a few kB")
+        values, view, warnings = parse_app_config(decode(upload.getvalue(), upload.name), upload.name)
     except ConfigError as err:
         ss[MESSAGE_KEY] = ("error", f"The configuration was not loaded: {err}")
         return
@@ -182,6 +187,7 @@ def config_panel() -> None:
     with st.sidebar.expander("Save / load configuration"):
         _config_download(session.values(), "_config_download", "Download configuration (JSON)")
         st.file_uploader("Load a configuration (JSON)", type=["json"], key=UPLOAD_KEY, on_change=_on_upload,
+                         max_upload_size=SIZE_LIMIT // 2**20,
                          help="a file saved by this app: sets every setting and the view it was saved from")
         kind, text = st.session_state.get(MESSAGE_KEY, (None, ""))
         if kind == "error":

@@ -32,6 +32,7 @@ from dynamics.flows import INITS
 from dynamics.settings import BY_URL, SETTINGS, Setting, setup_hyper_of
 from dynamics.solvers import SOLVERS
 from toys import TOYS, Toy, get_toy
+from toys.catalog import START_BOUND, param_bounds
 from toys.expr import ExprError, expression_toy
 from viz.animation import SPEEDS
 from viz.theme import optimizer_name
@@ -40,10 +41,6 @@ VARIANTS = ("both", "base", "cautious")
 LR_SCALES = ("log", "linear")
 GRID_SIZES = (16, 32, 64, 128, 256)
 NAMES = {name: optimizer_name(name) for name in OPTIMIZERS}     # display names (viz.theme): GDM, C-GDM, ...
-TOY_PARAM_BOUNDS = {"h1": (1e-3, 1e3), "h2": (1e-3, 1e3), "angle": (-math.pi, math.pi), "cx": (-100.0, 100.0),
-                    "cy": (-100.0, 100.0), "a": (-10.0, 10.0), "b": (0.0, 1e4), "A": (0.0, 100.0), "s": (-10.0, 10.0)}
-TOY_PARAM_BOUNDS_BY_TOY = {("valley-hyperbola", "s"): (1e-2, 10.0)}
-START_BOUND = 1e3
 CUSTOM = "custom"                       # the toy selector's entry for a typed objective (field ``expr``)
 CUSTOM_PREFIX = "custom:"               # toy key of a typed objective: CUSTOM_PREFIX + its text
 DEFAULT_EXPR = "(1-x)^2 + 5*(y-x^2)^2"       # a gentle Rosenbrock: GDM at the default lr, beta converges
@@ -217,10 +214,6 @@ def resolve_custom(values: Mapping[str, Any]) -> tuple[dict[str, Any], str | Non
 
 def param_key(name: str) -> str:
     return PARAM_PREFIX + name
-
-
-def param_bounds(toy_name: str, name: str) -> tuple[float, float]:
-    return TOY_PARAM_BOUNDS_BY_TOY.get((toy_name, name), TOY_PARAM_BOUNDS.get(name, (-100.0, 100.0)))
 
 
 def defaults(toy_name: str | None = None) -> dict[str, Any]:
