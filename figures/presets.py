@@ -44,6 +44,7 @@ array, one row per plotted point) plus ``FigureData.arrays`` (the contour grid) 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Callable, NamedTuple
 
 import plotly.graph_objects as go
@@ -54,6 +55,7 @@ from dynamics.rates import RATE_METHODS, resolve_rate_method
 from dynamics.settings import SETTINGS
 from figures.compute import compute_decay, compute_rates, compute_trajectories, rate_grid
 from toys import TOYS, get_toy
+from viz.export import MAX_LAYOUT_PX, MAX_SCALE
 from viz.paper import FigureData, build_ablation, build_decay, build_rates, build_trajectories
 from viz.theme import DECAY_NAMES, FONTS, PX_PER_INCH, optimizer_name, width_px
 
@@ -92,6 +94,7 @@ def _fig2_paper() -> dict:
     return dict(**_toy_fields("quad-paper"), steps=1000, runs=runs, layout=_layout(2.3))
 
 
+MAX_FONT_PT = 72.0                  # largest font size of a layout, in points
 ABLATION_PAIRS = ((0.01, 0.5), (0.01, 0.9), (0.01, 0.99), (0.01, 0.999), (0.1, 0.99), (0.001, 0.99))
 
 
@@ -147,6 +150,16 @@ def default_config(name: str) -> dict[str, Any]:
     return {"preset": name, **copy.deepcopy(PRESETS[name].config)}
 
 
+def _check_layout(lay: dict[str, Any]) -> None:
+    """ConfigError unless the layout's font is known and its sizes are within the export
+    limits (viz.export: width and height up to MAX_LAYOUT_PX, scale up to MAX_SCALE)."""
+    sizes = (width_px(lay["width"]), lay["height"], lay["scale"], lay["font_size"])
+    his = (MAX_LAYOUT_PX, MAX_LAYOUT_PX, MAX_SCALE, MAX_FONT_PT)
+    if lay["font"] not in FONTS or not all(math.isfinite(v) and 0 < v <= hi for v, hi in zip(sizes, his)):
+        raise ConfigError(f"figure.layout: font in {', '.join(FONTS)}; width and height in (0, {MAX_LAYOUT_PX:g}] "
+                          f"px, scale in (0, {MAX_SCALE:g}], font_size in (0, {MAX_FONT_PT:g}] pt; got {lay}")
+
+
 def validate(config: dict[str, Any]) -> None:
     """ConfigError unless ``config`` fits its preset: the preset's keys and kinds
     (dynamics.configfile.check_like), a known toy with known parameters, valid runs,
@@ -171,9 +184,7 @@ def validate(config: dict[str, Any]) -> None:
         raise ConfigError(f"figure.start: expected two numbers, got {config['start']!r}")
     if (problem := SETTINGS["steps"].problem(config["steps"])) is not None:
         raise ConfigError(f"figure.steps: {problem}")
-    lay = config["layout"]
-    if lay["font"] not in FONTS or not (lay["height"] > 0 and lay["font_size"] > 0 and lay["scale"] > 0):
-        raise ConfigError(f"figure.layout: font in {', '.join(FONTS)}; height, font_size, scale > 0; got {lay}")
+    _check_layout(config["layout"])
     labels = [run["label"] for run in config["runs"]]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"figure.runs: labels must be unique, got {labels}")

@@ -29,6 +29,7 @@ import streamlit as st
 from dynamics.configfile import ConfigError, check_like, dumps, loads
 from ui import session
 from ui.state import FIELDS, PARAM_PREFIX, START_KEYS, defaults, parse_query
+from ui.text import LINE_LIMIT, plain
 from ui.views import VIEWS, label_of, slug_of
 from viz.animation import still
 from viz.contour import CLICK_GRID
@@ -159,14 +160,14 @@ def _on_upload() -> None:
     try:
         values, view, warnings = parse_app_config(upload.getvalue().decode("utf-8"), upload.name)
     except UnicodeDecodeError:
-        ss[MESSAGE_KEY] = ("error", f"{upload.name}: not a text file (a JSON configuration is expected)")
+        ss[MESSAGE_KEY] = ("error", f"{plain(upload.name)}: not a text file (a JSON configuration is expected)")
         return
     except ConfigError as err:
-        ss[MESSAGE_KEY] = ("error", f"The configuration was not loaded: {err}")
+        ss[MESSAGE_KEY] = ("error", f"The configuration was not loaded: {plain(err, LINE_LIMIT)}")
         return
     session.load(values)
     ss[session.TAB_KEY] = label_of(view)
-    ss[MESSAGE_KEY] = ("success", f"Loaded {upload.name}." + "".join(f"\n\n- {w}" for w in warnings))
+    ss[MESSAGE_KEY] = ("success", f"Loaded {plain(upload.name)}." + "".join(f"\n\n- {plain(w, LINE_LIMIT)}" for w in warnings))
 
 
 def _config_download(values: Mapping[str, Any], key: str, label: str) -> None:
