@@ -58,7 +58,7 @@ RENDER_TIMEOUT_S = 60.0
 MAX_SCALE = 20.0
 MAX_LAYOUT_PX = 4800.0              # width and height in layout pixels (50 in)
 MAX_PNG_SIDE = 16384                # pixels per side of a PNG
-MAX_PNG_PIXELS = 100_000_000        # pixels of a PNG
+MAX_PNG_PIXELS = 150_000_000        # pixels of a PNG (the app allows 20 x 10 in at scale 8: 118 M)
 _LATEX = re.compile(r'"\$[^"]*\$"')
 _PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}\+00'00'\)")
 
