@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 import time
 
 from cli.figure import resolved_config
@@ -22,9 +21,10 @@ from cli.options import UsageError, check, check_setting
 from dynamics.configfile import ConfigError
 from figures import presets
 from figures.movie import MOVIE_PRESETS, movie_problem, scene_of
-from viz.export import ExportError, format_of
+from viz.export import ExportError
 from viz.movie import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_SIZE, SIZES, parse_size
 from viz.movie_file import FORMATS, MovieError, write_movie
+from viz.outfile import OutputError, check_path
 
 MAX_FPS = 60
 BAR = 30            # characters of the progress bar
@@ -53,22 +53,12 @@ def register(sub) -> None:
 
 
 def check_out(path: str) -> str:
-    """The movie format of ``path`` (gif or mp4); UsageError unless its folder exists
-    and a file can be created there and ``path`` is not a folder."""
+    """The movie format of ``path`` (gif or mp4); UsageError unless it can take the file
+    (viz.outfile.check_path)."""
     try:
-        fmt = format_of(path, FORMATS)
-    except ValueError as err:
+        return check_path(path, FORMATS)
+    except OutputError as err:
         raise UsageError(f"argument --out: {err}") from None
-    folder = os.path.dirname(os.path.abspath(path))
-    check(os.path.isdir(folder), "--out", f"folder {folder} does not exist")
-    check(not os.path.isdir(path), "--out", f"{path} is a folder")
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise UsageError(f"argument --out: cannot write in {folder} ({err.strerror})") from None
-    check(not os.path.exists(path) or os.access(path, os.W_OK), "--out", f"cannot overwrite {path}")
-    return fmt
 
 
 def resolve(args) -> tuple[dict, tuple[int, int], int]:

@@ -11,6 +11,12 @@ layout, and the written configuration records the values used.  PDF and SVG are 
 the layout's physical size (``--width single`` is 3.5 in = 252 pt wide); ``--scale``
 sets only the resolution of PNG files and of heatmap images.  ``--out-dir`` writes a
 figure bundle (figures.bundle): NAME.pdf, NAME.csv, NAME.json and NAME.tex per preset.
+
+Every file is checked before "wrote" is printed (viz.outfile: it reads back as its
+format, a PNG has the expected pixel size; written under a temporary name, then
+renamed).  Exit status 2: bad input, including an output path that cannot take its
+file (checked before any computation) and a PNG over the size limits; exit status 1:
+the renderer or the disk failed, and no file claiming to be the output is left.
 """
 from __future__ import annotations
 
@@ -20,10 +26,12 @@ import sys
 import time
 
 from cli.options import UsageError, check
-from dynamics.configfile import ConfigError, load, save
+from dynamics.configfile import ConfigError, dumps, load
 from figures import presets
 from figures.bundle import built, bundle_files
-from viz.export import DATA_FORMATS, FORMATS, ExportError, format_of, write_data, write_figure
+from viz.export import (DATA_FORMATS, FORMATS, MAX_LAYOUT_PX, MAX_PNG_PIXELS, MAX_PNG_SIDE, MAX_SCALE, ExportError,
+                        png_problem, write_data, write_figure)
+from viz.outfile import OutputError, check_path, write_bytes
 from viz.theme import COLUMNS_IN, FONTS, PX_PER_INCH, length_px, width_px
 
 ALL = "all"
@@ -49,13 +57,17 @@ def register(sub) -> None:
                                                       "at natural size with a caption stating the settings)")
     lay = p.add_argument_group("layout (overrides the configuration's)")
     lay.add_argument("--width", help=f"single ({COLUMNS_IN['single']} in = 252 pt), double ({COLUMNS_IN['double']} "
-                                     "in = 504 pt), inches such as 3.3in, or pixels (96 px = 1 in)")
+                                     "in = 504 pt), inches such as 3.3in, or pixels (96 px = 1 in); at most "
+                                     f"{MAX_LAYOUT_PX:g} px ({MAX_LAYOUT_PX / PX_PER_INCH:g} in)")
     lay.add_argument("--height", help="inches such as 2.4in, or pixels (96 px = 1 in); default: the preset's. "
-                                      "A height too short for the panels is raised to what they need, and said")
+                                      "A height too short for the panels is raised to what they need, and said; at "
+                                      f"most {MAX_LAYOUT_PX:g} px ({MAX_LAYOUT_PX / PX_PER_INCH:g} in)")
     lay.add_argument("--font", choices=tuple(FONTS), help="serif or sans")
     lay.add_argument("--scale", type=float, help="resolution only: PNG pixels = scale x layout pixels, and heatmap "
                                                  "images in PDF/SVG have scale pixels per layout pixel; the "
-                                                 "physical size of PDF/SVG does not change")
+                                                 "physical size of PDF/SVG does not change; 0 < scale <= "
+                                                 f"{MAX_SCALE:g}, and a PNG has at most {MAX_PNG_SIDE} pixels a side "
+                                                 f"and {MAX_PNG_PIXELS / 1e6:g} million pixels")
     p.set_defaults(handler=handle)
 
 
@@ -63,9 +75,12 @@ def _length_px(text: str, option: str) -> float:
     """"<x>in" or a number of pixels, as layout pixels (viz.theme.length_px; UsageError
     otherwise)."""
     try:
-        return length_px(text)
+        value = length_px(text)
     except ValueError as err:
         raise UsageError(f"argument {option}: {err}") from None
+    check(value <= MAX_LAYOUT_PX, option, f"at most {MAX_LAYOUT_PX:g} px ({MAX_LAYOUT_PX / PX_PER_INCH:g} in); "
+                                          f"got {text!r}")
+    return value
 
 
 def _width(text: str) -> str:
@@ -81,11 +96,9 @@ def _paths(args) -> None:
         if path is None:
             continue
         try:
-            format_of(path, allowed)
-        except ValueError as err:
+            check_path(path, allowed)
+        except OutputError as err:
             raise UsageError(f"argument {option}: {err}") from None
-        folder = os.path.dirname(os.path.abspath(path))
-        check(os.path.isdir(folder), option, f"folder {folder} does not exist")
 
 
 def resolve_figures(args) -> list[dict]:
@@ -99,13 +112,18 @@ def resolve_figures(args) -> list[dict]:
     check(args.preset != ALL or (args.out_dir and not (args.out or args.data_out or args.config_out)), "--preset",
           f"--preset {ALL} writes a bundle: give --out-dir DIR (and not --out, --data-out, --config-out)")
     _paths(args)
-    check(args.scale is None or (math.isfinite(args.scale) and args.scale > 0), "--scale",
-          f"must be a number > 0; got {args.scale}")
+    check(args.scale is None or (math.isfinite(args.scale) and 0 < args.scale <= MAX_SCALE), "--scale",
+          f"must be a number in (0, {MAX_SCALE:g}]; got {args.scale}")
     overrides = {"width": None if args.width is None else _width(args.width),
                  "height": None if args.height is None else _length_px(args.height, "--height"),
                  "font": args.font, "scale": args.scale}
     names = presets.PRESETS if args.preset == ALL else [args.preset]
-    return [resolved_config(args, name, overrides) for name in names]
+    configs = [resolved_config(args, name, overrides) for name in names]
+    for config in configs if args.out and args.out.lower().endswith(".png") else []:
+        lay = config["layout"]
+        problem = png_problem(width_px(lay["width"]), lay["height"], lay["scale"])
+        check(problem is None, "--scale", problem)
+    return configs
 
 
 def resolved_config(args, preset: str | None, overrides: dict) -> dict:
@@ -153,8 +171,7 @@ def _bundle(config: dict, folder: str) -> None:
     t0 = time.perf_counter()
     files, drawn = bundle_files(config)
     for name, data in files.items():
-        with open(os.path.join(folder, name), "wb") as f:
-            f.write(data)
+        write_bytes(os.path.join(folder, name), data, os.path.splitext(name)[1].lstrip("."))
     print(f"{config['preset']}: wrote {', '.join(files)} to {folder} in {time.perf_counter() - t0:.2f} s "
           f"({_size(drawn)})")
     _taller(config, drawn)
@@ -168,6 +185,9 @@ def _single(args, config: dict) -> int:
     print(f"{config['preset']}: computed and built in {t1 - t0:.2f} s "
           f"({_size(drawn)}, font {lay['font']} {lay['font_size']:g} pt)")
     _taller(config, drawn)
+    if args.out and args.out.lower().endswith(".png"):      # the layout may have raised the height
+        problem = png_problem(fig.layout.width, fig.layout.height, lay["scale"])
+        check(problem is None, "--scale", problem)
     if args.out:
         fmt = write_figure(fig, args.out, scale=lay["scale"])
         raster = any(t.type == "heatmap" for t in fig.data) and fmt != "png"
@@ -178,7 +198,7 @@ def _single(args, config: dict) -> int:
         rows = len(next(iter(data.table.values())))
         print(f"  wrote {args.data_out}: {rows} rows, columns {', '.join(data.table)}")
     if args.config_out:
-        save(drawn, args.config_out)
+        write_bytes(args.config_out, dumps(drawn).encode(), "json")
         print(f"  wrote {args.config_out} (load it back with --config {args.config_out})")
     return 0
 
@@ -197,7 +217,7 @@ def handle(args) -> int:
                 _bundle(config, os.path.abspath(args.out_dir))
             if args.out or args.data_out or args.config_out:
                 _single(args, config)
-    except ExportError as err:
+    except (ExportError, OutputError) as err:
         sys.stderr.write(f"python -m dynamics figure: error: {err}\n")
         return 1
     return 0

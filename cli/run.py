@@ -16,6 +16,7 @@ import numpy as np
 from cli.options import (UsageError, add_run_options, add_setting, check, check_setting, hyper_of, json_list,
                          parse_start, print_json, resolve_run, setup_of)
 from dynamics.flows import INITS
+from dynamics.metrics import first_step, non_finite_steps
 from dynamics.optimizers import FLOW_OPTIMIZERS, display_name
 from dynamics.ode import ADAPTIVE_DEFAULTS, integrate
 from dynamics.rollout import loss_rises, min_loss, rollout
@@ -32,7 +33,8 @@ def register(sub) -> None:
                        description="Run one optimizer on one toy. With --json, print one object with keys "
                                    "iterates, loss, hamiltonian, masked_fraction (step 0 first, steps+1 entries), "
                                    "loss_rises (steps where L rose by more than --rise-rel times max(|L(w_0)|, "
-                                   "|L(w_0) - L*|), and by how much), diverged, config; "
+                                   "|L(w_0) - L*|), and by how much), diverged (an iterate, the loss "
+                                   "or H non-finite), diverged_at (the first such entry, else null), config; "
                                    "--mode ode adds time, dH_dt, dL_dt and solver_status.")
     add_run_options(p)
     o = p.add_argument_group("ODE mode (the optimizer's flow; time unit = one step)")
@@ -140,12 +142,12 @@ def handle(args) -> int:
         reached[int(traj.status.stopped_at) + 1:] = False
     rise_steps, rise_sizes = loss_rises(traj.loss[reached], args.rise_rel,
                                         min_loss(_toy(config), config["toy_params"]))
-    diverged = bool(not np.all(np.isfinite(traj.w[reached])))
+    diverged_at = first_step(non_finite_steps(traj.w[reached], traj.loss[reached], traj.hamiltonian[reached]))
     if args.json:
         payload = dict(iterates=json_list(traj.w), loss=json_list(traj.loss),
                        hamiltonian=json_list(traj.hamiltonian), masked_fraction=json_list(traj.masked_fraction),
                        loss_rises=dict(steps=rise_steps.tolist(), sizes=json_list(rise_sizes)),
-                       diverged=diverged, config=config)
+                       diverged=diverged_at is not None, diverged_at=diverged_at, config=config)
         if ode:
             payload.update(time=json_list(traj.time), dH_dt=json_list(traj.dH_dt), dL_dt=json_list(traj.dL_dt),
                            solver_status=traj.status.as_dict())
@@ -177,6 +179,7 @@ def handle(args) -> int:
                   f"{status.rejected} rejected")
         for warning in status.warnings:
             print(f"  WARNING: {warning}")
-    if diverged:
-        print("  DIVERGED: the iterates left the floating-point range")
+    if diverged_at is not None:
+        print(f"  DIVERGED at {'grid point' if ode else 'step'} {diverged_at}: the iterates, the loss or H left the "
+              "floating-point range")
     return 0

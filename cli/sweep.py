@@ -20,8 +20,8 @@ Progress goes to stderr.
 """
 from __future__ import annotations
 
+import io
 import math
-import os
 import sys
 import time
 
@@ -37,6 +37,7 @@ from dynamics.noise import SEED_LIMIT
 from dynamics.noisy_sweep import noisy_sweep
 from dynamics.sweep import DEFAULT_TOL, SCALES, grid_axis, sweep
 from toys import TOYS, get_toy
+from viz.outfile import OutputError, check_path, write_bytes
 
 MAX_AXIS = 4096
 MAX_SEEDS = 1024
@@ -67,7 +68,8 @@ def register(sub) -> None:
                    help="exact: the closed form (gd, gdm, nesterov without caution, decay or noise on a quadratic); "
                         "estimate: the late-window fit of the renormalised state or of log d_t; auto: exact where a "
                         "closed form exists (default auto)")
-    g.add_argument("--out", metavar="FILE.npz", help="also save every map to this .npz file")
+    g.add_argument("--out", metavar="FILE.npz", help="also save every map to this file, which must end in .npz "
+                                                     "(checked before the sweep runs)")
     n = p.add_argument_group("noisy gradients")
     add_setting(n, "noise_sigma", "; z_t drawn from (seed, t)")
     n.add_argument("--seeds", type=int, default=8,
@@ -111,8 +113,10 @@ def resolve_sweep(args) -> dict:
     check(math.isfinite(tol) and tol > 0 and tol * tol > tiny, "--tol",
           f"must be a number > 0 with tol^2 > {tiny:.3g} in {config['dtype']}; got {tol:g}")
     if args.out:
-        folder = os.path.dirname(os.path.abspath(args.out))
-        check(os.path.isdir(folder), "--out", f"folder {folder} does not exist")
+        try:
+            check_path(args.out, ("npz",))
+        except OutputError as err:
+            raise UsageError(f"argument --out: {err}") from None
     check_setting("noise_sigma", args.noise_sigma)
     check(1 <= args.seeds <= min(MAX_SEEDS, SEED_LIMIT), "--seeds",
           f"must be an integer from 1 to {MAX_SEEDS}, got {args.seeds}")
@@ -200,8 +204,13 @@ def handle(args) -> int:
     seconds = time.perf_counter() - t0
     best = best_cell(lr, beta, maps["rate"], maps["diverged"] == 1)
     if args.out:
-        with open(args.out, "wb") as f:          # the path as given (np.savez would append .npz)
-            np.savez_compressed(f, lr=lr, beta=beta, **{k: v for k, v in maps.items() if v is not None})
+        buf = io.BytesIO()
+        np.savez_compressed(buf, lr=lr, beta=beta, **{k: v for k, v in maps.items() if v is not None})
+        try:
+            write_bytes(args.out, buf.getvalue(), "npz")
+        except OutputError as err:
+            sys.stderr.write(f"python -m dynamics sweep: error: {err}\n")
+            return 1
     if args.json:
         print_json(dict(lr=lr.tolist(), beta=beta.tolist(), **{k: _json_map(v) for k, v in maps.items()},
                         best=None if best is None else dict(lr=best["lr"], beta=best["beta"], rate=best["rate"]),

@@ -53,6 +53,20 @@ def distance2_fn(toy: Toy) -> Distance2:
     return lambda w, p, minima: jnp.min(listed_distances2(w, minima))
 
 
+def non_finite_steps(*per_step) -> np.ndarray:
+    """Per step, True where any of the arrays (step first, e.g. iterates (T+1, 2), loss,
+    Hamiltonian (T+1,); None skipped) holds a non-finite value: the run has left the
+    floating-point range there, whatever its distance does."""
+    arrays = [np.asarray(a, dtype=float) for a in per_step if a is not None]
+    with np.errstate(invalid="ignore"):
+        return np.any([~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1) for a in arrays], axis=0)
+
+
+def first_step(bad: np.ndarray) -> int | None:
+    """The first step flagged in ``bad``, or None."""
+    return int(np.argmax(bad)) if np.any(bad) else None
+
+
 def divergence_limit(d0: float, tol: float) -> float:
     """d_t above this counts as divergence: F max(d_0, tol) (host floats)."""
     return DIVERGENCE_FACTOR * max(d0, tol)

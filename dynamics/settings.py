@@ -135,7 +135,9 @@ class Setting:
         else:
             ok = (math.isfinite(value) and (value > self.lo if self.lo_open else value >= self.lo)
                   and (self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)))
-        return None if ok else f"must be {self.rule()}, got {shown}"
+        numeric = self.kind in ("float", "int") and isinstance(value, (int, float)) and not isinstance(value, bool)
+        finite = "finite and " if numeric and not math.isfinite(value) else ""
+        return None if ok else f"must be {finite}{self.rule()}, got {shown}"
 
 
 def _setting(name: str, flag: str | None, url: str | None, group: str, help: str, **rest) -> Setting:

@@ -57,6 +57,7 @@ from dynamics.settings import SETTINGS
 from figures.compute import compute_decay, compute_rates, compute_trajectories, rate_grid
 from toys import TOYS, get_toy
 from toys.catalog import START_BOUND, param_bounds
+from viz.export import MAX_LAYOUT_PX, MAX_SCALE
 from viz.paper import FigureData, build_ablation, build_decay, build_rates, build_trajectories
 from viz.theme import DECAY_NAMES, FONTS, PX_PER_INCH, optimizer_name, width_px
 
@@ -95,6 +96,7 @@ def _fig2_paper() -> dict:
     return dict(**_toy_fields("quad-paper"), steps=1000, runs=runs, layout=_layout(2.3))
 
 
+MAX_FONT_PT = 72.0                  # largest font size of a layout, in points
 ABLATION_PAIRS = ((0.01, 0.5), (0.01, 0.9), (0.01, 0.99), (0.01, 0.999), (0.1, 0.99), (0.001, 0.99))
 
 
@@ -150,8 +152,9 @@ def default_config(name: str) -> dict[str, Any]:
     return {"preset": name, **copy.deepcopy(PRESETS[name].config)}
 
 
-LAYOUT_BOUNDS = {"height": (24.0, 4800.0), "font_size": (4.0, 72.0), "scale": (0.1, 16.0)}   # px, pt, factor
-WIDTH_BOUNDS = (24.0, 4800.0)           # px (50 in)
+LAYOUT_BOUNDS = {"height": (24.0, MAX_LAYOUT_PX), "font_size": (4.0, MAX_FONT_PT),    # px, pt, factor
+                 "scale": (0.1, MAX_SCALE)}                   # (viz.export's export limits)
+WIDTH_BOUNDS = (24.0, MAX_LAYOUT_PX)     # px (50 in)
 TOL_BOUNDS = (0.0, 1.0)                 # a rate map's tol: open interval
 
 

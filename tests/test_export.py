@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from viz.export import ExportError, browser_path, data_bytes, export_bytes, format_of
+from viz.export import FORMATS, ExportError, browser_path, data_bytes, export_bytes, format_of
 
 SVG = "{http://www.w3.org/2000/svg}"
 ZIGZAG = ([0, 1, 2, 3, 4, 5], [0, 4, 1, 5, 2, 6])     # no three points collinear: plotly keeps every vertex
@@ -121,7 +121,7 @@ def test_bad_requests_are_refused(monkeypatch):
     with pytest.raises(ExportError, match="MathJax"):
         export_bytes(line_figure("$\\beta$"), "svg")
     with pytest.raises(ValueError, match=".pdf"):
-        format_of("figure.jpeg")
+        format_of("figure.jpeg", FORMATS)
     monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
     with pytest.raises(ExportError, match="/nonexistent/chromium"):
         browser_path()

@@ -31,7 +31,7 @@ from dynamics.basins import BasinMap, basin_map
 from dynamics.decay_study import DecayRun, decay_study
 from dynamics.noise import SEED_LIMIT
 from dynamics.ode import integrate
-from dynamics.metrics import divergence_limit
+from dynamics.metrics import divergence_limit, first_step, non_finite_steps
 from dynamics.rates import distance_rate
 from dynamics.rollout import Trajectory, min_loss
 from dynamics.noisy_sweep import noisy_sweep
@@ -106,14 +106,14 @@ def summarize(spec: RunSpec, traj: dict[str, np.ndarray], points: np.ndarray, l_
     loss = traj["loss"]
     rises, sizes = loss_rises(loss, rise_rel, l_star)
     with np.errstate(invalid="ignore", over="ignore"):
-        bad = ~np.isfinite(loss) | ~np.all(np.isfinite(traj["w"]), axis=-1)
+        bad = non_finite_steps(traj["w"], loss, traj.get("hamiltonian"))
         d = distances(spec, traj["w"], points)
         tol = DEFAULT_TOL[spec.setup.dtype]
         if d is not None:
             bad |= ~np.isfinite(d) | (d > divergence_limit(float(d[0]), tol))
         else:
             bad |= np.linalg.norm(traj["w"], axis=-1) > 1e6 * (np.linalg.norm(traj["w"][0]) + 1)
-    diverged_at = int(np.argmax(bad)) if bad.any() else None
+    diverged_at = first_step(bad)
     rate = distance_rate(d, tol, loss) if d is not None else None
     fitted = rate is not None and not rate.diverged
     final = float(loss[-1] - (l_star or 0.0))

@@ -23,6 +23,7 @@ JSON file that loads back.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -32,6 +33,7 @@ import streamlit as st
 from dynamics.configfile import SIZE_LIMIT, ConfigError, check_like, decode, dumps, loads, short
 from ui import session
 from ui.state import FIELDS, PARAM_PREFIX, START_KEYS, defaults, parse_query
+from ui.text import LINE_LIMIT, plain
 from ui.views import VIEWS, label_of, slug_of
 from viz.animation import still
 from viz.contour import CLICK_GRID
@@ -150,8 +152,15 @@ def parse_app_config(text: str, source: str = "config") -> tuple[dict[str, Any],
     query.update({k: repr(float(v)) for k, v in state.items() if k.startswith(PARAM_PREFIX)})
     values, problems = parse_query(query)
     if problems:
-        raise ConfigError(f"{source}: " + "; ".join(p.replace("URL parameter", "setting") for p in problems))
+        raise ConfigError(f"{source}: " + "; ".join(map(_file_problem, problems)))
     return values, view, warnings
+
+
+def _file_problem(problem: str) -> str:
+    """A parse_query warning about a value as a problem of the file, which is refused as
+    a whole: "app_state.lr = '-1.0': expected a number in [1e-06, 100]"."""
+    found = re.fullmatch(r"URL parameter (\w+)=(.*) ignored \((.*)\); using .*", problem)
+    return f"{STATE_KEY}.{found[1]} = {found[2]}: {found[3]}" if found else problem.replace("URL parameter", "setting")
 
 
 def _on_upload() -> None:
@@ -167,11 +176,12 @@ def _on_upload() -> None:
             raise ConfigError(f"{upload.name}: larger than {SIZE_LIMIT // 2**20} MiB; a configuration is a few kB")
         values, view, warnings = parse_app_config(decode(upload.getvalue(), upload.name), upload.name)
     except ConfigError as err:
-        ss[MESSAGE_KEY] = ("error", f"The configuration was not loaded: {err}")
+        ss[MESSAGE_KEY] = ("error", f"The configuration was not loaded: {plain(err, LINE_LIMIT)}")
         return
     session.load(values)
     ss[session.TAB_KEY] = label_of(view)
-    ss[MESSAGE_KEY] = ("success", f"Loaded {upload.name}." + "".join(f"\n\n- {w}" for w in warnings))
+    ss[MESSAGE_KEY] = ("success", f"Loaded {plain(upload.name)}."
+                       + "".join(f"\n\n- {plain(w, LINE_LIMIT)}" for w in warnings))
 
 
 def _config_download(values: Mapping[str, Any], key: str, label: str) -> None:

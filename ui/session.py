@@ -17,6 +17,7 @@ from ui.pin import PIN_KEY, parse_pin, pin_of_query, pin_text
 from ui.presets import lesson_values, preset_values
 from ui.state import (FIELDS, PARAM_PREFIX, START_KEYS, RunSpec, focus_of, parse_query, resolve_custom, runs_of,
                       to_query, toy_defaults, toy_key, toy_of, toy_params)
+from ui.text import LINE_LIMIT, plain
 from ui.views import DEFAULT_VIEW, VIEWS, label_of, slug_of
 from viz.contour import PathStyle
 from viz.theme import optimizer_colour
@@ -73,7 +74,7 @@ def show_warnings() -> None:
     warnings = st.session_state.pop(WARNINGS_KEY, [])
     if warnings:
         st.warning("The link had settings that could not be used; defaults were used instead:\n\n"
-                   + "\n".join(f"- {w}" for w in warnings))
+                   + "\n".join(f"- {plain(w, LINE_LIMIT)}" for w in warnings))
 
 
 def values() -> dict[str, Any]:

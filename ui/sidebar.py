@@ -15,6 +15,7 @@ from ui.pin import PIN_KEY
 from ui.presets import PRESETS
 from ui.session import on_clear_pin, on_pin, on_preset, on_toy_change
 from ui.state import CUSTOM, FIELDS, NAMES, START_BOUND, VARIANTS, param_bounds, param_key, toy_of
+from ui.text import LINE_LIMIT, plain
 
 MASK_TEXT = {"elementwise": "elementwise φᵢ = 1[uᵢgᵢ > 0] (Alg. 1)",
              "elementwise-ge": "elementwise φᵢ = 1[uᵢgᵢ ≥ 0] (non-strict)",
@@ -57,7 +58,7 @@ def _custom_objective(sb) -> None:
     try:
         parse_expression(st.session_state["expr"])
     except ExprError as err:
-        sb.error(f"This objective cannot be used: `` {err} ``. Showing the default toy "      # code span: no markdown
+        sb.error(f"This objective cannot be used: {plain(err, LINE_LIMIT)}. Showing the default toy "
                  f"{FIELDS['toy'].default} instead.")
 
 

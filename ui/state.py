@@ -47,6 +47,7 @@ DEFAULT_EXPR = "(1-x)^2 + 5*(y-x^2)^2"       # a gentle Rosenbrock: GDM at the d
 EXPR_URL_LIMIT = 65536                  # longest expr taken from a URL (the parser itself refuses more than 500)
 BASIN_SIZES = (16, 32, 48, 64, 96, 128)
 LESSON_STEPS = 7                        # the Lesson tab's steps (ui.presets.LESSON)
+NUMBER_CHARS = 40                       # longest number taken from a URL (an int of more digits is no setting)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +117,8 @@ class Field:
 
 def _number(text: str, kind: type):
     try:
+        if len(text) > NUMBER_CHARS:
+            raise ValueError
         return kind(text)
     except ValueError:
         raise ValueError(f"expected {'an integer' if kind is int else 'a number'}") from None

@@ -34,6 +34,7 @@ import asyncio
 import atexit
 import csv
 import io
+import math
 import os
 import re
 import threading
@@ -42,6 +43,7 @@ import time
 import numpy as np
 import plotly.graph_objects as go
 
+from viz.outfile import check_bytes, format_of, write_bytes
 from viz.raster import rasterise_heatmaps
 from viz.theme import MATHJAX_ENV, mathjax_path
 
@@ -50,6 +52,13 @@ DATA_FORMATS = ("csv", "npz")
 DEFAULT_BROWSER = "/usr/bin/chromium"
 START_TIMEOUT_S = 60.0
 RENDER_TIMEOUT_S = 60.0
+# Size limits.  Kaleido's Chromium renders fig2 (672 x 221 layout px) correctly up to
+# scale 40 (26880 x 8840 px) and returns a 3-byte "PNG" at scale 48 (32256 x 10608 px);
+# the limits keep well below that.
+MAX_SCALE = 20.0
+MAX_LAYOUT_PX = 4800.0              # width and height in layout pixels (50 in)
+MAX_PNG_SIDE = 16384                # pixels per side of a PNG
+MAX_PNG_PIXELS = 150_000_000        # pixels of a PNG (the app allows 20 x 10 in at scale 8: 118 M)
 _LATEX = re.compile(r'"\$[^"]*\$"')
 _PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}\+00'00'\)")
 
@@ -139,9 +148,25 @@ def _shutdown() -> None:
         _SERVER.stop()
 
 
-def _check_size(name: str, value) -> None:
-    if value is not None and not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a number > 0; got {value!r}")
+def _check_size(name: str, value, hi: float) -> None:
+    if value is not None and not (np.isfinite(value) and 0 < value <= hi):
+        raise ValueError(f"{name} must be a number in (0, {hi:g}]; got {value!r}")
+
+
+def png_pixels(width: float, height: float, scale: float) -> tuple[int, int]:
+    """The pixel size of a PNG of a ``width`` x ``height`` layout at ``scale``: Chromium
+    truncates (fig2, 672 x 221 px at scale 1.37: 920 x 302 pixels)."""
+    return math.floor(width * scale + 1e-6), math.floor(height * scale + 1e-6)
+
+
+def png_problem(width: float, height: float, scale: float) -> str | None:
+    """Why a PNG of this layout size and scale is refused (too many pixels), or None."""
+    w, h = png_pixels(width, height, scale)
+    if max(w, h) > MAX_PNG_SIDE or w * h > MAX_PNG_PIXELS:
+        return (f"a PNG of {w} x {h} pixels ({width:g} x {height:g} layout px at scale {scale:g}) is too large: "
+                f"at most {MAX_PNG_SIDE} pixels a side and {MAX_PNG_PIXELS / 1e6:g} million pixels; "
+                "lower --scale")
+    return None
 
 
 def pdf_date() -> bytes:
@@ -166,37 +191,38 @@ def export_bytes(fig: go.Figure, fmt: str, scale: float = 1.0, width: float | No
     SVG); scale multiplies the resolution of PNG and of heatmap images only."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
-    for name, value in (("scale", scale), ("width", width), ("height", height)):
-        _check_size(name, value)
+    for name, value, hi in (("scale", scale, MAX_SCALE), ("width", width, MAX_LAYOUT_PX),
+                            ("height", height, MAX_LAYOUT_PX)):
+        _check_size(name, value, hi)
     mathjax = mathjax_path()
     if mathjax is None and _LATEX.search(fig.to_json()):
         raise ExportError(f"the figure has LaTeX text ($...$) but no offline MathJax: set {MATHJAX_ENV} "
                           "to MathJax 3's tex-svg.js, or use the Unicode labels of viz.theme")
     fig = go.Figure(fig)
     fig.update_layout(width=width or fig.layout.width or 700, height=height or fig.layout.height or 500)
+    problem = png_problem(fig.layout.width, fig.layout.height, scale) if fmt == "png" else None
+    if problem:
+        raise ValueError(problem)
     fig = rasterise_heatmaps(fig, scale)
     opts = dict(format=fmt, scale=float(scale) if fmt == "png" else 1.0, width=fig.layout.width,
                 height=fig.layout.height)
     with _LOCK:
         data = _SERVER.render(fig.to_plotly_json(), opts, mathjax)
-    return _fixed_dates(data) if fmt == "pdf" else data
-
-
-def format_of(path: str, allowed=FORMATS) -> str:
-    """The format named by a file's extension (ValueError if not one of ``allowed``)."""
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    if ext not in allowed:
-        raise ValueError(f"{path!r}: the extension must be one of {', '.join('.' + f for f in allowed)}")
-    return ext
+    data = _fixed_dates(data) if fmt == "pdf" else data
+    size = png_pixels(fig.layout.width, fig.layout.height, scale) if fmt == "png" else None
+    try:
+        check_bytes(data, fmt, size)
+    except ValueError as err:
+        raise ExportError(f"the renderer returned a broken {fmt.upper()}: {err}") from None
+    return data
 
 
 def write_figure(fig: go.Figure, path: str, scale: float = 1.0, width: float | None = None,
                  height: float | None = None) -> str:
-    """Export ``fig`` to ``path`` in the format of its extension; returns the format."""
-    fmt = format_of(path)
-    data = export_bytes(fig, fmt, scale=scale, width=width, height=height)
-    with open(path, "wb") as f:
-        f.write(data)
+    """Export ``fig`` to ``path`` in the format of its extension, checked
+    (viz.outfile.write_bytes); returns the format."""
+    fmt = format_of(path, FORMATS)
+    write_bytes(path, export_bytes(fig, fmt, scale=scale, width=width, height=height), fmt)
     return fmt
 
 
@@ -240,8 +266,8 @@ def data_bytes(table: dict[str, np.ndarray], fmt: str, arrays: dict[str, np.ndar
 
 
 def write_data(table: dict[str, np.ndarray], path: str, arrays: dict[str, np.ndarray] | None = None) -> str:
-    """Write ``data_bytes`` to ``path`` in the format of its extension; returns the format."""
+    """Write ``data_bytes`` to ``path`` in the format of its extension, checked
+    (viz.outfile.write_bytes); returns the format."""
     fmt = format_of(path, DATA_FORMATS)
-    with open(path, "wb") as f:
-        f.write(data_bytes(table, fmt, arrays))
+    write_bytes(path, data_bytes(table, fmt, arrays), fmt)
     return fmt

@@ -3,7 +3,8 @@ taken from the last frame, which holds every colour of the movie, no dithering) 
 (H.264, yuv420p, through the ffmpeg binary that the imageio-ffmpeg wheel ships), then
 checked before they are handed over: the file's signature (GIF87a / GIF89a; an MP4's
 'ftyp' box), its frame count and its size.  A file is written beside its target under a
-temporary name and renamed only once it checks out, so a failed run never leaves a
+temporary name and renamed only once it checks out (viz.outfile.commit, the rule of
+every file the project writes), so a failed run never leaves a
 broken movie at the target.
 """
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import uuid
 import warnings
 from typing import Callable, Iterable
 
@@ -20,6 +20,7 @@ from PIL import Image
 
 from viz import movie
 from viz.movie import Geometry, Scene
+from viz.outfile import OutputError, commit
 
 FORMATS = ("gif", "mp4")
 CRF = 20                        # H.264 quality (lower: better, larger); 18-23 looks clean on line art
@@ -108,21 +109,17 @@ def write_movie(scene: Scene, path: str, n_frames: int, fps: float, size: tuple[
             if progress is not None:
                 progress(k, n_frames)
 
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.{fmt}")
-    try:
+    def write(tmp: str) -> None:
         if fmt == "gif":
             last = next(movie.frames(scene, geo, [movie.last_step(scene)], background))
             _gif(counted(), last, tmp, fps)
         else:
             _mp4(counted(), size, tmp, fps)
-        check_file(tmp, fmt, n_frames, size)
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as err:
+
+    try:
+        commit(path, write, lambda tmp: check_file(tmp, fmt, n_frames, size))
+    except (OutputError, RuntimeError) as err:
         raise MovieError(f"could not write {path}: {err}") from err
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return geo
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 from ui import compute, downloads, screen
 from ui.session import Context
 from ui.state import BASIN_SIZES, CUSTOM_PREFIX, FIELDS
+from ui.text import plain
 from viz.basins import COLOUR_NAMES, basins_figure, minimiser_colours
 
 PRESENT_HEIGHT = 560            # px: the maps in presentation mode (ui.screen)
@@ -57,7 +58,7 @@ def render(ctx: Context) -> None:
                     "minima (himmelblau or camel have several).")
             return
         if not ctx.toy.has_minima():
-            st.info(f"{ctx.toy.title} has no listed minimiser, so it has no basins. Choose another toy "
+            st.info(f"{plain(ctx.toy.title)} has no listed minimiser, so it has no basins. Choose another toy "
                     "(himmelblau or camel have several minima).")
             return
         _controls()

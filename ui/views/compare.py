@@ -19,6 +19,7 @@ from ui.pin import PIN_KEY, parse_pin
 from ui.session import Context, context, on_clear_pin, on_pin, on_swap_pin
 from ui.sidebar import VARIANT_TEXT
 from ui.state import CUSTOM, NAMES, PARAM_PREFIX, defaults, resolve_custom, toy_key, toy_of
+from ui.text import LINE_LIMIT, plain
 from ui.views.trajectories import curve_series, runs, summary_table
 from viz.contour import contour_figure, path_window
 from viz.curves import step_curves
@@ -39,7 +40,7 @@ def words(values: Mapping[str, Any]) -> dict[str, str]:
     """The run settings of ``values`` in words, by state key (the toy, its parameters, the
     start, the optimizers and every setting a run depends on)."""
     toy = toy_of(toy_key(values))
-    out = {"toy": f"L = `{values['expr']}`" if values["toy"] == CUSTOM else f"{values['toy']}: {toy.title}"}
+    out = {"toy": f"L = {plain(values['expr'])}" if values["toy"] == CUSTOM else f"{values['toy']}: {toy.title}"}
     out.update({PARAM_PREFIX + k: f"{k} = {values[PARAM_PREFIX + k]:.6g}" for k in toy.defaults})
     out["start"] = f"w₀ = ({values['sx']:.6g}, {values['sy']:.6g})"
     out["opt"] = ", ".join(NAMES[o] for o in values["opt"]) or "no optimizer"
@@ -133,7 +134,8 @@ def pinned_context(text: str, current: Context) -> Context:
     values, _ = parse_pin(text)
     values, error = resolve_custom({**values, "present": current.presentation})
     if error:
-        st.warning(f"The pinned objective cannot be used ({error}); the pinned side shows the default toy.")
+        st.warning(f"The pinned objective cannot be used ({plain(error, LINE_LIMIT)}); the pinned side shows the "
+                   "default toy.")
     return context(values)
 
 

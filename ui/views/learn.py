@@ -12,6 +12,7 @@ from dynamics.rollout import loss_rises
 from ui.equations import COMPENSATION, DECAY, H_CAUTIOUS, MASK, cautious_update
 from ui.session import Context
 from ui.state import CUSTOM_PREFIX, NAMES
+from ui.text import plain
 from viz.mask import mask_response_figure
 
 REFERENCES = """
@@ -75,7 +76,7 @@ def render(ctx: Context) -> None:
     spec = ctx.focus
     eq = spec_of(spec.setup.optimizer).equations(spec.setup)
     toy_name = ctx.toy.title if ctx.toy.name.startswith(CUSTOM_PREFIX) else ctx.toy.name
-    st.subheader(f"{spec.label} on {toy_name}")
+    st.subheader(f"{spec.label} on {plain(toy_name)}")
     st.latex(ctx.toy.latex(ctx.params))
     left, right = st.columns(2)
     chart = right.container() if ctx.presentation else None     # presentation: the figure first, beside the rules

@@ -17,6 +17,7 @@ from dynamics.sweep import grid_axis
 from ui import compute, downloads, screen
 from ui.session import Context, load_cell
 from ui.state import CUSTOM_PREFIX, FIELDS, GRID_SIZES, LR_SCALES
+from ui.text import plain
 from viz.ratemap import (UNSETTLED, Analytic, RateMap, closed_form_map, max_exact_gap, nearest_cell,
                          rate_maps_figure, simulated_map)
 
@@ -250,7 +251,7 @@ def render(ctx: Context) -> None:
                     "built-in toy for rate maps.")
             return
         if not ctx.toy.has_minima():
-            st.info(f"{ctx.toy.title} has no minimiser, so distances and rates are undefined. Choose another toy.")
+            st.info(f"{plain(ctx.toy.title)} has no minimiser, so distances and rates are undefined. Choose another toy.")
             return
         _controls()
         seeds = _noise_controls(spec)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from ui import compute, downloads, movie
 from ui.session import Context, on_start_click
+from ui.text import plain
 from viz.animation import SPEEDS, Readout, add_playback, frame_stride, playback_px
 from viz.contour import contour_figure, path_window
 from viz.curves import Series, step_curves
@@ -119,7 +120,7 @@ def render(ctx: Context) -> None:
                        "10⁶ times farther from the minimiser than it started. The plots show the steps before; "
                        "try a smaller step size ε or momentum β.")
     if l_star is None:
-        st.info(f"{ctx.toy.title}: {ctx.toy.note or 'no minimiser'}. L and H are drawn as they are (linear axis).")
+        st.info(f"{plain(ctx.toy.title)}: {ctx.toy.note or 'no minimiser'}. L and H are drawn as they are (linear axis).")
 
     grid = window_grid(ctx, trajs)
     fig, curves = figures(ctx, trajs, summaries, points, l_star, grid, click_grid=True)
