@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from cli.options import UsageError, check
+from cli.options import UsageError, add_allow_large, check, check_budget
 from dynamics.configfile import ConfigError, load, save
 from figures import presets
 from figures.bundle import built, bundle_files
@@ -56,6 +56,7 @@ def register(sub) -> None:
     lay.add_argument("--scale", type=float, help="resolution only: PNG pixels = scale x layout pixels, and heatmap "
                                                  "images in PDF/SVG have scale pixels per layout pixel; the "
                                                  "physical size of PDF/SVG does not change")
+    add_allow_large(p)
     p.set_defaults(handler=handle)
 
 
@@ -110,7 +111,7 @@ def resolve_figures(args) -> list[dict]:
 
 def resolved_config(args, preset: str | None, overrides: dict) -> dict:
     """One configuration (a preset's, or the loaded file's when ``preset`` is None) with
-    the layout overrides applied, validated."""
+    the layout overrides applied, validated and held to the work budget (dynamics.budget)."""
     try:
         if preset:
             config = presets.default_config(preset)
@@ -127,6 +128,7 @@ def resolved_config(args, preset: str | None, overrides: dict) -> dict:
         presets.validate(config)
     except ConfigError as err:
         raise UsageError(f"argument {'--config' if args.config else '--preset'}: {err}") from None
+    check_budget(args, presets.cost(config))
     return config
 
 

@@ -39,7 +39,9 @@ rate maps, a run's lr and beta are replaced by the grid.
 
 The numbers behind a figure are one tidy table (``FigureData.table``: column -> 1-D
 array, one row per plotted point) plus ``FigureData.arrays`` (the contour grid) for NPZ.
-``validate`` checks a configuration (a loaded file) against its preset.
+``validate`` checks a configuration (a loaded file) against its preset, and refuses one
+whose arrays cannot fit in memory (dynamics.budget); ``cost`` sizes it, so that the
+command line can hold it to its work limit before computing.
 """
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ from typing import Any, Callable, NamedTuple
 
 import plotly.graph_objects as go
 
+from dynamics import budget
+from dynamics.budget import Cost, grid_cost, runs_cost
 from dynamics.claims_base import ClaimSettings
 from dynamics.configfile import ConfigError, check_like, run_template, setup_hyper
 from dynamics.rates import RATE_METHODS, resolve_rate_method
@@ -199,6 +203,18 @@ def validate(config: dict[str, Any]) -> None:
             rate_grid(config)
         except ValueError as err:
             raise ConfigError(f"figure.lr_range / beta_range: {err}") from None
+    if (too_large := budget.problem(cost(config), None, "")) is not None:
+        raise ConfigError(f"figure: {too_large}")
+
+
+def cost(config: dict[str, Any]) -> Cost:
+    """The size of a validated configuration's computation (dynamics.budget): every run's
+    roll-out, or every run's rate map (cells x steps)."""
+    runs = len(config["runs"])
+    if "lr_range" in config:
+        return grid_cost(f"the {config['preset']} rate maps", (config["beta_range"]["n"], config["lr_range"]["n"]),
+                         config["steps"], runs=runs)
+    return runs_cost(f"the {config['preset']} runs", config["steps"], runs)
 
 
 def compute(config: dict[str, Any]) -> FigureData:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dynamics.decay_study import STUDY_HYPER
-from ui import downloads, lesson, screen
+from ui import downloads, guard, lesson, screen
 from ui.presets import LESSON, lesson_values
 from ui.session import Context, on_lesson
 from ui.views import decay, rates, trajectories
@@ -75,6 +75,8 @@ def _rate_step(ctx: Context) -> list[str]:
     spec = ctx.focus
     lr_axis, beta_axis = rates.grid_axes(ctx.values)
     seeds = int(ctx.values["r_seeds"]) if spec.hyper.noise_sigma > 0 else 1
+    if not guard.affordable(rates.cost(ctx.values, spec), f"{rates.LOWER} (Rate maps tab)"):
+        raise lesson.Unavailable("the rate maps are too large for this server")
     _, panels, theory, fig = rates.maps_figure(ctx, (spec.twin(False), spec.twin(True)), lr_axis, beta_axis, seeds)
     downloads.plotly_chart(fig, "lesson_rates")
     return lesson.step_6(ctx, panels, theory, beta_axis)

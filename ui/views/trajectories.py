@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import compute, downloads, movie
+from dynamics.budget import runs_cost
+from ui import compute, downloads, guard, movie
 from ui.session import Context, on_start_click
 from viz.animation import SPEEDS, Readout, add_playback, frame_stride, playback_px
 from viz.contour import contour_figure, path_window
@@ -111,6 +112,10 @@ def curve_series(ctx: Context, trajs: dict, summaries: dict) -> list[Series]:
 
 
 def render(ctx: Context) -> None:
+    noisy = any(spec.hyper.noise_sigma > 0 for spec in ctx.runs)
+    if not guard.affordable(runs_cost("the trajectories", ctx.values["steps"], len(ctx.runs), noisy),
+                            "the steps T or the number of optimizers"):
+        return
     points, l_star, trajs, summaries = runs(ctx)
     rise_rel = ctx.values["rise_rel"]
     for label, s in summaries.items():
