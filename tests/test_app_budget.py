@@ -91,3 +91,11 @@ def test_at_most_two_heavy_computations_run_at_once():
         t.join()
     assert peak[0] == guard.HEAVY_AT_ONCE == 2
     assert shown and set(shown) == {guard.WAITING}        # the three that waited said so
+
+
+def test_trajectories_above_a_tiny_limit_are_refused_in_every_view_that_runs_them(monkeypatch):
+    monkeypatch.setenv(budget.ENV, "100")
+    at = new_app({"opt": "gd,gdm", "steps": "300"}).run()          # Trajectories: 4 runs (base and cautious)
+    (text,) = warnings_of(at)
+    assert "the trajectories = 1.2e+03 gradient evaluations (300 steps x 4 runs), above the limit of 100" in text
+    assert not at.exception and not at.get("plotly_chart")

@@ -57,6 +57,8 @@ def _step_list(step: int) -> None:
 
 
 def _trajectory_step(ctx: Context, step: int) -> list[str]:
+    if not trajectories.affordable(ctx):
+        raise lesson.Unavailable("the runs are too large for this server")
     runs = trajectories.runs(ctx)
     points, l_star, trajs, summaries = runs
     fig, curves = trajectories.figures(ctx, trajs, summaries, points, l_star, trajectories.window_grid(ctx, trajs),

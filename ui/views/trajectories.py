@@ -111,10 +111,16 @@ def curve_series(ctx: Context, trajs: dict, summaries: dict) -> list[Series]:
                    summaries[spec.label].rises) for spec in ctx.runs]
 
 
+def affordable(*ctxs: Context) -> bool:
+    """True if the runs of ``ctxs`` fit the app's work budget; else one warning (ui.guard)."""
+    specs = [spec for c in ctxs for spec in c.runs]
+    noisy = any(spec.hyper.noise_sigma > 0 for spec in specs)
+    return guard.affordable(runs_cost("the trajectories", max(spec.steps for spec in specs), len(specs), noisy),
+                            "the steps T or the number of optimizers")
+
+
 def render(ctx: Context) -> None:
-    noisy = any(spec.hyper.noise_sigma > 0 for spec in ctx.runs)
-    if not guard.affordable(runs_cost("the trajectories", ctx.values["steps"], len(ctx.runs), noisy),
-                            "the steps T or the number of optimizers"):
+    if not affordable(ctx):
         return
     points, l_star, trajs, summaries = runs(ctx)
     rise_rel = ctx.values["rise_rel"]
