@@ -17,7 +17,7 @@ import sys
 import time
 
 from cli.figure import resolved_config
-from cli.options import UsageError, check, check_setting
+from cli.options import UsageError, add_allow_large, check, check_budget, check_setting
 from dynamics.configfile import ConfigError
 from figures import presets
 from figures.movie import MOVIE_PRESETS, movie_problem, scene_of
@@ -49,6 +49,7 @@ def register(sub) -> None:
     w, h = SIZES[DEFAULT_SIZE]
     out.add_argument("--size", default=DEFAULT_SIZE, help=f"{', '.join(SIZES)} or WIDTHxHEIGHT, even numbers "
                                                           f"(default {DEFAULT_SIZE} = {w}x{h})")
+    add_allow_large(p)
     p.set_defaults(handler=handle)
 
 
@@ -84,6 +85,7 @@ def resolve(args) -> tuple[dict, tuple[int, int], int]:
             presets.validate(config)
         except ConfigError as err:
             raise UsageError(f"argument --steps: {err}") from None
+        check_budget(args, presets.cost(config))
     problem = movie_problem(config)
     check(problem is None, "--config", problem)
     top = config["steps"] + 1

@@ -25,7 +25,7 @@ import os
 import sys
 import time
 
-from cli.options import UsageError, check
+from cli.options import UsageError, add_allow_large, check, check_budget
 from dynamics.configfile import ConfigError, dumps, load
 from figures import presets
 from figures.bundle import built, bundle_files
@@ -68,6 +68,7 @@ def register(sub) -> None:
                                                  "physical size of PDF/SVG does not change; 0 < scale <= "
                                                  f"{MAX_SCALE:g}, and a PNG has at most {MAX_PNG_SIDE} pixels a side "
                                                  f"and {MAX_PNG_PIXELS / 1e6:g} million pixels")
+    add_allow_large(p)
     p.set_defaults(handler=handle)
 
 
@@ -128,8 +129,9 @@ def resolve_figures(args) -> list[dict]:
 
 def resolved_config(args, preset: str | None, overrides: dict) -> dict:
     """One configuration (a preset's, or the loaded file's when ``preset`` is None) with
-    the layout overrides applied, validated; its warnings (versions, unknown keys) on
-    stderr; UsageError with one line naming the option, the file and the field."""
+    the layout overrides applied, validated and held to the work budget (dynamics.budget);
+    its warnings (versions, unknown keys) on stderr; UsageError with one line naming the
+    option, the file and the field."""
     option, source = ("--preset", "") if preset else ("--config", f"{args.config}: ")
     try:
         config, warnings = (presets.default_config(preset), []) if preset else load(args.config)
@@ -142,6 +144,7 @@ def resolved_config(args, preset: str | None, overrides: dict) -> dict:
         raise UsageError(f"argument {option}: {message}") from None
     for warning in warnings:
         sys.stderr.write(f"warning: {warning}\n")
+    check_budget(args, presets.cost(config))
     return config
 
 

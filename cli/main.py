@@ -5,7 +5,8 @@ subcommand and returns the exit status.  It enables float64 (dynamics.enable_flo
 before running: ``--dtype float64`` is the default.
 
 Bad input exits with status 2 and one line on stderr naming the option and the
-allowed values; no traceback.
+allowed values; no traceback.  So does a request above the work budget
+(dynamics.budget; ``--allow-large``) or a bad DYNAMICS_WORK_LIMIT.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 from cli import animate, claims, figure, run, sweep
 from cli.options import PROG, Parser, UsageError
 from dynamics import enable_float64
+from dynamics.budget import BudgetError
 
 COMMANDS = [run, sweep, figure, claims, animate]
 
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     enable_float64()
     try:
         return args.handler(args) or 0
-    except UsageError as err:
+    except (UsageError, BudgetError) as err:
         sys.stderr.write(f"{PROG} {args.command}: error: {err}\n")
         return 2
     except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, as Unix tools do

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from dynamics.budget import CLI_WORK_LIMIT, ENV, MEMORY_LIMIT, Cost, problem, work_limit
 from dynamics.config import Setup, make_hyper
 from dynamics.settings import GROUPS, RUN_OPTIONS, SETTINGS, of_config
 from toys import TOYS, get_toy
@@ -57,6 +58,24 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
             groups[s.group] = p.add_argument_group(GROUPS[s.group])
         add_setting(groups[s.group], name)
     groups["run"].add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+
+
+def add_allow_large(p: argparse.ArgumentParser) -> None:
+    """The --allow-large option of a command that computes (dynamics.budget)."""
+    p.add_argument("--allow-large", action="store_true",
+                   help=f"lift the work limit: requests above {CLI_WORK_LIMIT:.0e} gradient evaluations (about 6 "
+                        f"minutes; or ${ENV} when set) are refused without it; arrays above "
+                        f"{MEMORY_LIMIT / 2**30:g} GiB are refused even with it")
+
+
+def check_budget(args: argparse.Namespace, cost: Cost) -> None:
+    """UsageError (one line: what is too large, its size, the limit, how to raise it)
+    unless ``cost`` fits the command line's budget (dynamics.budget; --allow-large lifts
+    the work limit, not the memory limit)."""
+    limit = None if args.allow_large else work_limit(CLI_WORK_LIMIT)
+    text = problem(cost, limit, f"pass --allow-large to run it anyway (or set {ENV})")
+    if text is not None:
+        raise UsageError(text)
 
 
 def add_setting(group, name: str, note: str = "") -> None:

@@ -5,6 +5,8 @@ flow (dynamics.ode; docs/theory.md, Section 4, time unit = one step, so ``--step
 time span) with ``--solver`` and ``--substeps`` N (N sub-steps per unit of time).
 ``--noise-sigma`` and ``--seed`` give the discrete run noisy gradients (dynamics.noise);
 ``--objective 'EXPR'`` replaces --toy by a typed objective (toys.expr, parsed safely).
+The run is sized first (dynamics.budget): above the work limit it is refused unless
+``--allow-large``; arrays that cannot fit in memory are refused always.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import math
 
 import numpy as np
 
-from cli.options import (UsageError, add_run_options, add_setting, check, check_setting, hyper_of, json_list,
-                         parse_start, print_json, resolve_run, setup_of)
+from cli.options import (UsageError, add_allow_large, add_run_options, add_setting, check, check_budget,
+                         check_setting, hyper_of, json_list, parse_start, print_json, resolve_run, setup_of)
+from dynamics.budget import flow_cost, runs_cost
 from dynamics.flows import INITS
 from dynamics.metrics import first_step, non_finite_steps
 from dynamics.optimizers import FLOW_OPTIMIZERS, display_name
@@ -69,6 +72,7 @@ def register(sub) -> None:
                    help="a typed objective in x and y replacing --toy, e.g. '(1-x)^2 + 100*(y-x^2)^2'; "
                         "operators + - * / ^ **, constants pi e, functions sin cos tan exp log sqrt abs tanh "
                         "sinh cosh arctan min max")
+    add_allow_large(p)
     p.set_defaults(handler=handle)
 
 
@@ -133,8 +137,17 @@ def _run(config):
                      init=config["init"], **common, **adaptive)
 
 
+def cost(config: dict):
+    """The size of the resolved run (dynamics.budget): steps, or the ODE solve's evaluations."""
+    if config["mode"] == "discrete":
+        return runs_cost("the run", config["steps"], noisy="noise_sigma" in config)
+    return flow_cost("the ODE solve", config["steps"], config["solver"], config["substeps"],
+                     config.get("method", "tsit5"), config.get("max_steps", 1))
+
+
 def handle(args) -> int:
     config = _resolve(args)
+    check_budget(args, cost(config))
     traj = _run(config)
     ode = config["mode"] == "ode"
     reached = np.ones(len(traj.w), bool)

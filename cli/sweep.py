@@ -16,7 +16,8 @@ over the seeds (rate, rate_uncertainty, final_suboptimality, max_loss_rise), the
 fraction of seeds that diverged (``diverged``, a number in [0, 1]), the median
 steps_to_tol of the seeds that reached tol (-1 if none did), ``settled`` when every
 seed settled, plus ``rate_std`` and, when cautious, ``noise_drop``.
-Progress goes to stderr.
+Progress goes to stderr.  The sweep is sized first (dynamics.budget: cells x steps x
+seeds): above the work limit it is refused unless ``--allow-large``.
 """
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ import dataclasses
 
 import numpy as np
 
-from cli.options import (UsageError, add_run_options, add_setting, check, check_setting, hyper_of, json_list, print_json,
-                         resolve_run, setup_of)
+from cli.options import (UsageError, add_allow_large, add_run_options, add_setting, check, check_budget, check_setting,
+                         hyper_of, json_list, print_json, resolve_run, setup_of)
+from dynamics.budget import grid_cost
 from dynamics.optimizers import display_name
 from dynamics.rates import RATE_METHODS, best_cell, resolve_rate_method
 from dynamics.noise import SEED_LIMIT
@@ -75,6 +77,7 @@ def register(sub) -> None:
     n.add_argument("--seeds", type=int, default=8,
                    help=f"with --noise-sigma > 0: seeds 0..K-1 per cell, run in one batch, maps averaged "
                         f"(1 <= K <= {MAX_SEEDS}; default 8)")
+    add_allow_large(p)
     p.set_defaults(handler=handle)
 
 
@@ -182,6 +185,8 @@ class _Progress:
 
 def handle(args) -> int:
     config = resolve_sweep(args)
+    check_budget(args, grid_cost("the sweep", (config["beta_range"]["n"], config["lr_range"]["n"]), config["steps"],
+                                 config.get("seeds", 1), noisy="noise_sigma" in config))
     toy = get_toy(config["toy"])
     lr_r, beta_r = config["lr_range"], config["beta_range"]
     lr = grid_axis(lr_r["lo"], lr_r["hi"], lr_r["n"], lr_r["scale"])

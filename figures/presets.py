@@ -41,7 +41,9 @@ The numbers behind a figure are one tidy table (``FigureData.table``: column -> 
 array, one row per plotted point) plus ``FigureData.arrays`` (the contour grid) for NPZ.
 ``validate`` checks a configuration (a loaded file) against its preset: its keys and kinds, every
 value's range (LAYOUT_BOUNDS, the toys' parameter bounds, dynamics.settings), one line naming
-the field when one is wrong, and warnings for unknown keys, which it drops.
+the field when one is wrong, and warnings for unknown keys, which it drops; it refuses one
+whose arrays cannot fit in memory (dynamics.budget).  ``cost`` sizes it, so that the command
+line can hold it to its work limit before computing.
 """
 from __future__ import annotations
 
@@ -50,6 +52,8 @@ from typing import Any, Callable, NamedTuple
 
 import plotly.graph_objects as go
 
+from dynamics import budget
+from dynamics.budget import Cost, grid_cost, runs_cost
 from dynamics.claims_base import ClaimSettings
 from dynamics.configfile import ConfigError, kind_of, short, check_like, run_template, setup_hyper
 from dynamics.rates import RATE_METHODS, resolve_rate_method
@@ -187,6 +191,8 @@ def validate(config: dict[str, Any]) -> list[str]:
         setup_hyper(run, f"figure.runs[{i}]")
     if "lr_range" in config:
         _check_grid(config)
+    if (too_large := budget.problem(cost(config), None, "")) is not None:
+        raise ConfigError(f"figure: {too_large}")
     return warnings
 
 
@@ -247,6 +253,16 @@ def _check_grid(config: dict[str, Any]) -> None:
         rate_grid(config)
     except ValueError as err:
         raise ConfigError(f"figure.lr_range / beta_range: {err}") from None
+
+
+def cost(config: dict[str, Any]) -> Cost:
+    """The size of a validated configuration's computation (dynamics.budget): every run's
+    roll-out, or every run's rate map (cells x steps)."""
+    runs = len(config["runs"])
+    if "lr_range" in config:
+        return grid_cost(f"the {config['preset']} rate maps", (config["beta_range"]["n"], config["lr_range"]["n"]),
+                         config["steps"], runs=runs)
+    return runs_cost(f"the {config['preset']} runs", config["steps"], runs)
 
 
 def compute(config: dict[str, Any]) -> FigureData:

@@ -37,6 +37,7 @@ from dynamics.rollout import Trajectory, min_loss
 from dynamics.noisy_sweep import noisy_sweep
 from dynamics.sweep import DEFAULT_TOL, sweep
 from toys.grid import toy_grid
+from ui.guard import stop_if_ended
 from ui.state import RunSpec, toy_of
 
 BLOCK_CELLS = 4096      # cells per cached sweep block (about 0.05 s warm at 1000 steps)
@@ -221,7 +222,9 @@ def basins(spec: RunSpec, n: int, steps: int, radius: float) -> BasinMap:
     reaching a minimiser when it ends within ``radius`` (dynamics.basins.basin_map).  A progress bar is drawn while it runs; it is created
     here, so Streamlit replays it (empty) on a cache hit."""
     bar = st.progress(0.0, text=f"{spec.label}: basin map")
-    report = lambda done, total: bar.progress(done / max(total, 1), text=f"{spec.label}: {done}/{total} starts")
+    def report(done: int, total: int) -> None:
+        stop_if_ended()                 # a closed tab stops the map between chunks (ui.guard)
+        bar.progress(done / max(total, 1), text=f"{spec.label}: {done}/{total} starts")
     out = basin_map(spec.setup_with(noise="none"), toy_of(spec.toy), spec.hyper_arrays(), steps, n=n,
                     radius=radius, toy_params=spec.params, progress=report)
     bar.empty()

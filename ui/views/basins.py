@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import compute, downloads, screen
+from dynamics.budget import grid_cost
+from ui import compute, downloads, guard, screen
 from ui.session import Context
 from ui.state import BASIN_SIZES, CUSTOM_PREFIX, FIELDS
 from ui.text import plain
@@ -79,7 +80,13 @@ def _maps(ctx: Context, points: np.ndarray) -> None:
     (x0, x1), (y0, y1) = ctx.toy.domain
     radius = RADIUS_FRACTION * max(x1 - x0, y1 - y0)
     specs = (spec.twin(False), spec.twin(True))
-    maps = [compute.basins(s, int(v["b_n"]), int(v["b_steps"]), radius) for s in specs]
+    if not guard.affordable(grid_cost("the basin maps", (v["b_n"], v["b_n"]), v["b_steps"], runs=2),
+                            "the starts per axis or the steps"):
+        return
+    note = st.empty()
+    with guard.slot(note.info):
+        maps = [compute.basins(s, int(v["b_n"]), int(v["b_steps"]), radius) for s in specs]
+    note.empty()
     fig = basins_figure(*maps, titles=(specs[0].label, specs[1].label), presentation=ctx.presentation,
                         height=PRESENT_HEIGHT if ctx.presentation else 470, dark=ctx.dark)
     downloads.plotly_chart(fig, "basin_maps")

@@ -15,6 +15,7 @@ import streamlit as st
 
 from dynamics.claims import CHECKS, CONDITIONAL, FAILS, HOLDS, run_claims
 from dynamics.claims_base import MARK, written_parts
+from ui import guard
 from ui.session import Context
 
 RUN_KEY = "_claims_run"
@@ -80,8 +81,10 @@ def render(ctx: Context) -> None:
     bar = st.progress(0.0, text="recomputing the claims…")
     claims = []
     for i, name in enumerate(CHECKS):
-        bar.progress(i / len(CHECKS), text=f"recomputing {name} ({i + 1}/{len(CHECKS)})…")
-        claims += check(name)
+        guard.stop_if_ended()
+        with guard.slot(lambda text: bar.progress(i / len(CHECKS), text=text)):
+            bar.progress(i / len(CHECKS), text=f"recomputing {name} ({i + 1}/{len(CHECKS)})…")
+            claims += check(name)
     bar.empty()
     st.markdown(counts(claims) + ", under the stated tests.")
     st.table(summary(claims).set_index("claim"))

@@ -20,7 +20,7 @@ from ui.session import Context, context, on_clear_pin, on_pin, on_swap_pin
 from ui.sidebar import VARIANT_TEXT
 from ui.state import CUSTOM, NAMES, PARAM_PREFIX, defaults, resolve_custom, toy_key, toy_of
 from ui.text import LINE_LIMIT, plain
-from ui.views.trajectories import curve_series, runs, summary_table
+from ui.views.trajectories import affordable, curve_series, runs, summary_table
 from viz.contour import contour_figure, path_window
 from viz.curves import step_curves
 
@@ -156,6 +156,8 @@ def render(ctx: Context) -> None:
     left.button("Swap sides", key="_swap_pin", on_click=on_swap_pin, width="stretch",
                 help="Load the pinned settings into the sidebar and pin the current ones")
     right.button("Clear pin", key="_unpin_tab", on_click=on_clear_pin, width="stretch")
+    if not affordable(*ctxs):
+        return
     data = [runs(c) for c in ctxs]
     same_toy = toy_key(ctxs[0].values) == toy_key(ctx.values)
     for side, column, side_items, (contour, curves) in zip(SIDES, st.columns(2), items,

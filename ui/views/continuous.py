@@ -10,7 +10,9 @@ import streamlit as st
 from dynamics.flows import is_smooth
 from dynamics.optimizers import spec_of
 from dynamics.solvers import SOLVERS
-from ui import compute, downloads, screen
+from dynamics.budget import flow_cost, runs_cost
+from dynamics.ode import ADAPTIVE_DEFAULTS
+from ui import compute, downloads, guard, screen
 from ui.session import Context
 from ui.state import FIELDS
 from viz.contour import PathStyle, contour_figure, path_window
@@ -91,6 +93,11 @@ def render(ctx: Context) -> None:
             st.caption(f"The flow uses the exact gradient; the discrete steps beside it use the sidebar's noisy "
                        f"gradient (σ = {spec.hyper.noise_sigma:g}, seed {spec.seed}).")
     lion_sign = v["o_sign"] if _has_sign(spec) else "hard"
+    cost = (flow_cost("the flow", spec.steps, v["o_solver"], v["o_substeps"], ADAPTIVE_DEFAULTS["method"],
+                      ADAPTIVE_DEFAULTS["max_steps"])
+            + runs_cost("the steps", spec.steps, noisy=spec.hyper.noise_sigma > 0))
+    if not guard.affordable(cost, "the steps T or the substeps per unit"):
+        return
     try:
         arrays, status = compute.flow(spec, v["o_solver"], v["o_substeps"], v["o_init"], lion_sign,
                                       v["o_sign_tau"], v["o_rtol"], v["o_atol"])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dynamics.decay_study import STUDY_HYPER
-from ui import downloads, lesson, screen
+from ui import downloads, guard, lesson, screen
 from ui.presets import LESSON, lesson_values
 from ui.session import Context, on_lesson
 from ui.views import decay, rates, trajectories
@@ -57,6 +57,8 @@ def _step_list(step: int) -> None:
 
 
 def _trajectory_step(ctx: Context, step: int) -> list[str]:
+    if not trajectories.affordable(ctx):
+        raise lesson.Unavailable("the runs are too large for this server")
     runs = trajectories.runs(ctx)
     points, l_star, trajs, summaries = runs
     fig, curves = trajectories.figures(ctx, trajs, summaries, points, l_star, trajectories.window_grid(ctx, trajs),
@@ -75,6 +77,8 @@ def _rate_step(ctx: Context) -> list[str]:
     spec = ctx.focus
     lr_axis, beta_axis = rates.grid_axes(ctx.values)
     seeds = int(ctx.values["r_seeds"]) if spec.hyper.noise_sigma > 0 else 1
+    if not guard.affordable(rates.cost(ctx.values, spec), f"{rates.LOWER} (Rate maps tab)"):
+        raise lesson.Unavailable("the rate maps are too large for this server")
     _, panels, theory, fig = rates.maps_figure(ctx, (spec.twin(False), spec.twin(True)), lr_axis, beta_axis, seeds)
     downloads.plotly_chart(fig, "lesson_rates")
     return lesson.step_6(ctx, panels, theory, beta_axis)

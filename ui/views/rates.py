@@ -12,9 +12,10 @@ import functools
 import numpy as np
 import streamlit as st
 
+from dynamics.budget import Cost, grid_cost
 from dynamics.rates import MIN_WINDOW, is_homogeneous, optimum, stable_lr_limit
 from dynamics.sweep import grid_axis
-from ui import compute, downloads, screen
+from ui import compute, downloads, guard, screen
 from ui.session import Context, load_cell
 from ui.state import CUSTOM_PREFIX, FIELDS, GRID_SIZES, LR_SCALES
 from ui.text import plain
@@ -22,6 +23,7 @@ from viz.ratemap import (UNSETTLED, Analytic, RateMap, closed_form_map, max_exac
                          rate_maps_figure, simulated_map)
 
 CHART_KEY = "rate_maps"
+LOWER = "the cells per axis, the steps per cell or (with gradient noise) the seeds averaged per cell"
 PRESENT_HEIGHT = 660            # px: the maps in presentation mode (ui.screen)
 
 
@@ -108,14 +110,30 @@ def _intro(ctx: Context, specs) -> str:
             "shown beside the simulation.")
 
 
+def cost(values, spec) -> Cost:
+    """The size of the sidebar's rate maps for ``spec`` and its twin (dynamics.budget)."""
+    noisy = spec.hyper.noise_sigma > 0
+    return grid_cost("the rate maps", (values["r_n"], values["r_n"]), values["r_steps"],
+                     values["r_seeds"] if noisy else 1, runs=2, noisy=noisy)
+
+
+def _report(bar, k: int, label: str, cells: int):
+    """The progress callback of map ``k``: the bar, and a stop when the session has ended."""
+    def report(done: int, total: int) -> None:
+        guard.stop_if_ended()
+        bar.progress((k + done / total) / 2, text=f"sweeping {label}: {done}/{total} rows of {cells} cells")
+    return report
+
+
 def sweep_maps(specs, lr_axis, beta_axis, steps: int, seeds: int) -> list[dict]:
-    """The maps of both runs (ui.compute.rate_map), with a progress bar."""
+    """The maps of both runs (ui.compute.rate_map), with a progress bar, each in one of
+    the server's heavy slots (ui.guard)."""
     bar = st.progress(0.0, text="sweeping…")
     maps = []
     for k, s in enumerate(specs):
-        report = lambda done, total, k=k, s=s: bar.progress(
-            (k + done / total) / 2, text=f"sweeping {s.label}: {done}/{total} rows of {len(lr_axis)} cells")
-        maps.append(compute.rate_map(s, lr_axis, beta_axis, steps, progress=report, seeds=seeds))
+        with guard.slot(lambda text: bar.progress(k / 2, text=text)):
+            maps.append(compute.rate_map(s, lr_axis, beta_axis, steps, progress=_report(bar, k, s.label, len(lr_axis)),
+                                         seeds=seeds))
     bar.empty()
     return maps
 
@@ -257,6 +275,8 @@ def render(ctx: Context) -> None:
         seeds = _noise_controls(spec)
         if not v["r_lr_lo"] < v["r_lr_hi"] or not v["r_beta_lo"] < v["r_beta_hi"]:
             st.warning("Each axis needs 'from' < 'to'.")
+            return
+        if not guard.affordable(cost(v, spec), LOWER):
             return
     with figure:
         _maps(ctx, specs, seeds)

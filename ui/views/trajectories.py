@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import compute, downloads, movie
+from dynamics.budget import runs_cost
+from ui import compute, downloads, guard, movie
 from ui.session import Context, on_start_click
 from ui.text import plain
 from viz.animation import SPEEDS, Readout, add_playback, frame_stride, playback_px
@@ -111,7 +112,17 @@ def curve_series(ctx: Context, trajs: dict, summaries: dict) -> list[Series]:
                    summaries[spec.label].rises) for spec in ctx.runs]
 
 
+def affordable(*ctxs: Context) -> bool:
+    """True if the runs of ``ctxs`` fit the app's work budget; else one warning (ui.guard)."""
+    specs = [spec for c in ctxs for spec in c.runs]
+    noisy = any(spec.hyper.noise_sigma > 0 for spec in specs)
+    return guard.affordable(runs_cost("the trajectories", max(spec.steps for spec in specs), len(specs), noisy),
+                            "the steps T or the number of optimizers")
+
+
 def render(ctx: Context) -> None:
+    if not affordable(ctx):
+        return
     points, l_star, trajs, summaries = runs(ctx)
     rise_rel = ctx.values["rise_rel"]
     for label, s in summaries.items():
