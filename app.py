@@ -10,10 +10,11 @@ import logging
 import streamlit as st
 
 from dynamics import enable_float64
-from ui import downloads, paper_figures, screen, session, sidebar
+from ui import downloads, guard, paper_figures, screen, session, sidebar
 from ui.views import VIEWS
 
 enable_float64()
+guard.share_the_interpreter()
 session.bootstrap()
 vals = session.values()
 screen.configure(vals["present"])
@@ -34,7 +35,10 @@ else:
         with tab:
             if tab.open:
                 try:
-                    view.render(ctx)
+                    note = st.empty()
+                    with guard.slot(note.info):      # at most two views drawn at once (ui.guard)
+                        note.empty()
+                        view.render(ctx)
                 except Exception as err:  # a view must never show a traceback (issue 5)
                     logging.getLogger(__name__).exception("view %s failed", view.slug)
                     st.error(f"The {view.label} view could not be drawn for these settings: {err}")

@@ -89,7 +89,7 @@ def test_at_most_two_heavy_computations_run_at_once():
         t.start()
     for t in threads:
         t.join()
-    assert peak[0] == guard.HEAVY_AT_ONCE == 2
+    assert peak[0] == guard.VIEWS_AT_ONCE == 2
     assert shown and set(shown) == {guard.WAITING}        # the three that waited said so
 
 

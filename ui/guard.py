@@ -1,12 +1,15 @@
 """The app's side of the work budget (dynamics.budget): a heavy view is sized before it
 runs and, above the app's limit, shows one warning instead of computing; at most
-HEAVY_AT_ONCE heavy computations run at once in the whole server process (other
-sessions wait, their progress bar saying so); and long work stops when its session
-has ended (the browser tab was closed), checked between blocks.
+VIEWS_AT_ONCE views are drawn at once in the whole server process (``slot``: the other
+sessions wait, saying so, with their threads asleep, so that the server's own thread,
+which answers every browser, is not starved of Python's interpreter lock); and long
+work stops when its session has ended (the browser tab was closed), checked between
+blocks.
 """
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from typing import Callable, Iterator
 
@@ -16,9 +19,18 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dynamics.budget import APP_WORK_LIMIT, ENV, BudgetError, Cost, problem, work_limit
 
-HEAVY_AT_ONCE = 2                   # heavy computations at once, process-wide (one per core)
-WAITING = "waiting for the server (other heavy computations are running)…"
-_SLOTS = threading.Semaphore(HEAVY_AT_ONCE)
+VIEWS_AT_ONCE = 2                   # views drawn at once, process-wide (one per core)
+WAITING = "waiting for the server (it is drawing other views)…"
+_SLOTS = threading.Semaphore(VIEWS_AT_ONCE)
+SWITCH_INTERVAL_S = 0.001           # Python's interpreter lock changes hands at least this often (default 5 ms)
+
+
+def share_the_interpreter() -> None:
+    """Let the server's own thread, which answers every browser, take Python's lock
+    within SWITCH_INTERVAL_S of asking while views compute: it asks after every read
+    and write on a socket, so at the default 5 ms a page load of a room of students
+    queued seconds behind the drawing threads (tests/test_soak.py)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 def affordable(cost: Cost, lower: str) -> bool:
@@ -53,7 +65,7 @@ def stop_if_ended() -> None:
 
 @contextlib.contextmanager
 def slot(show: Callable[[str], None]) -> Iterator[None]:
-    """Hold one of the HEAVY_AT_ONCE slots while the block runs; while waiting for one,
+    """Hold one of the VIEWS_AT_ONCE slots while the block runs; while waiting for one,
     ``show(WAITING)`` and stop if the session ends."""
     if not _SLOTS.acquire(blocking=False):
         show(WAITING)

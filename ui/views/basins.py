@@ -83,10 +83,7 @@ def _maps(ctx: Context, points: np.ndarray) -> None:
     if not guard.affordable(grid_cost("the basin maps", (v["b_n"], v["b_n"]), v["b_steps"], runs=2),
                             "the starts per axis or the steps"):
         return
-    note = st.empty()
-    with guard.slot(note.info):
-        maps = [compute.basins(s, int(v["b_n"]), int(v["b_steps"]), radius) for s in specs]
-    note.empty()
+    maps = [compute.basins(s, int(v["b_n"]), int(v["b_steps"]), radius) for s in specs]
     fig = basins_figure(*maps, titles=(specs[0].label, specs[1].label), presentation=ctx.presentation,
                         height=PRESENT_HEIGHT if ctx.presentation else 470, dark=ctx.dark)
     downloads.plotly_chart(fig, "basin_maps")

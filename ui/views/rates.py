@@ -126,14 +126,11 @@ def _report(bar, k: int, label: str, cells: int):
 
 
 def sweep_maps(specs, lr_axis, beta_axis, steps: int, seeds: int) -> list[dict]:
-    """The maps of both runs (ui.compute.rate_map), with a progress bar, each in one of
-    the server's heavy slots (ui.guard)."""
+    """The maps of both runs (ui.compute.rate_map), with a progress bar; a closed tab
+    stops them between blocks (ui.guard)."""
     bar = st.progress(0.0, text="sweeping…")
-    maps = []
-    for k, s in enumerate(specs):
-        with guard.slot(lambda text: bar.progress(k / 2, text=text)):
-            maps.append(compute.rate_map(s, lr_axis, beta_axis, steps, progress=_report(bar, k, s.label, len(lr_axis)),
-                                         seeds=seeds))
+    maps = [compute.rate_map(s, lr_axis, beta_axis, steps, progress=_report(bar, k, s.label, len(lr_axis)),
+                             seeds=seeds) for k, s in enumerate(specs)]
     bar.empty()
     return maps
 
