@@ -27,9 +27,9 @@ SWITCH_INTERVAL_S = 0.001           # Python's interpreter lock changes hands at
 
 def share_the_interpreter() -> None:
     """Let the server's own thread, which answers every browser, take Python's lock
-    within SWITCH_INTERVAL_S of asking while views compute: it asks after every read
-    and write on a socket, so at the default 5 ms a page load of a room of students
-    queued seconds behind the drawing threads (tests/test_soak.py)."""
+    within SWITCH_INTERVAL_S of asking while views compute: it asks again after every
+    read and write on a socket, and at the default 5 ms each of those waits behind the
+    drawing threads (README, "Running it for a class")."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
