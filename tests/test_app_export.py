@@ -161,7 +161,7 @@ def test_config_download_upload_round_trip_restores_the_view():
     ("notes.json", b"this is not json", "not valid JSON"),
     ("binary.json", bytes(range(128, 256)), "not UTF-8 text"),
     ("figure.json", dumps(default_config("fig2")).encode(), "not a configuration of this app"),
-    ("bad-lr.json", None, "setting lr="),
+    ("bad-lr.json", None, "app_state.lr = '-1.0': expected a number in"),
     ("missing.json", None, "missing keys ['beta']"),
 ])
 def test_a_bad_config_file_is_a_visible_error_and_changes_nothing(name, data, message):

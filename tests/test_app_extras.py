@@ -135,7 +135,7 @@ def test_hostile_expressions_show_the_parser_error_and_fall_back_to_the_default_
     at = new_app({"toy": "custom", "steps": "200"}).run()
     at.text_input(key="expr").set_value(text).run()
     assert not at.exception, [e.message for e in at.exception]
-    errors = " ".join(e.value for e in at.error)
+    errors = " ".join(e.value for e in at.error).replace("\\", "")      # shown as text: markdown escaped
     assert str(err.value) in errors and "default toy quad-repo" in errors
     ref = rollout(Setup("gdm"), get_toy("quad-repo"), make_hyper(**DEFAULT_GDM), 200)
     np.testing.assert_allclose(xy(charts(at)["traj_contour"], "GDM"), ref.w, rtol=1e-12, atol=1e-12)
@@ -153,7 +153,7 @@ def test_hostile_expressions_show_the_parser_error_and_fall_back_to_the_default_
 def test_a_hostile_expression_in_the_url_is_an_error_not_an_exception():
     at = new_app({"toy": "custom", "expr": "__import__('os').system('true')"}).run()
     assert not at.exception
-    assert any("unknown name '__import__'" in e.value for e in at.error)
+    assert any("unknown name '__import__'" in e.value.replace("\\", "") for e in at.error)
 
 
 # ----------------------------------------------------------------------------- noisy gradients
