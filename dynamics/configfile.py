@@ -93,12 +93,17 @@ def read(path: str) -> str:
 
 def decode(data: bytes, source: str = "config") -> str:
     """``data`` as text: at most SIZE_LIMIT bytes of UTF-8; ConfigError otherwise."""
-    if len(data) > SIZE_LIMIT:
-        raise ConfigError(f"{source}: larger than {SIZE_LIMIT // 2**20} MiB; a configuration is a few kB")
+    check_size(len(data), source)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not UTF-8 text (a JSON configuration is expected)") from None
+
+
+def check_size(size: int, source: str) -> None:
+    """ConfigError when a file of ``size`` bytes (or characters) is larger than SIZE_LIMIT."""
+    if size > SIZE_LIMIT:
+        raise ConfigError(f"{source}: larger than {SIZE_LIMIT // 2**20} MiB; a configuration is a few kB")
 
 
 class _BadNumber(NamedTuple):
@@ -142,8 +147,7 @@ def _bad_number(value, where: str) -> tuple[str, str] | None:
 def parse(text: str, source: str = "config") -> Any:
     """The JSON value of ``text``, within the limits (SIZE_LIMIT characters, DEPTH_LIMIT
     levels, finite numbers of at most NUMBER_LIMIT characters); ConfigError otherwise."""
-    if len(text) > SIZE_LIMIT:
-        raise ConfigError(f"{source}: larger than {SIZE_LIMIT // 2**20} MiB; a configuration is a few kB")
+    check_size(len(text), source)
     if nesting(text) > DEPTH_LIMIT:
         raise ConfigError(f"{source}: nested deeper than {DEPTH_LIMIT} levels")
     try:
@@ -163,7 +167,7 @@ def loads(text: str, source: str = "config") -> tuple[dict[str, Any], list[str]]
     """(figure configuration, warnings) from JSON text; ConfigError if it is not one.
     Warnings: versions that differ from the running ones, unknown keys (dropped)."""
     payload = parse(text, source)
-    if not isinstance(payload, dict) or type(payload.get(FORMAT_KEY)) is not int or payload[FORMAT_KEY] != 1:
+    if not isinstance(payload, dict) or type(payload.get(FORMAT_KEY)) is not int or payload[FORMAT_KEY] != FORMAT_VERSION:
         raise ConfigError(f"{source}: not a figure configuration (expected the key {FORMAT_KEY!r} = "
                           f"{FORMAT_VERSION}; write one with --config-out)")
     figure = payload.get("figure")

@@ -30,7 +30,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from dynamics.configfile import SIZE_LIMIT, ConfigError, check_like, decode, dumps, loads, short
+from dynamics.configfile import SIZE_LIMIT, ConfigError, check_like, check_size, decode, dumps, loads, short
 from ui import session
 from ui.state import FIELDS, PARAM_PREFIX, START_KEYS, defaults, parse_query
 from ui.text import LINE_LIMIT, plain
@@ -172,8 +172,7 @@ def _on_upload() -> None:
         ss.pop(MESSAGE_KEY, None)
         return
     try:
-        if upload.size > SIZE_LIMIT:
-            raise ConfigError(f"{upload.name}: larger than {SIZE_LIMIT // 2**20} MiB; a configuration is a few kB")
+        check_size(upload.size, upload.name)          # before anything is read
         values, view, warnings = parse_app_config(decode(upload.getvalue(), upload.name), upload.name)
     except ConfigError as err:
         ss[MESSAGE_KEY] = ("error", f"The configuration was not loaded: {plain(err, LINE_LIMIT)}")
