@@ -142,10 +142,8 @@ def commit(path: str, write: Callable[[str], None], check: Callable[[str], None]
 
 
 def write_bytes(path: str, data: bytes, fmt: str, size: tuple[int, int] | None = None) -> None:
-    """Write ``data`` to ``path`` once it checks out as ``fmt`` (``check_bytes``), and
-    check the written file again before renaming it onto ``path`` (``commit``)."""
-    check_bytes(data, fmt, size)
-
+    """Write ``data`` to ``path``: the written file is read back and must check out as
+    ``fmt`` (``check_bytes``) before it is renamed onto ``path`` (``commit``)."""
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
             f.write(data)
