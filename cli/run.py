@@ -142,7 +142,8 @@ def cost(config: dict):
     if config["mode"] == "discrete":
         return runs_cost("the run", config["steps"], noisy="noise_sigma" in config)
     return flow_cost("the ODE solve", config["steps"], config["solver"], config["substeps"],
-                     config.get("method", "tsit5"), config.get("max_steps", 1))
+                     config.get("method", ADAPTIVE_DEFAULTS["method"]),
+                     config.get("max_steps", ADAPTIVE_DEFAULTS["max_steps"]))
 
 
 def handle(args) -> int:
