@@ -6,20 +6,25 @@ the ``jax.distributed`` job, runs its share of the cells and receives the whole 
 Joining waits at most ``--connect-timeout`` seconds for the coordinator (process 0,
 which serves at HOST:PORT) and every other process; a process still waiting then exits
 with one line on stderr and status 1, rather than hanging or ending in the runtime's
-own abort; so does process 0 when the port is taken (the runtime would crash).  While the cells run, anything written to the standard output (the
-collectives library's connection messages) goes to stderr instead, so that process
-0's ``--json`` stays one JSON object.
+own abort; so does process 0 when the port is taken (the runtime would crash), and
+every process when one was given another sweep than process 0 (``check_same_sweep``).  While the cells run, what is written to the standard output (the collectives
+library's connection messages) is discarded, so that process 0's ``--json`` stays one
+JSON object and a failure stays one line on stderr.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import json
 import os
 import socket
 import sys
 import threading
 
 import jax
+import numpy as np
+from jax.experimental import multihost_utils
 
 from cli.options import PROG, check
 
@@ -77,6 +82,19 @@ def join(args: argparse.Namespace) -> None:
     watchdog.cancel()
 
 
+def check_same_sweep(args: argparse.Namespace, config: dict) -> None:
+    """Exit with one line and status 1, in every process, when some process was given
+    another sweep (its resolved config) than process 0."""
+    text = json.dumps(config, sort_keys=True, default=str).encode()
+    digest = np.frombuffer(hashlib.sha256(text).digest()[:8], np.int64)
+    every = np.asarray(multihost_utils.process_allgather(digest)).reshape(-1)
+    others = [k for k in range(every.size) if every[k] != every[0]]
+    if others:
+        _fail(args, f"process(es) {', '.join(map(str, others))} were given another sweep than process 0: give every "
+                    f"process the same options")
+        raise SystemExit(1)
+
+
 def _check_port_free(args: argparse.Namespace) -> None:
     """Exit with one line when process 0 cannot listen on the coordinator's port on every
     address, as the job's service will (the runtime would crash instead)."""
@@ -97,11 +115,13 @@ def _fail(args: argparse.Namespace, why: str) -> None:
 
 
 @contextlib.contextmanager
-def stdout_to_stderr():
-    """Send what is written to file descriptor 1 (also by native libraries) to stderr."""
+def quiet_stdout():
+    """Discard what is written to file descriptor 1 meanwhile (native libraries' chatter;
+    the sweep itself writes only progress, to stderr)."""
     sys.stdout.flush()
     saved = os.dup(1)
-    os.dup2(2, 1)
+    with open(os.devnull, "wb") as null:
+        os.dup2(null.fileno(), 1)
     try:
         yield
     finally:

@@ -38,7 +38,7 @@ import numpy as np
 
 from cli.options import (UsageError, add_allow_large, add_run_options, add_setting, check, check_budget, check_setting,
                          hyper_of, json_list, print_json, resolve_run, setup_of)
-from cli.processes import add_process_options, check_process_options, join, stdout_to_stderr
+from cli.processes import add_process_options, check_process_options, check_same_sweep, join, quiet_stdout
 from dynamics.budget import grid_cost
 from dynamics.optimizers import display_name
 from dynamics.rates import RATE_METHODS, best_cell, resolve_rate_method
@@ -220,7 +220,9 @@ def handle(args) -> int:
     if several:
         join(args)
     t0 = time.perf_counter()
-    with stdout_to_stderr() if several else contextlib.nullcontext():
+    with quiet_stdout() if several else contextlib.nullcontext():
+        if several:
+            check_same_sweep(args, config)
         maps = _maps(config, setup, toy, lr, beta)
     seconds = time.perf_counter() - t0
     if several and args.process_id != 0:         # process 0 prints and writes the whole map

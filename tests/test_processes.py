@@ -1,6 +1,7 @@
 """Sweeps on several processes (``sweep --coordinator HOST:PORT --num-processes N
 --process-id K``; dynamics.processes, cli.processes): the shares of the chunks, the
-options' one-line refusals, a job that does not assemble, and local jobs of two and
+options' one-line refusals, jobs that cannot run (no coordinator, a missing process,
+a taken port, processes given different sweeps), and local jobs of two and
 three processes on 127.0.0.1 whose process 0 writes the one-process map bit for bit
 (noise-free, and noisy with seeds split unevenly: one process gets no chunk)."""
 from __future__ import annotations
@@ -102,6 +103,7 @@ def test_process_0_writes_the_one_process_map_bit_for_bit(capsys, tmp_path, proc
         assert code == 0, err
         assert (out != "") == (k == 0)                     # only process 0 prints ...
         assert (tmp_path / f"p{k}.npz").exists() == (k == 0)  # ... and writes
+        assert all(line.startswith("sweep: ") for line in err.splitlines()), err   # progress only
     want_json, want = _one_process(capsys, tmp_path, argv)
     assert json.loads(done[0][1]) == want_json               # every map, best cell and config
     got = np.load(tmp_path / "p0.npz")
@@ -110,15 +112,20 @@ def test_process_0_writes_the_one_process_map_bit_for_bit(capsys, tmp_path, proc
         assert got[name].dtype == want[name].dtype and np.array_equal(got[name], want[name]), name
 
 
-def test_a_job_that_cannot_assemble_fails_with_one_line(tmp_path):
+def test_jobs_that_cannot_run_fail_with_one_line(tmp_path):
+    port = _free_port()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         done = _finish([_start(tmp_path, GRID, 1, 2, _free_port(), timeout="2"),   # no process 0
                         _start(tmp_path, GRID, 0, 2, _free_port(), timeout="2"),   # no process 1
-                        _start(tmp_path, GRID, 0, 2, taken.getsockname()[1])])     # the port is in use
+                        _start(tmp_path, GRID, 0, 2, taken.getsockname()[1]),      # the port is in use
+                        _start(tmp_path, GRID, 0, 2, port),                        # two different sweeps
+                        _start(tmp_path, [*GRID, "--steps", "60"], 1, 2, port)])
     for (code, out, err), needle in zip(done, ["did not assemble at 127.0.0.1:", "did not assemble at 127.0.0.1:",
-                                               "cannot serve the job on port"]):
+                                               "cannot serve the job on port", "process(es) 1 were given another",
+                                               "process(es) 1 were given another"]):
         lines = err.strip().splitlines()
         assert code == 1 and out == "" and len(lines) == 1 and needle in lines[0], err
     assert "within 2 s" in done[0][2]
+    assert not any((tmp_path / f"p{k}.npz").exists() for k in (0, 1))
