@@ -9,7 +9,8 @@ cut does not depend on each machine's core count); of the n chunks, process K ru
 contiguous run ``share(n)`` = [floor(K n / N), floor((K + 1) n / N)), so the shares
 differ by at most one chunk and a process may have none (n < N).  Each chunk runs the
 one-process program on the same cells, so every output is bit-identical to the
-one-process run.  ``gather`` pads the shares to one length, all-gathers them
+one-process run on process 0's machine (another core count there would cut other
+chunks, whose fitted rates can differ in the last bit: dynamics.sweep).  ``gather`` pads the shares to one length, all-gathers them
 (``multihost_utils.process_allgather``: Gloo collectives on CPUs, the accelerator's own
 on GPUs) and concatenates them in process order, which is chunk order.
 """
