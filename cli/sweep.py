@@ -16,11 +16,17 @@ over the seeds (rate, rate_uncertainty, final_suboptimality, max_loss_rise), the
 fraction of seeds that diverged (``diverged``, a number in [0, 1]), the median
 steps_to_tol of the seeds that reached tol (-1 if none did), ``settled`` when every
 seed settled, plus ``rate_std`` and, when cautious, ``noise_drop``.
-Progress goes to stderr.  The sweep is sized first (dynamics.budget: cells x steps x
-seeds): above the work limit it is refused unless ``--allow-large``.
+With ``--coordinator HOST:PORT --num-processes N --process-id K`` (cli.processes) N
+processes, on one machine or several, each run one share of the cells
+(jax.distributed, dynamics.processes); process 0 prints and writes ``--out``, the
+same maps bit for bit as one process, and the others write nothing.
+Progress goes to stderr (under several processes, each process's share).  The sweep
+is sized first (dynamics.budget: cells x steps x seeds): above the work limit it is
+refused unless ``--allow-large``.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import sys
@@ -32,6 +38,7 @@ import numpy as np
 
 from cli.options import (UsageError, add_allow_large, add_run_options, add_setting, check, check_budget, check_setting,
                          hyper_of, json_list, print_json, resolve_run, setup_of)
+from cli.processes import add_process_options, check_process_options, check_same_sweep, join, quiet_stdout
 from dynamics.budget import grid_cost
 from dynamics.optimizers import display_name
 from dynamics.rates import RATE_METHODS, best_cell, resolve_rate_method
@@ -77,6 +84,7 @@ def register(sub) -> None:
     n.add_argument("--seeds", type=int, default=8,
                    help=f"with --noise-sigma > 0: seeds 0..K-1 per cell, run in one batch, maps averaged "
                         f"(1 <= K <= {MAX_SEEDS}; default 8)")
+    add_process_options(p)
     add_allow_large(p)
     p.set_defaults(handler=handle)
 
@@ -183,8 +191,25 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _maps(config: dict, setup, toy, lr: np.ndarray, beta: np.ndarray) -> dict:
+    """Run the sweep of ``config`` and return its maps (see the module docstring)."""
+    hp = hyper_of({**config, "lr": lr[0], "beta": beta[0]})
+    common = dict(hp=hp, tol=config["tol"], start=config["start"], toy_params=config["toy_params"],
+                  progress=_Progress())
+    if "noise_sigma" in config:
+        result = noisy_sweep(dataclasses.replace(setup, noise="gaussian"), toy, lr, beta, config["steps"],
+                             seeds=config["seeds"], **{**common, "hp": hp._replace(noise_sigma=config["noise_sigma"])})
+        return noisy_maps(result)
+    result = sweep(setup, toy, lr, beta, config["steps"], rate_method=config["rate_method"], **common)
+    return dict(rate=result.rate, rate_method=result.rate_method, rate_estimate=result.rate_estimate,
+                rate_uncertainty=result.rate_uncertainty, settled=result.settled, rate_exact=result.rate_exact,
+                steps_to_tol=result.steps_to_tol, diverged=result.diverged,
+                final_suboptimality=result.final_suboptimality, max_loss_rise=result.max_loss_rise)
+
+
 def handle(args) -> int:
     config = resolve_sweep(args)
+    several = check_process_options(args)
     check_budget(args, grid_cost("the sweep", (config["beta_range"]["n"], config["lr_range"]["n"]), config["steps"],
                                  config.get("seeds", 1), noisy="noise_sigma" in config))
     toy = get_toy(config["toy"])
@@ -192,21 +217,16 @@ def handle(args) -> int:
     lr = grid_axis(lr_r["lo"], lr_r["hi"], lr_r["n"], lr_r["scale"])
     beta = grid_axis(beta_r["lo"], beta_r["hi"], beta_r["n"], beta_r["scale"])
     setup = setup_of(config)
-    hp = hyper_of({**config, "lr": lr[0], "beta": beta[0]})
+    if several:
+        join(args)
     t0 = time.perf_counter()
-    common = dict(hp=hp, tol=config["tol"], start=config["start"], toy_params=config["toy_params"],
-                  progress=_Progress())
-    if "noise_sigma" in config:
-        result = noisy_sweep(dataclasses.replace(setup, noise="gaussian"), toy, lr, beta, config["steps"],
-                             seeds=config["seeds"], **{**common, "hp": hp._replace(noise_sigma=config["noise_sigma"])})
-        maps = noisy_maps(result)
-    else:
-        result = sweep(setup, toy, lr, beta, config["steps"], rate_method=config["rate_method"], **common)
-        maps = dict(rate=result.rate, rate_method=result.rate_method, rate_estimate=result.rate_estimate,
-                    rate_uncertainty=result.rate_uncertainty, settled=result.settled, rate_exact=result.rate_exact,
-                    steps_to_tol=result.steps_to_tol, diverged=result.diverged,
-                    final_suboptimality=result.final_suboptimality, max_loss_rise=result.max_loss_rise)
+    with quiet_stdout() if several else contextlib.nullcontext():
+        if several:
+            check_same_sweep(args, config)
+        maps = _maps(config, setup, toy, lr, beta)
     seconds = time.perf_counter() - t0
+    if several and args.process_id != 0:         # process 0 prints and writes the whole map
+        return 0
     best = best_cell(lr, beta, maps["rate"], maps["diverged"] == 1)
     if args.out:
         buf = io.BytesIO()

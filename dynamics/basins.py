@@ -124,7 +124,7 @@ def basin_map(setup: Setup, toy: Toy, hp: Hyper | None = None, steps: int = 500,
     """The basin map of ``setup`` on ``toy``: an n x n grid (or n = (nx, ny)) of starts
     evenly spaced over ``domain`` ((xmin, xmax), (ymin, ymax); default the toy's), each
     run for ``steps`` steps with hyperparameters ``hp`` (default make_hyper()).  Runs
-    on the default device; ``progress(done, total)`` as in dynamics.batch.run_cells."""
+    on this process's first device; ``progress(done, total)`` as in dynamics.batch.run_cells."""
     if setup.noise != "none":
         raise ValueError("basin maps run the exact gradient; got a noisy setup")
     if not toy.has_minima():
@@ -146,7 +146,7 @@ def basin_map(setup: Setup, toy: Toy, hp: Hyper | None = None, steps: int = 500,
     minima, _ = minimiser_set(toy, toy_params)
     dt = jnp.dtype(setup.dtype)
     consts = (hp_arr, p, jnp.asarray(minima, dt), jnp.asarray(radius * radius, dt))
-    device = (jax.devices()[0],)
+    device = (jax.local_devices()[0],)
     workers = host_workers(device)
     cells = [np.tile(x, ny).astype(dt), np.repeat(y, nx).astype(dt)]
     chunk = chunk_size(nx * ny, steps, 1, workers, chunk_cells)

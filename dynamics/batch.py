@@ -9,6 +9,8 @@ and run concurrently, one host thread per core, each chunk single-threaded.  Wit
 several devices each chunk's cells are sharded over all of them (a one-axis ``Mesh``
 named CELL_AXIS and ``NamedSharding(mesh, P(CELL_AXIS))``); cells are independent, so
 the program needs no communication and gives the same numbers on any device count.
+Under jax.distributed (several processes, hosts) each process runs its share of the
+chunks on its own devices and the shares are gathered (dynamics.processes).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from dynamics.processes import agreed_chunk, gather, share
 from dynamics.rates import block_starts
 
 CHUNK_CELLS = {"cpu": 4096}      # cells per device in one chunk (other platforms: 262144)
@@ -87,38 +90,41 @@ def run_cells(fn, cells: Sequence[np.ndarray], consts: tuple, chunk: int, device
     """Run the compiled per-cell program ``fn(*cell_chunk, *consts)`` over chunks of
     ``chunk`` cells of the flat per-cell arrays ``cells`` (the last chunk padded by
     repeating its last cell), on ``workers`` host threads once the program has been
-    compiled, and return its outputs as flat NumPy arrays, one entry per cell."""
+    compiled, and return its outputs as flat NumPy arrays, one entry per cell.  Under
+    jax.distributed this process runs its share of the chunks on its own ``devices`` and
+    the shares are gathered (dynamics.processes); ``progress`` counts the share's cells."""
+    if any(d.process_index != jax.process_index() for d in devices):
+        raise ValueError("the cells run on this process's own devices (jax.local_devices()), one share per process")
     n_cells = cells[0].size
+    chunk = agreed_chunk(chunk, n_cells)
     n_chunks = -(-n_cells // chunk)
-    pad = n_chunks * chunk - n_cells
-    padded = [np.pad(c, (0, pad), mode="edge") for c in cells]
+    padded = [np.pad(c, (0, n_chunks * chunk - n_cells), mode="edge") for c in cells]
+    mine = share(n_chunks)
     put = placer(devices)
 
     def run_chunk(k: int) -> dict[str, np.ndarray]:
         part = slice(k * chunk, (k + 1) * chunk)
         out = jax.block_until_ready(fn(*(put(c[part]) for c in padded), *consts))
-        return {name: to_host(v) for name, v in out.items()}
+        return {name: np.asarray(v) for name, v in out.items()}
 
-    parts: list = [None] * n_chunks
-    done = 0
+    parts: dict = {}
+    total = min(mine.stop * chunk, n_cells) - min(mine.start * chunk, n_cells)
 
     def finish(k: int, part: dict) -> None:
-        nonlocal done
         parts[k] = part
-        done += 1
         if progress is not None:
-            progress(min(done * chunk, n_cells), n_cells)
+            progress(min(len(parts) * chunk, total), total)
 
     if progress is not None:
-        progress(0, n_cells)
+        progress(0, total)
     key = (fn, chunk, dtype)
     with _WARM_LOCK:
         cold = key not in _WARM
-    if cold or workers == 1 or n_chunks == 1:   # compile once, before any thread races to
-        finish(0, run_chunk(0))
+    if mine and (cold or workers == 1 or len(mine) == 1):   # compile once, before any thread races to
+        finish(mine[0], run_chunk(mine[0]))
         with _WARM_LOCK:
             _WARM.add(key)
-    pending = [k for k in range(n_chunks) if parts[k] is None]
+    pending = [k for k in mine if k not in parts]
     if workers == 1:
         for k in pending:
             finish(k, run_chunk(k))
@@ -127,16 +133,18 @@ def run_cells(fn, cells: Sequence[np.ndarray], consts: tuple, chunk: int, device
             futures = {pool.submit(run_chunk, k): k for k in pending}
             for future in as_completed(futures):
                 finish(futures[future], future.result())
-    return {name: np.concatenate([q[name] for q in parts])[:n_cells] for name in parts[0]}
+    local = _concatenated([parts[k] for k in mine], fn, chunk, padded, consts)
+    rows = [len(share(n_chunks, k)) * chunk for k in range(jax.process_count())]
+    return {name: v[:n_cells] for name, v in gather(local, rows).items()}
 
 
-def to_host(x) -> np.ndarray:
-    """A result as a NumPy array; on several hosts (jax.distributed), gathered from all
-    processes first (untested here: this machine is one host)."""
-    if jax.process_count() > 1 and not x.is_fully_addressable:
-        from jax.experimental import multihost_utils
-        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-    return np.asarray(x)
+def _concatenated(parts: list[dict], fn, chunk: int, cells: list, consts: tuple) -> dict[str, np.ndarray]:
+    """The chunks' outputs joined along the cells; for a process with no chunks, empty
+    arrays of the program's output types (jax.eval_shape, nothing runs)."""
+    if parts:
+        return {name: np.concatenate([q[name] for q in parts]) for name in parts[0]}
+    shapes = jax.eval_shape(fn, *(jax.ShapeDtypeStruct((chunk,), c.dtype) for c in cells), *consts)
+    return {name: np.zeros((0,) + s.shape[1:], s.dtype) for name, s in shapes.items()}
 
 
 def placer(devices: tuple):

@@ -42,6 +42,9 @@ the core's cache) and run concurrently, one host thread per core, each chunk
 single-threaded.  With several devices each chunk's cells are sharded over all of them
 (a one-axis ``Mesh`` and ``NamedSharding(mesh, P("cells"))``); cells are independent,
 so the program needs no communication and gives the same numbers on any device count.
+Several processes or hosts (jax.distributed) each run one share of the chunks with the
+one-process program, and the shares are gathered (dynamics.processes): the same maps, bit
+for bit, as on one process.
 
 A cell and the single run: both call the same optax transformation, and a distance
 cell's outputs equal those read from ``rollout``'s trajectory with
@@ -151,7 +154,9 @@ def sweep(setup: Setup, toy: Toy, lr: Sequence[float], beta: Sequence[float], st
     ignored).  tol: on the distance to the minimiser (default DEFAULT_TOL[dtype]).
     chunk_cells: cells per compiled call (default: see chunk_size).
     progress: ``progress(done_cells, total_cells)``, called before the first chunk and
-    after each one.  devices: default all of ``jax.devices()``; cells are sharded over them.
+    after each one.  devices: default all of this process's ``jax.local_devices()``; cells
+    are sharded over them (under jax.distributed each process runs a share of the chunks,
+    dynamics.processes, and every process returns the whole map).
     seed: the gradient noise's seed when setup.noise is on (every cell uses it).
     """
     run_setup = noise_free(setup, make_hyper(setup.dtype) if hp is None else hp)
@@ -190,7 +195,7 @@ def sweep_maps(setup, toy, lr, beta, steps, hp, tol, start, toy_params, chunk_ce
     arguments as in ``sweep`` (``seeds``: a sequence of seeds)."""
     lr_axis, beta_axis, steps, tol = _checked(setup, toy, lr, beta, steps, tol)
     seeds = np.asarray([check_seed(k) for k in seeds], np.uint32)
-    devices = tuple(jax.devices() if devices is None else devices)
+    devices = tuple(jax.local_devices() if devices is None else devices)
     workers = host_workers(devices)
 
     w0, hp_arr, p = cast_inputs(setup, toy, toy.start if start is None else start,
