@@ -1,8 +1,9 @@
 """The command line, ``python -m dynamics`` (or ``python -m cli``): one parser with a
 subcommand per module of this package (cli.run, cli.sweep, cli.figure, cli.claims,
 cli.animate), each exposing ``register(subparsers)``; ``main(argv)`` parses, runs the
-subcommand and returns the exit status.  It enables float64 (dynamics.enable_float64)
-before running: ``--dtype float64`` is the default.
+subcommand and returns the exit status.  It points JAX at the persistent compilation
+cache (dynamics.compile_cache: DYNAMICS_COMPILE_CACHE moves or switches it off) and
+enables float64 (dynamics.enable_float64) before running: ``--dtype float64`` is the default.
 
 Bad input exits with status 2 and one line on stderr naming the option and the
 allowed values; no traceback.  So does a request above the work budget
@@ -14,7 +15,7 @@ import sys
 
 from cli import animate, claims, figure, run, sweep
 from cli.options import PROG, Parser, UsageError
-from dynamics import enable_float64
+from dynamics import compile_cache, enable_float64
 from dynamics.budget import BudgetError
 
 COMMANDS = [run, sweep, figure, claims, animate]
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default sys.argv[1:]) and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    compile_cache.enable()
     enable_float64()
     try:
         return args.handler(args) or 0

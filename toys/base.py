@@ -90,6 +90,14 @@ def _newton_polish(value, x, p, valley: bool, iters: int = 8) -> jax.Array:
 
     def newton(_, xi):
         hx = h(xi, p)
-        return xi - (jnp.linalg.pinv(hx) @ g(xi, p) if valley else jnp.linalg.solve(hx, g(xi, p)))
+        return xi - (jnp.linalg.pinv(hx) @ g(xi, p) if valley else _solve_2x2(hx, g(xi, p)))
 
     return jax.vmap(lambda xi: jax.lax.fori_loop(0, iters, newton, xi))(x)
+
+
+def _solve_2x2(a: jax.Array, b: jax.Array) -> jax.Array:
+    """a^-1 b for a 2 x 2 matrix ``a`` by Cramer's rule: a handful of operations to trace,
+    where jnp.linalg.solve's pivoted LU takes about a second to trace and lower in every
+    new process (the persistent compilation cache keeps compiled programs, not traces)."""
+    det = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+    return jnp.stack([a[1, 1] * b[0] - a[0, 1] * b[1], a[0, 0] * b[1] - a[1, 0] * b[0]]) / det
