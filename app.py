@@ -25,7 +25,7 @@ from ui.views import VIEWS  # noqa: E402
 loading.empty()
 compile_cache.enable()                  # before the first compilation: .cache/jax (README, "The app")
 enable_float64()
-guard.share_the_interpreter()
+guard.keep_the_server_responsive()
 session.bootstrap()
 vals = session.values()
 screen.configure(vals["present"])

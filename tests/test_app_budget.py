@@ -1,10 +1,16 @@
 """The app's work budget (ui.guard): the probe's rate-map URL, a basin map above a
 limit set by DYNAMICS_WORK_LIMIT, a too-fine ODE solve, each shows one warning and
-computes nothing; a bad DYNAMICS_WORK_LIMIT is one error; the heavy slots."""
+computes nothing; a bad DYNAMICS_WORK_LIMIT is one error; the heavy slots; the server's
+thread first."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +18,7 @@ from dynamics import budget
 from tests.test_app import new_app
 from ui import compute, guard
 
+ROOT = Path(__file__).resolve().parents[1]
 PROBE = {"toy": "quad-k4", "view": "rates", "r_n": "256", "r_steps": "5000", "noise_sigma": "1", "r_seeds": "64"}
 
 
@@ -99,3 +106,44 @@ def test_trajectories_above_a_tiny_limit_are_refused_in_every_view_that_runs_the
     (text,) = warnings_of(at)
     assert "the trajectories = 1.2e+03 gradient evaluations (300 steps x 4 runs), above the limit of 100" in text
     assert not at.exception and not at.get("plotly_chart")
+
+
+KEEP_RESPONSIVE = """
+import gc, json, os, sys, threading
+from ui import guard
+
+started, done = threading.Event(), threading.Event()
+seen = {}
+
+def drawing():                      # a view's thread: it starts a worker after the call, as XLA does
+    started.set()
+    done.wait()
+    worker = threading.Thread(target=lambda: seen.update(worker=os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    worker.start()
+    worker.join()
+    seen["drawing"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+view = threading.Thread(target=drawing)
+view.start()
+started.wait()
+frozen_before = gc.get_freeze_count()
+guard.keep_the_server_responsive()
+done.set()
+view.join()
+print(json.dumps(dict(seen, main=os.getpriority(os.PRIO_PROCESS, os.getpid()), switch=sys.getswitchinterval(),
+                      frozen_before=frozen_before, frozen=gc.get_freeze_count())))
+"""
+
+
+def test_the_server_thread_comes_first():
+    """After the call (made by every run of app.py) the process's main thread, the
+    server's event loop, keeps its priority; a drawing thread and the worker it starts
+    afterwards run at DRAWING_NICE; the lock changes hands every SWITCH_INTERVAL_S; the
+    objects alive at the first run are frozen out of the garbage collector."""
+    out = subprocess.run([sys.executable, "-c", KEEP_RESPONSIVE], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout)
+    assert seen["main"] == 0 and seen["drawing"] == seen["worker"] == guard.DRAWING_NICE == 10
+    assert seen["switch"] == guard.SWITCH_INTERVAL_S == 0.001
+    assert seen["frozen_before"] == 0 and seen["frozen"] > 10_000

@@ -9,8 +9,11 @@ blocks.
 from __future__ import annotations
 
 import contextlib
+import gc
+import os
 import sys
 import threading
+from pathlib import Path
 from typing import Callable, Iterator
 
 import streamlit as st
@@ -23,14 +26,41 @@ VIEWS_AT_ONCE = 2                   # views drawn at once, process-wide (one per
 WAITING = "waiting for the server (it is drawing other views)…"
 _SLOTS = threading.Semaphore(VIEWS_AT_ONCE)
 SWITCH_INTERVAL_S = 0.001           # Python's interpreter lock changes hands at least this often (default 5 ms)
+DRAWING_NICE = 10                   # CPU priority of every thread but the server's own (0 is the default, 19 the lowest)
+_FROZEN = False                     # the first run's objects are out of the garbage collector's reach
 
 
-def share_the_interpreter() -> None:
-    """Let the server's own thread, which answers every browser, take Python's lock
-    within SWITCH_INTERVAL_S of asking while views compute: it asks again after every
-    read and write on a socket, and at the default 5 ms each of those waits behind the
-    drawing threads (README, "Running it for a class")."""
+def keep_the_server_responsive() -> None:
+    """Give the server's own thread, which answers every browser, the upper hand over the
+    threads that draw views (README, "Running it for a class"): Python's lock changes hands
+    within SWITCH_INTERVAL_S (the server's thread asks for it after every read and write
+    on a socket, and at the default 5 ms each of those waits behind the drawing threads);
+    every other thread of the process, including the compiled programs' worker threads,
+    runs at the lower CPU priority DRAWING_NICE (on Linux), so that the operating system
+    schedules the server's thread first; and the objects alive after the first run's
+    imports (JAX's, Plotly's, Streamlit's) are frozen out of the garbage collector, whose
+    full passes over them stopped every thread for 0.3-0.6 s."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    _lower_the_drawing_threads()
+    global _FROZEN
+    if not _FROZEN:
+        gc.collect()
+        gc.freeze()
+        _FROZEN = True
+
+
+def _lower_the_drawing_threads() -> None:
+    """Every thread of this process but its main one (the server's event loop) at nice
+    DRAWING_NICE or lower priority; new threads inherit their creator's priority, so the
+    compiled programs' worker threads started by a drawing thread do too."""
+    tasks = Path(f"/proc/{os.getpid()}/task")
+    if not tasks.is_dir():                       # not Linux: the operating system decides
+        return
+    for task in tasks.iterdir():
+        tid = int(task.name)
+        with contextlib.suppress(OSError):       # the thread ended meanwhile
+            if tid != os.getpid() and os.getpriority(os.PRIO_PROCESS, tid) < DRAWING_NICE:
+                os.setpriority(os.PRIO_PROCESS, tid, DRAWING_NICE)
 
 
 def affordable(cost: Cost, lower: str) -> bool:
