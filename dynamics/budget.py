@@ -78,10 +78,11 @@ def runs_cost(what: str, steps: int, runs: int = 1, noisy: bool = False) -> Cost
     return Cost(what, work, held, _factors((steps, "steps"), (runs, "runs")) + (" with noise" if noisy else ""))
 
 
-def flow_cost(what: str, steps: int, solver: str, substeps: int, method: str = "tsit5", max_steps: int = 100_000,
-              runs: int = 1) -> Cost:
+def flow_cost(what: str, steps: int, solver: str, substeps: int, method: str, max_steps: int, runs: int = 1) -> Cost:
     """ODE solves over 0 <= t <= steps: a fixed-step solver evaluates STAGES[solver] x
-    substeps per unit of time, an adaptive one at most max_steps x STAGES[method]."""
+    substeps per unit of time, an adaptive one at most max_steps x STAGES[method] (the
+    adaptive solver's ``method`` and ``max_steps``: callers pass its options, by default
+    dynamics.ode.ADAPTIVE_DEFAULTS; this module imports no JAX)."""
     steps, substeps, max_steps, runs = int(steps), int(substeps), int(max_steps), int(runs)
     if solver == "adaptive":
         work, formula = max_steps * STAGES[method] * runs, _factors((max_steps, "adaptive steps at most"),

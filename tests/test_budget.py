@@ -12,9 +12,12 @@ from cli.main import main
 from dynamics import budget
 from dynamics.budget import BudgetError, flow_cost, grid_cost, problem, runs_cost, work_limit
 from dynamics.configfile import save
+from dynamics.ode import ADAPTIVE_DEFAULTS
 from figures import presets
 
 ATTACK = dict(per_axis=(256, 256), steps=5000, seeds=64, runs=2, noisy=True)   # the probe's rate maps
+
+ADAPTIVE = ADAPTIVE_DEFAULTS["method"], ADAPTIVE_DEFAULTS["max_steps"]     # the adaptive solver's own options
 
 
 def test_grid_cost_counts_cells_steps_seeds_runs_and_noise():
@@ -27,15 +30,15 @@ def test_grid_cost_counts_cells_steps_seeds_runs_and_noise():
 
 
 def test_flow_and_run_costs_count_stages_and_substeps():
-    assert flow_cost("f", 1000, "rk4", 10).work == 40_000               # 1000 x 10 substeps x 4 stages
-    assert flow_cost("f", 1000, "euler", 10, runs=3).work == 30_000
-    assert flow_cost("f", 1000, "adaptive", 10).work == 700_000          # 100000 steps at most x 7 (tsit5)
-    assert flow_cost("f", 1000, "adaptive", 10, method="dopri8", max_steps=10).work == 130
-    assert flow_cost("f", 1000, "rk4", 10).bytes == 1001 * 256
+    assert flow_cost("f", 1000, "rk4", 10, *ADAPTIVE).work == 40_000               # 1000 x 10 substeps x 4 stages
+    assert flow_cost("f", 1000, "euler", 10, *ADAPTIVE, runs=3).work == 30_000
+    assert flow_cost("f", 1000, "adaptive", 10, *ADAPTIVE).work == 700_000   # 100000 steps at most x 7 (tsit5)
+    assert flow_cost("f", 1000, "adaptive", 10, "dopri8", 10).work == 130
+    assert flow_cost("f", 1000, "rk4", 10, *ADAPTIVE).bytes == 1001 * 256
     run = runs_cost("r", 1000, runs=3)
     assert (run.work, run.bytes) == (3000, 1001 * 3 * 256)
     assert runs_cost("r", 1000, runs=3, noisy=True).work == 12_000
-    both = run + flow_cost("f", 1000, "rk4", 10)
+    both = run + flow_cost("f", 1000, "rk4", 10, *ADAPTIVE)
     assert (both.work, both.what) == (43_000, "r and f")
 
 
