@@ -1,12 +1,16 @@
-"""A classroom's load on one server: 16 browser sessions open the Rate maps tab at
-once, each at its own start (so no session reuses another's cached maps), while the
-test asks the server's health endpoint every 0.2 s and reads its memory.
+"""A classroom's load on one server: 16 sessions open the Rate maps tab at once, each
+at its own start (so no session reuses another's cached maps), while the test asks the
+server's health endpoint every 0.2 s and reads its memory.
 
-The browsers run at the lowest CPU priority: they stand for the students' own machines.
-The server must stay responsive (every health answer within HEALTH_LIMIT_S), its
-resident memory under RSS_LIMIT_MB, every session must end with its maps drawn (no
-exception), and a session that is closed while its maps are being computed must stop
-computing: once every page is closed the server's CPU use falls back to idle.
+The sessions speak Streamlit's own protocol on its websocket, as a browser does, so the
+server does all of a browser session's work; the drawing happens on the students' own
+machines and is left out: sixteen headless Chromiums drawing on the server's 2 cores
+made the server's answers wait up to 2.8 s behind them (the browser tests check the
+drawing). The server must stay responsive (every health answer within HEALTH_LIMIT_S),
+its resident memory under RSS_LIMIT_MB, every session must end with its maps drawn (no
+exception, error or warning), and a session that is closed in a real browser while its
+maps are being computed must stop computing: once every page is closed the server's
+CPU use falls back to idle.
 
 Runs in the README's test command (marked ``browser``: a real Chromium and a real
 ``streamlit run``); about two minutes on 2 cores.
@@ -21,6 +25,9 @@ import sys
 import time
 
 import pytest
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from test_browser import CHROMIUM, VIEWPORT, playwright_api, server, settle  # noqa: F401 (server: the fixture)
 
@@ -37,7 +44,7 @@ BUSY_CPU = 0.8                                     # cores: the server is comput
 PROBE = """
 import json, select, sys, time, urllib.request
 url, pid = sys.argv[1], sys.argv[2]
-worst, peak, answers, failures = 0.0, 0.0, 0, []
+worst, peak, answers, failures, slow, start = 0.0, 0.0, 0, [], [], time.perf_counter()
 while not select.select([sys.stdin], [], [], 0.2)[0]:      # until the test closes our stdin
     t0 = time.perf_counter()
     try:
@@ -46,11 +53,14 @@ while not select.select([sys.stdin], [], [], 0.2)[0]:      # until the test clos
     except OSError as err:
         ok = False
         failures.append(f"{time.perf_counter() - t0:.1f} s: {err}")
-    worst = max(worst, time.perf_counter() - t0 if ok else float("inf"))
+    took = time.perf_counter() - t0 if ok else float("inf")
+    worst = max(worst, took)
+    if took > 0.5:
+        slow.append(f"{took:.2f} s at {t0 - start:.0f} s")
     answers += 1
     with open(f"/proc/{pid}/status") as f:
         peak = max(peak, next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024)
-print(json.dumps(dict(worst_s=worst, peak_mb=peak, answers=answers, failures=failures[:3])))
+print(json.dumps(dict(worst_s=worst, peak_mb=peak, answers=answers, failures=failures[:3], slow=slow[:20])))
 """
 
 
@@ -83,40 +93,41 @@ def _cpu_use(pid: int, seconds: float) -> float:
     return (_cpu_seconds(pid) - c0) / (time.perf_counter() - t0)
 
 
-def _nice_browsers() -> None:
-    """Lower the CPU priority of every Chromium process (and so of the renderers they
-    start later): in a class the students' browsers run on their own machines; here
-    they share the server's 2 cores, and their drawing must not count as the server's
-    slowness."""
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if b"chromium" in f.read().split(b"\0")[0]:
-                    os.setpriority(os.PRIO_PROCESS, int(entry), 19)
-        except (OSError, ValueError):
-            continue
+def _heavy_query(i: int) -> str:
+    return f"{HEAVY}&start={-4.0 + 0.125 * i!r},3.0"
 
 
-def _heavy_url(url: str, i: int) -> str:
-    return f"{url}?{HEAVY}&start={-4.0 + 0.125 * i!r},3.0"
+async def _session(url: str, query: str) -> str:
+    """One session as the server sees a browser's: Streamlit's own protocol on its
+    websocket (the page's first run, with ``query`` as the URL's query string), until the
+    run has finished; '' when it drew a figure with no exception, error or warning (a
+    budget refusal is a warning), else what went wrong. The drawing itself happens in the student's browser, not on the server, and is
+    left out (the browser tests check it)."""
+    host = url.split("//", 1)[1].rstrip("/")
+    async with websockets.connect(f"ws://{host}/_stcore/stream", subprotocols=["streamlit"], max_size=None,
+                                  open_timeout=60) as ws:
+        msg = BackMsg()
+        msg.rerun_script.query_string = query
+        await ws.send(msg.SerializeToString())
+        figures, problems = 0, []
+        async for raw in ws:
+            fwd = ForwardMsg.FromString(raw)
+            if fwd.WhichOneof("type") == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                element = fwd.delta.new_element
+                kind = element.WhichOneof("type")
+                figures += kind == "plotly_chart"
+                if kind == "exception" or (kind == "alert" and element.alert.format in (element.alert.ERROR,
+                                                                                 element.alert.WARNING)):
+                    problems.append(str(getattr(element, kind))[:300])
+            if fwd.WhichOneof("type") == "script_finished":
+                break
+    return " ".join(problems) if problems or figures else "no figure was drawn"
 
 
 async def _classroom(url: str) -> list[str]:
-    """Open SESSIONS pages on the heavy view at once; the text of each page's exception
-    elements (empty when it drew its maps)."""
-    async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM)
-        _nice_browsers()
-        pages = [await (await browser.new_context(viewport=VIEWPORT)).new_page() for _ in range(SESSIONS)]
-
-        async def one(i, page):
-            await page.goto(_heavy_url(url, i), wait_until="commit", timeout=120_000)
-            await settle(page, timeout=600)
-            return " ".join(await page.locator("[data-testid=stException]").all_inner_texts())
-
-        errors = await asyncio.gather(*(one(i, page) for i, page in enumerate(pages)))
-        await browser.close()
-        return errors
+    """SESSIONS sessions open the heavy view at once, each at its own start; what went
+    wrong in each ('' when it drew its maps)."""
+    return await asyncio.gather(*(_session(url, _heavy_query(i)) for i in range(SESSIONS)))
 
 
 async def _walk_away(url: str, pid: int) -> tuple[float, float]:
@@ -126,7 +137,7 @@ async def _walk_away(url: str, pid: int) -> tuple[float, float]:
     async with playwright_api.async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM)
         pages = [await (await browser.new_context(viewport=VIEWPORT)).new_page() for _ in range(4)]
-        await asyncio.gather(*(page.goto(_heavy_url(url, 100 + i), wait_until="commit", timeout=120_000)
+        await asyncio.gather(*(page.goto(f"{url}?{_heavy_query(100 + i)}", wait_until="commit", timeout=120_000)
                                for i, page in enumerate(pages)))
         busy, deadline = 0.0, time.time() + 120
         while busy < BUSY_CPU and time.time() < deadline:        # until the maps are being computed
@@ -148,7 +159,7 @@ def test_sixteen_sessions_on_a_heavy_view_keep_the_server_responsive(server):
     assert errors == [""] * SESSIONS, errors
     print(f"soak: {seen}")
     assert seen["answers"] > 10
-    assert seen["worst_s"] < HEALTH_LIMIT_S, f"health took {seen['worst_s']:.2f} s ({seen['failures']})"
+    assert seen["worst_s"] < HEALTH_LIMIT_S, f"health took {seen['worst_s']:.2f} s (over 0.5 s: {seen['slow']}; {seen['failures']})"
     assert seen["peak_mb"] < RSS_LIMIT_MB, f"server RSS reached {seen['peak_mb']:.0f} MB"
 
 
