@@ -8,8 +8,7 @@ exactly T steps (``lax.fori_loop`` with a traced trip count): no step is compute
 masked away, so every number is the one a program built for T alone computes.  The
 bucket sizes only buffers: a roll-out's records have bucket + 1 rows, of which the host
 keeps the first T + 1; a sweep's block sums have one row per block start up to the
-bucket (dynamics.rates.block_starts; O(log T) rows, those past T never read; the fit
-adds them in an order set by T alone, dynamics.rates.ordered_block_sum).  A noisy
+bucket (dynamics.rates.block_starts; O(log T) rows, those past T never read).  A noisy
 roll-out draws z_t for every t of the bucket before its loop (z_t depends on the seed
 and t only), a few normal draws per step, small beside the step itself.  Powers
 of two keep the programs few (seven buckets cover T = 1..5000) while a buffer is at

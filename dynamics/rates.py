@@ -52,8 +52,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from dynamics.metrics import STEPS_NOT_REACHED, divergence_limit
@@ -65,7 +63,6 @@ BLOCK_FRACTION = 32       # later blocks have length floor(start / 32)
 
 SETTLED_SPREAD = 1e-3     # |rho_2 - rho_1| above this: the rate has not settled
 MIN_WINDOW = 8            # fewer steps in the late window: not settled
-SUM_WINDOW = 32           # the batched fit adds its block sums in windows of this many rows
 
 RATE_METHODS = ("auto", "exact", "estimate")
 ANALYTIC_OPTIMIZERS = tuple(n for n, s in REGISTRY.items() if s.closed_form is not None)
@@ -166,49 +163,27 @@ def log_floor(d, xp=np):
     return xp.log(xp.maximum(d, xp.finfo(d.dtype).tiny))
 
 
-def block_fit_rate(sum_y, sum_ty, t_end, starts, win, xp=np, n_blocks=None):
+def block_fit_rate(sum_y, sum_ty, t_end, starts, win, xp=np):
     """The same fit, batched, from the per-block sums of the module docstring: sum_y and
     sum_ty have shape (len(starts), cells) (row k: the sums over block k's steps up to
     T', t measured from the block's start), t_end = T' per cell, ``win =
     window_starts(steps)``; ``xp`` is numpy or jax.numpy.  Returns (rho, uncertainty,
-    settled) per cell.  ``n_blocks`` (jax.numpy only; may be traced): the leading rows
-    that hold blocks, len(block_starts(T)), when the arrays are longer (a compiled
-    program serving several T); the sums over blocks then run in the fixed order of
-    ``ordered_block_sum``."""
+    settled) per cell.  Rows of blocks that start after every t_end are never read (a
+    compiled program serving several T passes the blocks of the largest)."""
     starts, win = xp.asarray(starts), xp.asarray(win)
     a, m = late_window(t_end, win)
     s = starts[:, None]
-    total = (lambda x: xp.sum(x, axis=0)) if n_blocks is None else (lambda x: ordered_block_sum(x, n_blocks))
 
     def slope(lo, hi):       # the points lo..hi, lo a block start
         inside = (s >= lo) & (s <= hi)
-        sy = total(xp.where(inside, sum_y, 0))
-        sty = total(xp.where(inside, sum_ty + (s - lo).astype(sum_y.dtype) * sum_y, 0))
+        sy = xp.sum(xp.where(inside, sum_y, 0), axis=0)
+        sty = xp.sum(xp.where(inside, sum_ty + (s - lo).astype(sum_y.dtype) * sum_y, 0), axis=0)
         n = hi - lo + 1
         return _line_slope(n, sy, sty, xp), n
 
     (sl, n), (s1, n1), (s2, n2) = slope(a, t_end), slope(a, m - 1), slope(m, t_end)
     rho, spread, settled = _fit(n, sl, n1, s1, n2, s2, xp)
     return xp.where(t_end == 0, 0, rho), spread, settled & (t_end > 0)
-
-
-def ordered_block_sum(x, n):
-    """The sum over axis 0 of a jax array x whose rows from n on are zero (n may be
-    traced), in an order fixed by n alone, not by x's length: the n rows, preceded by
-    (32 w - n) // 2 zero rows where w = ceil(n / SUM_WINDOW), are summed in windows of
-    SUM_WINDOW rows, each window in row order, then the window sums in order.  That is
-    the order in which XLA:CPU sums exactly n rows (its tree reduction, for n < 256), so
-    a fit over a buffer longer than the run's blocks rounds as one over the blocks alone."""
-    windows = -(-x.shape[0] // SUM_WINDOW) + 1
-    front = ((n + SUM_WINDOW - 1) // SUM_WINDOW * SUM_WINDOW - n) // 2
-    pad = lambda rows: jnp.zeros((rows,) + x.shape[1:], x.dtype)
-    rows = jnp.concatenate([pad(SUM_WINDOW), x, pad(windows * SUM_WINDOW - x.shape[0])])
-    rows = jax.lax.dynamic_slice_in_dim(rows, SUM_WINDOW - front, windows * SUM_WINDOW, 0)
-    rows = rows.reshape((windows, SUM_WINDOW) + x.shape[1:]).swapaxes(0, 1)      # (row in window, window, ...)
-    add = lambda acc, row: (acc + row, None)
-    parts, _ = jax.lax.scan(add, pad(windows), rows)
-    total, _ = jax.lax.scan(add, pad(1)[0], parts)
-    return total
 
 
 # ----------------------------------------------------------------------------- analytic

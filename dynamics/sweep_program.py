@@ -16,8 +16,9 @@ sum y_t and sum (t - block start) y_t of the rate fit (dynamics.rates.block_star
 The program is built for a bucket of step counts (dynamics.horizon) and takes T as a
 traced argument: its loop runs exactly T steps, and the block sums have a row per
 block start up to the bucket (block starts do not depend on T: those up to T are
-block_starts(T)), of which the fit reads those up to T, adding them in an order set by
-T alone (dynamics.rates.ordered_block_sum).
+block_starts(T)), of which the fit reads those up to T.  The fit sums over the rows
+of the bucket (zeros past T), which XLA adds in another order than over T's rows
+alone: a rate can differ from a program built for T alone in its last bits.
 """
 from __future__ import annotations
 
@@ -240,8 +241,7 @@ def _outputs(c: _Cell, homogeneous: bool, k: _Consts, starts, win, flips: bool) 
     diverged = (c.status < 0) | ~jnp.isfinite(c.max_rise)
     reached = ~diverged & (c.status < k.running)
     t_end = jnp.full_like(c.last, k.steps) if homogeneous else c.last
-    rho, spread, settled = block_fit_rate(c.sum_y, c.sum_ty, t_end, starts, win, jnp,
-                                          n_blocks=jnp.sum(jnp.asarray(starts) <= k.steps))
+    rho, spread, settled = block_fit_rate(c.sum_y, c.sum_ty, t_end, starts, win, jnp)
     big = jnp.asarray(jnp.finfo(dt).max, dt)
     finite = lambda x: jnp.where(jnp.isfinite(x), x, big)
     if not homogeneous:          # a distance run's fit stops where it diverged: only the flag is reported

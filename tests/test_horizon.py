@@ -12,7 +12,7 @@ from dynamics import Setup, make_hyper, rollout
 from dynamics.basins import basin_map
 from dynamics.batch import cells_bucket, chunk_size, host_workers
 from dynamics.horizon import step_bucket
-from dynamics.rates import fit_rate, ordered_block_sum
+from dynamics.rates import fit_rate
 from dynamics.sweep import sweep
 from toys import get_toy
 
@@ -124,17 +124,3 @@ def test_a_new_step_count_compiles_no_basin_map():
         ref = rollout(setup, toy, hp, steps, start=(m.x[2], m.y[5]))
         np.testing.assert_allclose(m.final[5, 2], ref.w[-1], rtol=1e-9, atol=1e-12)
 
-
-def test_the_fit_adds_its_block_sums_in_an_order_set_by_the_block_count():
-    """dynamics.rates.ordered_block_sum: the same bits however many zero rows follow the
-    n blocks (a longer bucket), and the sum to rounding (math.fsum by hand)."""
-    import math
-
-    rng = np.random.default_rng(1)
-    for n in (1, 5, 33, 82, 162):
-        x = rng.standard_normal((n, 6)) * np.exp(3 * rng.standard_normal((n, 6)))
-        sums = [np.asarray(jax.jit(ordered_block_sum)(np.concatenate([x, np.zeros((extra, 6))]), np.int32(n)))
-                for extra in (0, 7, 100)]
-        assert all(np.array_equal(sums[0], s) for s in sums[1:])
-        exact = np.array([math.fsum(col) for col in x.T])
-        assert np.all(np.abs(sums[0] - exact) <= 1e-13 * np.abs(x).sum(axis=0))
