@@ -43,6 +43,7 @@ import numpy as np
 
 from dynamics.batch import ProgressFn, chunk_size, compile_cells, host_workers, run_cells
 from dynamics.config import Hyper, Setup, make_hyper
+from dynamics.horizon import step_bucket
 from dynamics.metrics import distance2_fn, divergence_limit2, listed_distances2, minimiser_set
 from dynamics.rollout import cast_inputs, make_optimizer
 from toys import Toy
@@ -77,11 +78,12 @@ def changed(a: BasinMap, b: BasinMap) -> np.ndarray:
     return a.index != b.index
 
 
-def _basin_fn(setup: Setup, toy: Toy, steps: int):
-    """The traced basin map of one chunk: start coordinates (x, y) per cell -> outputs."""
+def _basin_fn(setup: Setup, toy: Toy):
+    """The traced basin map of one chunk: start coordinates (x, y) per cell and the step
+    count T -> outputs (a loop of T steps, T traced)."""
     value, dist2 = toy.value, distance2_fn(toy)
 
-    def run(x, y, hp: Hyper, p, minima, radius2):
+    def run(x, y, steps, hp: Hyper, p, minima, radius2):
         grad = jax.grad(lambda w: value(w, p))
         opt = make_optimizer(setup, hp)
 
@@ -90,18 +92,18 @@ def _basin_fn(setup: Setup, toy: Toy, steps: int):
             d2_0 = dist2(w0, p, minima)
             lim2 = divergence_limit2(d2_0, radius2)
 
-            def step(carry, t):
+            def step(t, carry):
                 w, state, g, ok, last_out = carry
                 upd, state = opt.update(g, state, w)
                 w = w + upd
                 g = grad(w)
                 d2 = dist2(w, p, minima)
                 ok = ok & (d2 <= lim2) & jnp.all(jnp.isfinite(g))     # NaN fails d2 <= lim2
-                return (w, state, g, ok, jnp.where(d2 >= radius2, t, last_out)), None
+                return w, state, g, ok, jnp.where(d2 >= radius2, t, last_out)
 
             first_out = jnp.where(d2_0 >= radius2, 0, -1).astype(jnp.int32)
             carry = (w0, opt.init(w0), grad(w0), jnp.isfinite(value(w0, p)), first_out)
-            (w, _, _, ok, last_out), _ = jax.lax.scan(step, carry, jnp.arange(1, steps + 1, dtype=jnp.int32))
+            w, _, _, ok, last_out = jax.lax.fori_loop(1, steps + 1, step, carry)
             inside = ok & (dist2(w, p, minima) < radius2)
             return dict(index=jnp.where(inside, jnp.argmin(listed_distances2(w, minima)), -1),
                         arrival=jnp.where(inside, last_out + 1, -1), diverged=~ok, final=jnp.where(ok, w, jnp.nan))
@@ -112,10 +114,11 @@ def _basin_fn(setup: Setup, toy: Toy, steps: int):
 
 
 @functools.lru_cache(maxsize=32)
-def compiled_basins(setup: Setup, toy: Toy, steps: int):
-    """The jitted basin map of one chunk for (setup, toy, steps), built once per process:
-    ``fn(x, y, hp, toy_params, minima, radius**2)`` with x, y of shape (cells,)."""
-    return compile_cells(_basin_fn(setup, toy, steps))
+def compiled_basins(setup: Setup, toy: Toy):
+    """The jitted basin map of one chunk for (setup, toy), built once per process:
+    ``fn(x, y, steps, hp, toy_params, minima, radius**2)`` with x, y of shape (cells,)
+    and an int32 step count (a traced loop bound: a new one compiles nothing)."""
+    return compile_cells(_basin_fn(setup, toy))
 
 
 def basin_map(setup: Setup, toy: Toy, hp: Hyper | None = None, steps: int = 500, *, n: int | tuple[int, int] = 64,
@@ -149,8 +152,9 @@ def basin_map(setup: Setup, toy: Toy, hp: Hyper | None = None, steps: int = 500,
     device = (jax.local_devices()[0],)
     workers = host_workers(device)
     cells = [np.tile(x, ny).astype(dt), np.repeat(y, nx).astype(dt)]
-    chunk = chunk_size(nx * ny, steps, 1, workers, chunk_cells)
-    out = run_cells(compiled_basins(setup, toy, steps), cells, consts, chunk, device, workers, setup.dtype, progress)
+    chunk = chunk_size(nx * ny, step_bucket(steps), 1, workers, chunk_cells)
+    out = run_cells(compiled_basins(setup, toy), cells, (jnp.asarray(steps, jnp.int32),) + consts, chunk, device,
+                    workers, setup.dtype, progress)
     return BasinMap(x=x, y=y, minima=minima, index=out["index"].reshape(ny, nx).astype(np.int64),
                     arrival=out["arrival"].reshape(ny, nx).astype(np.int64),
                     diverged=out["diverged"].reshape(ny, nx).astype(bool),

@@ -3,6 +3,9 @@ sweep's (lr, beta) grid, the starts of a basin map): chunks, devices, host threa
 
 A grid is cut into chunks of ``chunk`` cells, the last one padded by repeating its
 last cell, so that one compiled program serves every chunk and memory stays bounded;
+a grid smaller than the chunk size shared among the workers gets chunks of a bucketed
+size (cells_bucket: four sizes per octave, under 25% padding), so that nearby grid sizes
+share the compiled program;
 ``progress(done, total)`` is called before the first chunk and after each one.  On a
 CPU the chunks are small (CHUNK_CELLS: the per-step state stays in the core's cache)
 and run concurrently, one host thread per core, each chunk single-threaded.  With
@@ -71,14 +74,25 @@ def host_workers(devices: tuple) -> int:
 
 def chunk_size(cells: int, steps: int, n_devices: int = 1, workers: int = 1, chunk_cells: int | None = None) -> int:
     """Cells per chunk: ``chunk_cells``, or CHUNK_CELLS per device capped so that a
-    sweep's block-sum arrays (dynamics.rates.block_starts) stay under CHUNK_BYTES; at
-    most the grid shared among the workers, and a multiple of the device count."""
+    sweep's block-sum arrays (dynamics.rates.block_starts) stay under CHUNK_BYTES with
+    ``steps`` the step count the program is built for (its bucket, dynamics.horizon);
+    at most the grid shared among the workers rounded up to its bucket (cells_bucket),
+    and a multiple of the device count."""
     if chunk_cells is None:
         per_device = CHUNK_CELLS.get(jax.default_backend(), 262144)
         cap = CHUNK_BYTES // (8 * (2 * len(block_starts(steps)) + 16))
         chunk_cells = max(256, min(per_device * n_devices, cap))
-    chunk = min(int(chunk_cells), -(-cells // workers))
+    chunk = min(int(chunk_cells), cells_bucket(-(-cells // workers)))
     return max(n_devices, -(-chunk // n_devices) * n_devices)
+
+
+def cells_bucket(n: int) -> int:
+    """n rounded up to the next number with at most three significant binary digits
+    (1..8, 10, 12, 14, 16, 20, 24, 28, 32, 40, ...: four per octave), so that grids of
+    nearby sizes share a chunk shape, hence a compiled program, and the padding adds
+    less than a quarter of n."""
+    shift = max(0, int(n).bit_length() - 3)
+    return -(-int(n) >> shift) << shift
 
 
 _WARM: set = set()              # (program, chunk shape) pairs that have run once

@@ -168,7 +168,8 @@ def block_fit_rate(sum_y, sum_ty, t_end, starts, win, xp=np):
     sum_ty have shape (len(starts), cells) (row k: the sums over block k's steps up to
     T', t measured from the block's start), t_end = T' per cell, ``win =
     window_starts(steps)``; ``xp`` is numpy or jax.numpy.  Returns (rho, uncertainty,
-    settled) per cell."""
+    settled) per cell.  Rows of blocks that start after every t_end are never read (a
+    compiled program serving several T passes the blocks of the largest)."""
     starts, win = xp.asarray(starts), xp.asarray(win)
     a, m = late_window(t_end, win)
     s = starts[:, None]

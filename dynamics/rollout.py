@@ -1,4 +1,5 @@
-"""Discrete roll-outs: one jit-compiled ``lax.scan`` over the optimizer steps.
+"""Discrete roll-outs: one jit-compiled loop over the optimizer steps, compiled once per
+bucket of step counts with the count T a traced argument (dynamics.horizon).
 
 Each step (docs/theory.md, Sections 1-3):  g_t = grad L(w_t);  u_t from the base optimizer;
 u_t <- alpha phi u_t if cautious;  u_t <- u_t + decay(u_t, w_t);  w_{t+1} = w_t - eps u_t.
@@ -30,6 +31,7 @@ import optax
 from dynamics.caution import cautious, masked_fraction
 from dynamics.config import Hyper, Setup
 from dynamics.decay import cautious_decay_mask, weight_decay
+from dynamics.horizon import step_bucket
 from dynamics.noise import check_seed, mask_flips, step_noise
 from dynamics.optimizers import base_transform, kinetic_energy
 from dynamics.optimizers.spec import get
@@ -109,10 +111,10 @@ def step_records(setup: Setup, hp: Hyper, opt_state, w, g, g_used) -> dict:
     return out
 
 
-def _rollout_fn(setup: Setup, value, steps: int):
+def _rollout_fn(setup: Setup, value, bucket: int):
     noisy = setup.noise != "none"
 
-    def run(w0, hp: Hyper, toy_params, seed=None):
+    def run(w0, hp: Hyper, toy_params, steps, seed=None):
         loss_fn = lambda w: value(w, toy_params)
         opt = make_optimizer(setup, hp)
         state0 = opt.init(w0)
@@ -128,32 +130,39 @@ def _rollout_fn(setup: Setup, value, steps: int):
         first, g0 = record(w0, state0, jnp.zeros_like(w0))
         first["masked_fraction"] = jnp.zeros((), w0.dtype)
         first.update({k: jnp.zeros_like(v) for k, v in step_records(setup, hp, state0, w0, g0, g0).items()})
+        rows = {k: jnp.zeros((bucket + 1,) + v.shape, v.dtype).at[0].set(v) for k, v in first.items()}
+        # the noise of every step of the bucket, drawn before the loop (the same z_t for
+        # every T): z_t = normal(fold_in(key, t)), t = 1..bucket
+        zs = step_noise(seed, bucket, w0) if noisy else None
 
-        def step(carry, z):
-            w, state, g = carry
-            g_used = g + hp.noise_sigma * z if noisy else g
+        def step(t, carry):      # t = 1..steps: the step that produces w_t, written to row t
+            (w, state, g), rows = carry
+            g_used = g + hp.noise_sigma * zs[t - 1] if noisy else g
             extra = step_records(setup, hp, state, w, g, g_used)
             upd, state = opt.update(g_used, state, w)
             w = w + upd
             rec, g = record(w, state, upd)
-            return (w, state, g), {**rec, **extra}
+            rec.update(extra)
+            return (w, state, g), {k: jax.lax.dynamic_update_index_in_dim(rows[k], rec[k], t, 0) for k in rows}
 
-        # the noise of every step, drawn before the loop: z_t = normal(fold_in(key, t)), t = 1..T
-        zs = step_noise(seed, steps, w0) if noisy else None
-        _, recs = jax.lax.scan(step, (w0, state0, g0), zs, length=steps)
-        return {k: jnp.concatenate([first[k][None], recs[k]]) for k in first}
+        _, rows = jax.lax.fori_loop(1, steps + 1, step, ((w0, state0, g0), rows))
+        return rows
 
     return run
 
 
 @functools.lru_cache(maxsize=64)
-def compiled_rollout(setup: Setup, toy: Toy, steps: int):
-    """The jitted roll-out for (setup, toy, steps), built once per process.
+def compiled_rollout(setup: Setup, toy: Toy, bucket: int):
+    """The jitted roll-out for (setup, toy) and a bucket of step counts
+    (dynamics.horizon.step_bucket), built once per process.
 
-    Call it as ``fn(w0, hp, toy_params)``, or ``fn(w0, hp, toy_params, seed)`` (a uint32
-    array) when setup.noise is on; new numbers reuse the compiled program.
+    Call it as ``fn(w0, hp, toy_params, steps)``, or ``fn(w0, hp, toy_params, steps,
+    seed)`` (a uint32 array) when setup.noise is on, with an int32 ``steps`` <= bucket:
+    it runs ``steps`` steps and returns records of bucket + 1 rows, of which the first
+    steps + 1 are the run's (the rest are zeros).  New numbers, and a new step count
+    within the bucket, reuse the compiled program.
     """
-    return jax.jit(_rollout_fn(setup, toy.value, steps))
+    return jax.jit(_rollout_fn(setup, toy.value, bucket))
 
 
 def cast_inputs(setup: Setup, toy: Toy, start, hp: Hyper, toy_params=None):
@@ -179,7 +188,9 @@ def rollout(setup: Setup, toy: Toy, hp: Hyper, steps: int, start=None, toy_param
     seed = check_seed(seed)
     run_setup = noise_free(setup, hp)
     noise = (jnp.asarray(seed, jnp.uint32),) if run_setup.noise != "none" else ()
-    out = {k: np.asarray(v) for k, v in compiled_rollout(run_setup, toy, int(steps))(w0, hp, p, *noise).items()}
+    steps = int(steps)
+    fn = compiled_rollout(run_setup, toy, step_bucket(steps))
+    out = {k: np.asarray(v)[:steps + 1] for k, v in fn(w0, hp, p, jnp.asarray(steps), *noise).items()}
     if run_setup is not setup and setup.cautious:
         out["noise_drop"] = out["noise_keep"] = np.zeros_like(out["loss"])
     return Trajectory(**out)

@@ -57,7 +57,8 @@ cautious map is genuinely sensitive at the scale of one cell).  Within the sweep
 cell's trajectory, and so its steps_to_tol, suboptimality, loss rise and divergence,
 is bit-identical whatever the chunk size, grid or device count; its fitted rate and
 uncertainty can differ in the last bit or two (the compiled fit of another chunk shape
-rounds differently), far below anything the maps resolve.
+rounds differently), far below anything the maps resolve.  The program is compiled once
+per bucket of step counts (dynamics.horizon), T a traced loop bound.
 
 Noisy gradients (Setup.noise, dynamics.noise): each cell also carries a seed, and step
 t uses g_t + sigma z_t with z_t drawn from fold_in(key(seed), t), the noise of the
@@ -79,6 +80,7 @@ import numpy as np
 
 from dynamics.batch import ProgressFn, chunk_size, host_workers, run_cells
 from dynamics.config import Hyper, Setup, make_hyper
+from dynamics.horizon import step_bucket
 from dynamics.metrics import minimiser_set
 from dynamics.noise import check_seed
 from dynamics.rates import best_cell, exact_rate_map, resolve_rate_method
@@ -210,9 +212,11 @@ def sweep_maps(setup, toy, lr, beta, steps, hp, tol, start, toy_params, chunk_ce
     cells = [np.tile(lr_axis, beta_axis.size * k).astype(dt), np.tile(np.repeat(beta_axis, lr_axis.size), k).astype(dt)]
     if setup.noise != "none":
         cells.append(np.repeat(seeds, per_seed))
-    fn = compiled_sweep(setup, toy, steps, devices) if len(devices) > 1 else compiled_sweep(setup, toy, steps)
-    chunk = chunk_size(k * per_seed, steps, len(devices), workers, chunk_cells)
-    flat = run_cells(fn, cells, consts, chunk, devices, workers, setup.dtype, progress)
+    bucket = step_bucket(steps)
+    fn = compiled_sweep(setup, toy, bucket, devices) if len(devices) > 1 else compiled_sweep(setup, toy, bucket)
+    chunk = chunk_size(k * per_seed, bucket, len(devices), workers, chunk_cells)
+    flat = run_cells(fn, cells, (jnp.asarray(steps, jnp.int32),) + consts, chunk, devices, workers, setup.dtype,
+                     progress)
     shape = (k, beta_axis.size, lr_axis.size)
     maps = {name: v.reshape(shape).astype(MAP_TYPES[name]) for name, v in flat.items()}
     return maps, lr_axis, beta_axis, steps, tol

@@ -1,5 +1,5 @@
 """The compiled program of one chunk of a sweep (dynamics.sweep): every (lr, beta[, seed])
-cell runs the optax optimizer of a single run as a vmapped scan, and only running
+cell runs the optax optimizer of a single run as a vmapped loop, and only running
 reductions are carried (the outputs of dynamics.sweep's docstring).
 
 One step of a cell, with the hyperparameters lr and beta of that cell:
@@ -12,6 +12,13 @@ test d^2 <= F^2 max(d_0^2, tol^2), the first step with d < tol, the loss and its
 largest rise, and y_t = log d (or log|(z, moments)| + k log 2 on a renormalised,
 homogeneous run, dynamics.renormalisation) added to the current block's sums
 sum y_t and sum (t - block start) y_t of the rate fit (dynamics.rates.block_starts).
+
+The program is built for a bucket of step counts (dynamics.horizon) and takes T as a
+traced argument: its loop runs exactly T steps, and the block sums have a row per
+block start up to the bucket (block starts do not depend on T: those up to T are
+block_starts(T)), of which the fit reads those up to T.  The fit sums over the rows
+of the bucket (zeros past T), which XLA adds in another order than over T's rows
+alone: a rate can differ from a program built for T alone in its last bits.
 """
 from __future__ import annotations
 
@@ -59,8 +66,7 @@ class _Cell(NamedTuple):
 class _Plan(NamedTuple):
     """What the program fixes when it is traced: the setup, the toy's loss and
     distance, whether the gradient is noisy, whether noise drops are mapped (noisy
-    cautious), whether the run is renormalised (homogeneous), and ``running`` = steps + 1,
-    the status of a cell that has not yet reached tol."""
+    cautious) and whether the run is renormalised (homogeneous)."""
 
     setup: Setup
     value: Callable
@@ -68,14 +74,16 @@ class _Plan(NamedTuple):
     noisy: bool
     flips: bool
     homogeneous: bool
-    running: int
 
 
 class _Consts(NamedTuple):
-    """The traced values every cell of a call shares: hyperparameters, start w0, toy
-    parameters, listed minima, min L, tol^2, the first minimiser w*, d_0^2, the
+    """The traced values every cell of a call shares: the step count T, ``running`` =
+    T + 1 (the status of a cell that has not yet reached tol), hyperparameters, start
+    w0, toy parameters, listed minima, min L, tol^2, the first minimiser w*, d_0^2, the
     divergence limit on d^2, log 2 in the run's dtype, and w -> (L(w), grad L(w))."""
 
+    steps: jax.Array
+    running: jax.Array
     hp: Hyper
     w0: jax.Array
     p: dict
@@ -89,14 +97,14 @@ class _Consts(NamedTuple):
     loss_grad: Callable
 
 
-def _consts(plan: _Plan, hp, w0, p, minima, loss_min, tol2) -> _Consts:
+def _consts(plan: _Plan, steps, hp, w0, p, minima, loss_min, tol2) -> _Consts:
     dt = w0.dtype
     loss_grad = jax.value_and_grad(lambda w: plan.value(w, p))
     wstar = minima[0]
     d2_0 = plan.dist2(w0, p, minima)
     lim2 = divergence_limit2(d2_0, tol2)
     ln2 = jnp.asarray(math.log(2), dt)
-    return _Consts(hp, w0, p, minima, loss_min, tol2, wstar, d2_0, lim2, ln2, loss_grad)
+    return _Consts(steps, steps + 1, hp, w0, p, minima, loss_min, tol2, wstar, d2_0, lim2, ln2, loss_grad)
 
 
 def _optimizer(plan: _Plan, k: _Consts, lr_c, beta_c):
@@ -114,7 +122,7 @@ def _observe(plan: _Plan, k: _Consts, x, scale: Scale | None, n2, c_status):
                 scale.k * k.ln2 + 0.5 * log_floor(n2, jnp), True)
     loss, g = k.loss_grad(x)
     d2 = plan.dist2(x, k.p, k.minima)
-    return g, d2, k.lim2, k.tol2, loss, 0.5 * log_floor(d2, jnp), (c_status == plan.running) & jnp.isfinite(d2)
+    return g, d2, k.lim2, k.tol2, loss, 0.5 * log_floor(d2, jnp), (c_status == k.running) & jnp.isfinite(d2)
 
 
 def _renormalised(k: _Consts, x, state, scale: Scale):
@@ -132,7 +140,7 @@ def _init_cell(plan: _Plan, k: _Consts, lr_c, beta_c) -> _Cell:
     """A cell's carry at t = 0 (the start, renormalised when homogeneous)."""
     dt = k.w0.dtype
     loss = plan.value(k.w0, k.p)
-    status = jnp.where(jnp.isfinite(loss), jnp.where(k.d2_0 < k.tol2, 0, plan.running), -1).astype(jnp.int32)
+    status = jnp.where(jnp.isfinite(loss), jnp.where(k.d2_0 < k.tol2, 0, k.running), -1).astype(jnp.int32)
     x, state, scale, n2 = k.w0, _optimizer(plan, k, lr_c, beta_c).init(k.w0), None, None
     if plan.homogeneous:
         x, state, scale, n2 = _renormalised(k, k.w0 - k.wstar, state,
@@ -156,7 +164,7 @@ def _step_cell(plan: _Plan, k: _Consts, c: _Cell, lr_c, beta_c, seed_c, t, new_b
     # Only d^2 decides here (NaN fails d2 <= lim): a test on the loss too would make
     # XLA recompute L in every consumer.  A non-finite loss poisons max_rise instead.
     ok = (c.status >= 0) & (d2 <= lim)
-    active = ok & (c.status == plan.running)
+    active = ok & (c.status == k.running)
     status = jnp.where(ok, jnp.where(active & (d2 < tol_), t, c.status), -1)
     sum_y = jnp.where(add, jnp.where(new_block, y, c.sum_y + y), c.sum_y)
     sum_ty = jnp.where(add, jnp.where(new_block, 0, c.sum_ty + tau * y), c.sum_ty)
@@ -170,65 +178,70 @@ def _step_cell(plan: _Plan, k: _Consts, c: _Cell, lr_c, beta_c, seed_c, t, new_b
                  sum_y, sum_ty, jnp.where(add, t, c.last), drops)
 
 
-def _step_inputs(steps: int) -> tuple:
-    """The scan's per-step inputs for t = 1..steps: (t, its block's index, whether t
-    starts a block, t - block start)."""
-    starts = block_starts(steps)
-    t = np.arange(1, steps + 1)
+def _step_inputs(bucket: int) -> tuple:
+    """Per-step inputs for t = 1..bucket, row t - 1 for step t: (its block's index,
+    whether t starts a block, t - block start).  Block starts up to T are those up to
+    the bucket that are <= T (dynamics.rates.block_starts), so these rows serve every
+    T of the bucket."""
+    starts = block_starts(bucket)
+    t = np.arange(1, bucket + 1)
     owner = np.searchsorted(starts, t, side="right") - 1
-    return t.astype(np.int32), owner.astype(np.int32), np.isin(t, starts), t - starts[owner]
+    return owner.astype(np.int32), np.isin(t, starts), t - starts[owner]
 
 
-def sweep_program(setup: Setup, toy: Toy, steps: int, mesh: Mesh | None = None):
-    """The traced sweep of one chunk: ``fn(lr, beta[, seed], hp, w0, toy_params, minima,
-    loss_min, tol^2)`` with (cells,) arrays lr, beta (and seed, only when setup.noise is
-    on) -> dict of per-cell outputs.  ``mesh``: keep the block sums sharded over it."""
+def sweep_program(setup: Setup, toy: Toy, bucket: int, mesh: Mesh | None = None):
+    """The traced sweep of one chunk for step counts T <= ``bucket``: ``fn(lr, beta[,
+    seed], T, hp, w0, toy_params, minima, loss_min, tol^2)`` with (cells,) arrays lr,
+    beta (and seed, only when setup.noise is on) and an int32 T -> dict of per-cell
+    outputs.  ``mesh``: keep the block sums sharded over it."""
     noisy = setup.noise != "none"
-    plan = _Plan(setup, toy.value, distance2_fn(toy), noisy, noisy and setup.cautious, is_homogeneous(setup, toy),
-                 steps + 1)
-    starts = block_starts(steps)
-    xs = _step_inputs(steps)
+    plan = _Plan(setup, toy.value, distance2_fn(toy), noisy, noisy and setup.cautious, is_homogeneous(setup, toy))
+    starts = block_starts(bucket)
+    xs = _step_inputs(bucket)
 
-    def run(lr, beta, seed, hp: Hyper, w0, p, minima, loss_min, tol2):
-        k = _consts(plan, hp, w0, p, minima, loss_min, tol2)
-        c = _scan_cells(functools.partial(_init_cell, plan, k), functools.partial(_step_cell, plan, k), lr, beta,
-                        seed, xs, len(starts), w0.dtype, mesh)
-        return _outputs(c, plan.homogeneous, plan.running, steps, starts, loss_min, plan.flips)
+    def run(lr, beta, seed, steps, hp: Hyper, w0, p, minima, loss_min, tol2):
+        k = _consts(plan, steps, hp, w0, p, minima, loss_min, tol2)
+        c = _loop_cells(functools.partial(_init_cell, plan, k), functools.partial(_step_cell, plan, k), lr, beta,
+                        seed, steps, xs, len(starts), w0.dtype, mesh)
+        return _outputs(c, plan.homogeneous, k, starts, window_starts(bucket), plan.flips)
 
     if noisy:
         return run
     return lambda lr, beta, *consts: run(lr, beta, None, *consts)
 
 
-def _scan_cells(init, step, lr, beta, seed, xs, n_blocks, dt, mesh):
-    """Run every cell's scan; returns the final carry with sum_y and sum_ty replaced by
-    their (blocks, cells) arrays."""
+def _loop_cells(init, step, lr, beta, seed, steps, xs, n_blocks, dt, mesh):
+    """Run every cell for steps t = 1..``steps`` (a loop with that traced trip count);
+    returns the final carry with sum_y and sum_ty replaced by their (blocks, cells)
+    arrays (rows of blocks that start after ``steps`` stay 0)."""
     carry = jax.vmap(init)(lr, beta)
     blocks = (jnp.zeros((n_blocks, lr.shape[0]), dt).at[0].set(carry.sum_y), jnp.zeros((n_blocks, lr.shape[0]), dt))
     if mesh is not None:
         spec = cell_sharding(mesh, leading_axes=1)
         blocks = tuple(jax.lax.with_sharding_constraint(b, spec) for b in blocks)
+    owner, new_blocks, taus = (jnp.asarray(x) for x in xs)
 
-    def body(state, x):
+    def body(t, state):
         cells, (by, bty) = state
-        t, j, new_block, tau = x
+        j, new_block, tau = owner[t - 1], new_blocks[t - 1], taus[t - 1]
         cells = jax.vmap(step, in_axes=(0, 0, 0, 0, None, None, None))(cells, lr, beta, seed, t, new_block,
                                                                     tau.astype(dt))
         write = lambda b, v: jax.lax.dynamic_update_index_in_dim(b, v, j, 0)
-        return (cells, (write(by, cells.sum_y), write(bty, cells.sum_ty))), None
+        return cells, (write(by, cells.sum_y), write(bty, cells.sum_ty))
 
-    (c, (by, bty)), _ = jax.lax.scan(body, (carry, blocks), xs)
+    c, (by, bty) = jax.lax.fori_loop(1, steps + 1, body, (carry, blocks))
     return c._replace(sum_y=by, sum_ty=bty)
 
 
-def _outputs(c: _Cell, homogeneous: bool, running: int, steps: int, starts, loss_min, flips: bool) -> dict:
+def _outputs(c: _Cell, homogeneous: bool, k: _Consts, starts, win, flips: bool) -> dict:
     """The per-cell outputs of dynamics.sweep's docstring from the final carry (block
-    sums in sum_y and sum_ty)."""
+    sums in sum_y and sum_ty; ``starts`` and ``win``: block_starts and window_starts of
+    the bucket, whose entries up to T are those of T)."""
     dt = c.loss.dtype
     diverged = (c.status < 0) | ~jnp.isfinite(c.max_rise)
-    reached = ~diverged & (c.status < running)
-    t_end = jnp.full_like(c.last, steps) if homogeneous else c.last
-    rho, spread, settled = block_fit_rate(c.sum_y, c.sum_ty, t_end, starts, window_starts(steps), jnp)
+    reached = ~diverged & (c.status < k.running)
+    t_end = jnp.full_like(c.last, k.steps) if homogeneous else c.last
+    rho, spread, settled = block_fit_rate(c.sum_y, c.sum_ty, t_end, starts, win, jnp)
     big = jnp.asarray(jnp.finfo(dt).max, dt)
     finite = lambda x: jnp.where(jnp.isfinite(x), x, big)
     if not homogeneous:          # a distance run's fit stops where it diverged: only the flag is reported
@@ -236,22 +249,23 @@ def _outputs(c: _Cell, homogeneous: bool, running: int, steps: int, starts, loss
                                 jnp.where(diverged, 0, spread), settled & ~diverged)
     out = dict(rate=finite(rho), rate_uncertainty=finite(spread), settled=settled,
                steps_to_tol=jnp.where(reached, c.status, STEPS_NOT_REACHED),
-               final_suboptimality=finite(c.loss - loss_min), max_loss_rise=finite(c.max_rise), diverged=diverged)
+               final_suboptimality=finite(c.loss - k.loss_min), max_loss_rise=finite(c.max_rise), diverged=diverged)
     if flips:
         out["noise_drop"] = c.drops[0] / jnp.maximum(c.drops[1], 1)
     return out
 
 
 @functools.lru_cache(maxsize=32)
-def compiled_sweep(setup: Setup, toy: Toy, steps: int, devices: tuple = ()):
-    """The jitted sweep of one chunk for (setup, toy, steps), built once per process;
-    jit keeps one compiled program per chunk shape.  ``devices`` (two or more): shard
-    the cells over them.
+def compiled_sweep(setup: Setup, toy: Toy, bucket: int, devices: tuple = ()):
+    """The jitted sweep of one chunk for (setup, toy) and a bucket of step counts
+    (dynamics.horizon.step_bucket), built once per process; jit keeps one compiled
+    program per chunk shape.  ``devices`` (two or more): shard the cells over them.
 
-    Call as ``fn(lr, beta, hp, w0, toy_params, minima, loss_min, tol**2)`` with lr and
-    beta of shape (cells,); it returns a dict of (cells,) arrays.  With setup.noise on,
-    ``fn(lr, beta, seed, hp, ...)`` with a (cells,) uint32 seed array.
+    Call as ``fn(lr, beta, steps, hp, w0, toy_params, minima, loss_min, tol**2)`` with lr
+    and beta of shape (cells,) and an int32 ``steps`` <= bucket (a new one compiles
+    nothing); it returns a dict of (cells,) arrays.  With setup.noise on, ``fn(lr,
+    beta, seed, steps, hp, ...)`` with a (cells,) uint32 seed array.
     """
     mesh = cell_mesh(devices) if len(devices) > 1 else None
     n_cell_args = 3 if setup.noise != "none" else 2
-    return compile_cells(sweep_program(setup, toy, steps, mesh), devices, n_cell_args, 6)
+    return compile_cells(sweep_program(setup, toy, bucket, mesh), devices, n_cell_args, 7)

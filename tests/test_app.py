@@ -148,7 +148,11 @@ def test_moving_a_slider_changes_the_chart_and_compiles_nothing(default_app):
         at.number_input(key="lr").set_value(0.02).run()
         assert_clean(at)
         assert compiles == [] and compiled_rollout.cache_info().currsize == programs
-        at.slider(key="steps").set_value(999).run()       # control: the step count is structural, it compiles
+        at.slider(key="steps").set_value(999).run()       # a step count in the same bucket (1024) compiles nothing
+        assert_clean(at)
+        assert compiles == [] and compiled_rollout.cache_info().currsize == programs
+        assert decode(trace(charts(at)["traj_contour"], "GDM")["x"]).shape == (1000,)
+        at.slider(key="steps").set_value(1025).run()      # control: the next bucket compiles
         assert compiles and compiled_rollout.cache_info().currsize > programs
         at.slider(key="steps").set_value(1000).run()
     finally:
@@ -235,6 +239,24 @@ def test_rate_map_matches_the_sweep_and_a_cell_loads_into_the_trajectories():
     at.selectbox(key="r_n").set_value(32).run()
     heat = heatmap(charts(at)["rate_maps"], "GDM: simulation")
     assert decode(heat["z"]).shape == (32, 32)
+
+
+def test_a_new_step_count_of_the_rate_maps_compiles_nothing():
+    at = new_app(dict(FIG3_SMALL, r_steps="280")).run()
+    assert_clean(at)
+    compiles = []
+    listener = lambda event, duration, **kw: compiles.append(event) if event == COMPILE_EVENT else None
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        at.number_input(key="r_steps").set_value(300).run()      # 280 and 300: one bucket (512)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert_clean(at)
+    assert compiles == []
+    lr, beta = grid_axis(0.01, 0.5, 16), grid_axis(0.0, 0.95, 16)
+    ref = sweep(Setup("gdm", cautious=True), get_toy("quad-k4"), lr, beta, 300, start=get_toy("quad-k4").start)
+    heat = heatmap(charts(at)["rate_maps"], "C-GDM: simulation")
+    np.testing.assert_allclose(decode(heat["z"]), np.where(ref.diverged, np.nan, ref.rate), rtol=1e-12)
 
 
 def checkered(spec: dict, axis: str) -> np.ndarray | None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dynamics import Setup, loss_rises, make_hyper, rollout
+from dynamics.horizon import step_bucket
 from dynamics.rollout import compiled_rollout, min_loss, rise_threshold
 from toys import get_toy
 from toys.expr import expression_toy
@@ -120,13 +121,13 @@ def test_trajectory_rows():
 
 def test_new_numbers_do_not_recompile():
     setup, steps = Setup("adam", cautious=True, mask="threshold", compensation="count", decay="cautious"), 37
-    fn = compiled_rollout(setup, REPO, steps)
+    fn = compiled_rollout(setup, REPO, step_bucket(steps))
     a = rollout(setup, REPO, make_hyper(lr=0.01, beta=0.9, wd=0.1), steps)
     assert fn._cache_size() == 1
     b = rollout(setup, REPO, make_hyper(lr=0.05, beta=0.5, beta2=0.9, wd=0.3, mu=2.0), steps,
                 start=(1.0, -2.0), toy_params={"h1": 3.0, "cx": 0.5})
     assert fn._cache_size() == 1
-    assert compiled_rollout(setup, REPO, steps) is fn
+    assert compiled_rollout(setup, REPO, step_bucket(steps)) is fn
     assert not np.allclose(a.w[-1], b.w[-1])   # the second call really used the new numbers
 
 

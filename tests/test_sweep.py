@@ -17,6 +17,7 @@ import pytest
 
 from cli.main import main
 from dynamics import Setup, make_hyper, rollout
+from dynamics.horizon import step_bucket
 from dynamics.metrics import minimiser_set
 from dynamics.noisy_sweep import noisy_sweep
 from dynamics.optimizers.gdm import optimum as heavy_ball_optimum, rate as heavy_ball_rate
@@ -120,7 +121,7 @@ def test_the_cautious_map_does_not_underflow():
 
 
 def test_second_call_with_the_same_shapes_does_not_recompile(gdm_map):
-    fn = compiled_sweep(Setup("gdm"), QUAD, STEPS)
+    fn = compiled_sweep(Setup("gdm"), QUAD, step_bucket(STEPS))
     before = fn._cache_size()
     assert before >= 1
     again = sweep(Setup("gdm"), QUAD, LR * 0.9, BETA * 0.5, STEPS, tol=1e-20, start=(1.0, -1.0))   # new numbers
@@ -248,13 +249,14 @@ _DEVICES_SCRIPT = textwrap.dedent("""
     import jax, numpy as np
     from dynamics import Setup, enable_float64
     from dynamics.sweep import grid_axis, sweep
+    from dynamics.horizon import step_bucket
     from dynamics.sweep_program import compiled_sweep
     from toys import Toy, get_toy
     enable_float64()
     assert len(jax.devices()) == 4, jax.devices()
     r = sweep(Setup("gdm", cautious=True), get_toy("quad-k4"), grid_axis(0.02, 0.5, 12), grid_axis(0.0, 0.9, 10),
               300, tol=1e-30)
-    fn = compiled_sweep(Setup("gdm", cautious=True), get_toy("quad-k4"), 300, tuple(jax.devices()))
+    fn = compiled_sweep(Setup("gdm", cautious=True), get_toy("quad-k4"), step_bucket(300), tuple(jax.devices()))
     assert fn._cache_size() == 1     # the sharded program ran
     np.savez(sys.argv[1], rate=r.rate, steps=r.steps_to_tol, sub=r.final_suboptimality, rise=r.max_loss_rise,
              diverged=r.diverged, spread=r.rate_uncertainty, settled=r.settled)

@@ -6,9 +6,10 @@ settings there are.  Arguments are plain hashable values (RunSpec, tuples), neve
 Streamlit objects.  The jitted programs behind them (dynamics.rollout.compiled_rollout,
 dynamics.sweep_program.compiled_sweep, dynamics.ode.compiled_integrator,
 dynamics.anatomy.compiled_anatomy) are process-wide caches keyed by the *structure*
-of a run (optimizer, mask, toy, number of steps, ...); every number (lr, beta, start,
-toy parameters) is an array argument, so moving a slider re-runs a compiled program
-and never compiles a new one.
+of a run (optimizer, mask, toy, ...; the roll-outs and sweeps also by the bucket of
+the number of steps, dynamics.horizon); every number (lr, beta, start, toy
+parameters, and the steps within their bucket) is an array argument, so moving a
+slider re-runs a compiled program and never compiles a new one.
 
 Rate maps are computed in blocks of beta rows, each block one cached call of
 dynamics.sweep.sweep, so that the caller can show progress between blocks (a cached
