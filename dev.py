@@ -2,6 +2,7 @@
 """Set up and run the project with nothing but Python 3.11 and pip.
 
     python3 dev.py app     # create .venv, install pinned requirements, streamlit run app.py
+                           # (and open its first page once on the server: ui/warmup.py)
     python3 dev.py test    # the same set-up, then the whole test suite (pytest)
 
 The virtual environment is rebuilt only when requirements*.txt change.  Figure export
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +27,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 REQS = [ROOT / "requirements.txt", ROOT / "requirements-lock.txt"]
+SERVER_URL = re.compile(r"URL: https?://[^\s/:]+:(\d+)(/\S*)?")      # streamlit's "Local URL: http://localhost:8501"
 DEBIAN_PACKAGES = {"chromium": "/usr/bin/chromium", "poppler-utils": "/usr/bin/pdftoppm"}
 
 
@@ -63,6 +66,30 @@ def ensure_debian_packages(packages: list[str], needed_for: str) -> bool:
     return False
 
 
+def run_app(args: list[str], env: dict) -> int:
+    """``streamlit run app.py``, its output passed through; once it names its URL, one
+    visit of the first page by Streamlit's protocol (ui/warmup.py) in the background, so
+    that the imports and the first page's programs are ready before the first visitor."""
+    proc = subprocess.Popen([str(BIN / "streamlit"), "run", "app.py", *args], env={**env, "PYTHONUNBUFFERED": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    warmup = None
+    try:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            url = SERVER_URL.search(line)
+            if warmup is None and url:
+                say("warming the server up: opening the first page once (imports, compiled programs)")
+                warmup = subprocess.Popen([str(PY), "-m", "ui.warmup", f"http://127.0.0.1:{url[1]}{url[2] or '/'}"],
+                                          env=env)
+        return proc.wait()
+    except KeyboardInterrupt:                    # the terminal's Ctrl-C reached streamlit too
+        return proc.wait()
+    finally:
+        if warmup is not None and warmup.poll() is None:
+            warmup.kill()
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"app", "test", "setup"}:
         print(__doc__)
@@ -75,7 +102,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "app":
         if not ensure_debian_packages(["chromium"], "figure export (PDF, SVG, PNG files)"):
             say("starting the app without figure export")
-        return subprocess.call([str(BIN / "streamlit"), "run", "app.py", *argv[1:]], env=env)
+        return run_app(argv[1:], env)
     if not ensure_debian_packages(list(DEBIAN_PACKAGES), "the browser and export tests"):
         return 1
     return subprocess.call([str(PY), "-m", "pytest", *argv[1:]], env=env)

@@ -3,17 +3,20 @@ app.py`` on a free port, driven by Playwright with Debian's Chromium, each step 
 from the action to the moment the page has drawn what it asked for (a plot, a changed
 trace, a map) and no run is in progress.  Figures in BENCHMARKS.md.
 
-    python bench/bench_app.py                 # three server starts, about 3 minutes on 2 cores
+    python bench/bench_app.py                 # four server starts, about 4 minutes on 2 cores
     python bench/bench_app.py --starts warm   # one start with the cache folder the last run filled
 
 A server start is ``off`` (the compilation cache switched off: the old behaviour),
-``cold`` (an empty cache folder) or ``warm`` (the folder the cold start filled).  Each
+``cold`` (an empty cache folder), ``warm`` (the folder the cold start filled) or
+``warmed`` (warm, and the first page opened once by Streamlit's protocol as soon as the
+port answers, as ``python3 dev.py app`` does: ui/warmup.py, timed as "warm-up").  Each
 start measures: the server's port open ("server up", from the process's start), the
 first page (the Trajectories view, from the page's request), a move of the β slider
 (one key press: a new value, no new program), a new number of steps T (one key press
 on the T slider, a different T in every start, so the cache cannot hold it), the first
-Rate maps tab (the default 64 x 64 maps) and the preset "Rosenbrock valley" (a new toy
-and T = 2000).  The cache folder is a fresh temporary one (--cache to keep it).
+Rate maps tab (the default 64 x 64 maps), the preset "Rosenbrock valley" (a new toy
+and T = 2000) and a next visitor's first page (a new page of the same browser, the
+server warm: what the browser itself takes to load and draw the page).  The cache folder is a fresh temporary one (--cache to keep it).
 """
 from __future__ import annotations
 
@@ -31,6 +34,9 @@ from pathlib import Path
 
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import async_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ui.warmup import visit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -144,18 +150,26 @@ async def session(url: str, pid: int, t_steps: int) -> dict[str, tuple[float, fl
                 await page.keyboard.press("Escape")
         await step("preset", lambda: click(option),
                    f"() => (({GDM_X})() || []).length === 2001")
+        page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+        await step("next visitor", goto, traj)        # the browser's own share of a first page
         await browser.close()
     return out
 
 
 def one_start(kind: str, cache: Path, index: int) -> dict[str, tuple[float, float]]:
-    """Start a server of ``kind`` (off, cold, warm), measure a session, stop it."""
+    """Start a server of ``kind`` (off, cold, warm, warmed), measure a session, stop it."""
     if kind == "cold" and cache.exists():
         shutil.rmtree(cache)
     print(f"{kind} start:", flush=True)
     proc, url, up = start_server("off" if kind == "off" else str(cache))
     try:
-        return {"server up": (up, cpu_s(proc.pid)), **asyncio.run(session(url, proc.pid, index + 1))}
+        times = {"server up": (up, cpu_s(proc.pid))}
+        if kind == "warmed":                   # what python3 dev.py app does once the server is up
+            t0, c0 = time.monotonic(), cpu_s(proc.pid)
+            asyncio.run(visit(url))
+            times["warm-up"] = (time.monotonic() - t0, cpu_s(proc.pid) - c0)
+            print(f"  warm-up: {times['warm-up'][0]:.2f} s ({times['warm-up'][1]:.2f} CPU s)", flush=True)
+        return {**times, **asyncio.run(session(url, proc.pid, index + 1))}
     finally:
         proc.terminate()
         proc.wait(20)
@@ -170,17 +184,19 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--starts", default="off,cold,warm", help="comma-separated server starts (off, cold, warm)")
+    parser.add_argument("--starts", default="off,cold,warm,warmed",
+                        help="comma-separated server starts (off, cold, warm, warmed)")
     parser.add_argument("--cache", default=None, help="the cache base folder (default: a fresh temporary one)")
     args = parser.parse_args()
     cache = Path(args.cache or tempfile.mkdtemp(prefix="bench-app-cache-"))
     print(machine())
     rows = {kind: one_start(kind, cache, i) for i, kind in enumerate(args.starts.split(","))}
-    steps = list(next(iter(rows.values())))
+    steps = list(dict.fromkeys(step for row in rows.values() for step in row))
     print("| server start | " + " | ".join(f"{s} s (CPU s)" for s in steps) + " |")
     print("|---" * (len(steps) + 1) + "|")
     for kind, row in rows.items():
-        print(f"| {kind} | " + " | ".join(f"{row[s][0]:.2f} ({row[s][1]:.2f})" for s in steps) + " |")
+        print(f"| {kind} | " + " | ".join(f"{row[s][0]:.2f} ({row[s][1]:.2f})" if s in row else "-" for s in steps)
+              + " |")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from pathlib import Path
 
 import jax
@@ -343,30 +342,6 @@ def test_divergence_and_extreme_settings_are_messages_not_exceptions():
     assert any("no minimiser" in m.value for m in at.info)
     show(at, "trajectories")
     assert_clean(at)
-
-
-def test_warm_latency_of_a_trajectory_update_and_a_rate_map(capsys):
-    """Issue 5 targets (warm, 2-core CPU): a 1000-step trajectory update < 200 ms, a
-    128 x 128 rate map < 2 s.  Timed as whole AppTest reruns (script, figures, JSON);
-    asserted with 3x slack because other jobs share this machine."""
-    at = new_app({"steps": "1000"}).run()
-    at.number_input(key="lr").set_value(0.011).run()          # warm every cache but the next value's
-    times = []
-    for lr in (0.012, 0.013, 0.014):
-        t0 = time.perf_counter()
-        at.number_input(key="lr").set_value(lr).run()
-        times.append(time.perf_counter() - t0)
-    assert_clean(at)
-    traj = min(times)
-    at = new_app({"toy": "quad-k4", "view": "rates", "r_n": "128", "r_steps": "1000", "r_lr_hi": "0.49"}).run()
-    t0 = time.perf_counter()
-    at.number_input(key="r_lr_hi").set_value(0.5).run()      # new numbers, warm programs: two 128 x 128 sweeps
-    rate_map = time.perf_counter() - t0
-    assert_clean(at)
-    with capsys.disabled():
-        print(f"\n[latency] trajectory update (2 runs x 1000 steps): {traj * 1000:.0f} ms; "
-              f"128x128 rate maps (base + cautious, 1000 steps): {rate_map:.2f} s")
-    assert traj < 0.6 and rate_map < 6.0
 
 
 def test_fields_cover_every_widget_key():

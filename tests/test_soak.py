@@ -2,8 +2,8 @@
 at its own start (so no session reuses another's cached maps), while the test asks the
 server's health endpoint every 0.2 s and reads its memory.
 
-The sessions speak Streamlit's own protocol on its websocket, as a browser does, so the
-server does all of a browser session's work; the drawing happens on the students' own
+The sessions speak Streamlit's own protocol on its websocket, as a browser does
+(ui.warmup.visit), so the server does all of a browser session's work; the drawing happens on the students' own
 machines and is left out: sixteen headless Chromiums drawing on the server's 2 cores
 made the server's answers wait up to 2.8 s behind them (the browser tests check the
 drawing). The server must stay responsive (every health answer within HEALTH_LIMIT_S),
@@ -25,9 +25,8 @@ import sys
 import time
 
 import pytest
-import websockets
-from streamlit.proto.BackMsg_pb2 import BackMsg
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from ui.warmup import visit
 
 from test_browser import CHROMIUM, VIEWPORT, playwright_api, server, settle  # noqa: F401 (server: the fixture)
 
@@ -97,37 +96,11 @@ def _heavy_query(i: int) -> str:
     return f"{HEAVY}&start={-4.0 + 0.125 * i!r},3.0"
 
 
-async def _session(url: str, query: str) -> str:
-    """One session as the server sees a browser's: Streamlit's own protocol on its
-    websocket (the page's first run, with ``query`` as the URL's query string), until the
-    run has finished; '' when it drew a figure with no exception, error or warning (a
-    budget refusal is a warning), else what went wrong. The drawing itself happens in the student's browser, not on the server, and is
-    left out (the browser tests check it)."""
-    host = url.split("//", 1)[1].rstrip("/")
-    async with websockets.connect(f"ws://{host}/_stcore/stream", subprotocols=["streamlit"], max_size=None,
-                                  open_timeout=60) as ws:
-        msg = BackMsg()
-        msg.rerun_script.query_string = query
-        await ws.send(msg.SerializeToString())
-        figures, problems = 0, []
-        async for raw in ws:
-            fwd = ForwardMsg.FromString(raw)
-            if fwd.WhichOneof("type") == "delta" and fwd.delta.WhichOneof("type") == "new_element":
-                element = fwd.delta.new_element
-                kind = element.WhichOneof("type")
-                figures += kind == "plotly_chart"
-                if kind == "exception" or (kind == "alert" and element.alert.format in (element.alert.ERROR,
-                                                                                 element.alert.WARNING)):
-                    problems.append(str(getattr(element, kind))[:300])
-            if fwd.WhichOneof("type") == "script_finished":
-                break
-    return " ".join(problems) if problems or figures else "no figure was drawn"
-
-
 async def _classroom(url: str) -> list[str]:
     """SESSIONS sessions open the heavy view at once, each at its own start; what went
     wrong in each ('' when it drew its maps)."""
-    return await asyncio.gather(*(_session(url, _heavy_query(i)) for i in range(SESSIONS)))
+    visits = await asyncio.gather(*(visit(url, _heavy_query(i)) for i in range(SESSIONS)))
+    return [" ".join(v.problems) if v.problems or v.figures else "no figure was drawn" for v in visits]
 
 
 async def _walk_away(url: str, pid: int) -> tuple[float, float]:
