@@ -64,6 +64,11 @@ def cache_dir(env: Mapping[str, str] | None = None, key: str | None = None) -> P
     return Path(value or DEFAULT_BASE).expanduser() / (key or cache_key())
 
 
+def active() -> bool:
+    """Whether this process writes its compiled programs to a persistent cache folder."""
+    return bool(jax.config.jax_enable_compilation_cache and jax.config.jax_compilation_cache_dir)
+
+
 def enable(env: Mapping[str, str] | None = None) -> Path | None:
     """Point JAX's persistent compilation cache at ``cache_dir(env)`` (created if
     missing) and return it; with the cache off, turn JAX's cache off and return None.
@@ -72,6 +77,7 @@ def enable(env: Mapping[str, str] | None = None) -> Path | None:
     if folder is None:
         jax.config.update("jax_enable_compilation_cache", False)
         return None
+    jax.config.update("jax_enable_compilation_cache", True)
     if jax.config.jax_compilation_cache_dir != str(folder):
         folder.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(folder))

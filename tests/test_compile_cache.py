@@ -113,6 +113,23 @@ def test_watch_names_the_program_compiling_in_its_thread():
 
 
 @pytest.mark.parametrize("name", ["jit(rollout)"])
-def test_notice_names_the_program(name):
+def test_notice_names_the_program_and_says_whether_the_cache_keeps_it(name):
     from ui.compiling import message
-    assert message(name, 3.2).startswith(f"Compiling {name} (3 s so far)")
+    kept, lost = message(name, 3.2, cached=True), message(name, 3.2, cached=False)
+    assert kept.startswith(f"Compiling {name} (3 s so far)") and lost.startswith(f"Compiling {name} (3 s so far)")
+    assert "kept in the compilation cache" in kept and "cache is off" not in kept
+    assert "cache is off (DYNAMICS_COMPILE_CACHE)" in lost and "kept in" not in lost
+
+
+def test_active_follows_enable(tmp_path):
+    """enable() with the cache off makes active() False, with a folder True (the notice
+    reads it); the process's setting is restored afterwards."""
+    saved = (jax.config.jax_enable_compilation_cache, jax.config.jax_compilation_cache_dir)
+    try:
+        compile_cache.enable({compile_cache.ENV: "off"})
+        assert not compile_cache.active()
+        compile_cache.enable({compile_cache.ENV: str(tmp_path)})
+        assert compile_cache.active()
+    finally:
+        jax.config.update("jax_enable_compilation_cache", saved[0])
+        jax.config.update("jax_compilation_cache_dir", saved[1])

@@ -52,3 +52,4 @@ def test_first_page_names_what_it_compiles_then_draws(server):
     assert seen, "no compiling notice while the first page was drawn"
     assert all("so far): the first use of this program since the server started" in t for t in seen)
     assert any(t.startswith("Compiling jit(") for t in seen), seen
+    assert all("compilation cache is off" in t and "kept in" not in t for t in seen), seen   # the tests' server

@@ -14,15 +14,17 @@ from typing import Iterator
 
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from dynamics.compile_cache import WATCH
+from dynamics.compile_cache import ENV, WATCH, active
 
 POLL_S = 0.25           # how often the watcher looks (a compile shorter than this is never shown)
 
 
-def message(name: str, seconds: float) -> str:
-    """The notice for program ``name`` compiling for ``seconds``."""
-    return (f"Compiling {name} ({seconds:.0f} s so far): the first use of this program since the server "
-            "started. It is kept in the compilation cache, so the next start loads it in a moment.")
+def message(name: str, seconds: float, cached: bool) -> str:
+    """The notice for program ``name`` compiling for ``seconds``; ``cached``: whether the
+    compilation cache keeps it (dynamics.compile_cache.active)."""
+    then = ("It is kept in the compilation cache, so the next start loads it in a moment." if cached else
+            f"The compilation cache is off ({ENV}), so the next start compiles it again.")
+    return f"Compiling {name} ({seconds:.0f} s so far): the first use of this program since the server started. {then}"
 
 
 @contextlib.contextmanager
@@ -36,7 +38,7 @@ def notice(slot) -> Iterator[None]:
         shown = None
         while not done.wait(POLL_S):
             now = WATCH.current(thread)
-            text = None if now is None else message(*now)
+            text = None if now is None else message(*now, cached=active())
             if text != shown:
                 slot.info(text) if text else slot.empty()
                 shown = text
