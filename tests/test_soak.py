@@ -28,7 +28,7 @@ import pytest
 
 from ui.warmup import visit
 
-from test_browser import CHROMIUM, VIEWPORT, playwright_api, server, settle  # noqa: F401 (server: the fixture)
+from test_browser import CHROMIUM, VIEWPORT, playwright_api, server  # noqa: F401 (server: the fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -122,7 +122,7 @@ async def _walk_away(url: str, pid: int) -> tuple[float, float]:
 
 def test_sixteen_sessions_on_a_heavy_view_keep_the_server_responsive(server):
     url, proc = server
-    asyncio.run(_warm(url))
+    asyncio.run(visit(url, HEAVY))      # the heavy view once first, so that the soak measures serving, not compiling
     probe = Probe(url, proc.pid)
     try:
         errors = asyncio.run(_classroom(url))
@@ -141,14 +141,3 @@ def test_closing_a_session_stops_its_work(server):
     busy, after = asyncio.run(_walk_away(url, proc.pid))
     assert busy >= BUSY_CPU, f"the heavy pages did not make the server work ({busy:.2f} cores)"
     assert after < IDLE_CPU, f"{after:.2f} cores busy after every page was closed"
-
-
-async def _warm(url: str) -> None:
-    """One session draws the heavy view first (at the toy's own start), so that the soak
-    measures serving, not the first compilation of the sweep program for its blocks."""
-    async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM)
-        page = await browser.new_page(viewport=VIEWPORT)
-        await page.goto(f"{url}?{HEAVY}")
-        await settle(page, timeout=300)
-        await browser.close()
