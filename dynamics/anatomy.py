@@ -12,7 +12,8 @@ At step t (w_t -> w_{t+1}), with g_t = grad L(w_t):
 
 The base optimizer's state is driven by the raw gradients only (the cautious wrapper
 masks the update, never the state), so u_t is recomputed exactly from the recorded
-gradients g_0..g_t of a Trajectory: one jitted ``lax.scan`` over them.
+gradients g_0..g_t of a Trajectory: one jitted loop over them, built once per bucket of
+step counts (dynamics.horizon) with the count a traced argument.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import numpy as np
 from dynamics.caution import compensation_alpha, mask_phi
 from dynamics.config import Hyper, Setup
 from dynamics.flows import decay_term
+from dynamics.horizon import step_bucket
 from dynamics.optimizers import base_transform
 from dynamics.noise import check_seed, step_noise
 from dynamics.precision import run_dtype
@@ -47,31 +49,34 @@ class StepAnatomy(NamedTuple):
 
 
 def _anatomy_fn(setup: Setup):
-    def run(w, g, hp: Hyper):
+    def run(w, g, hp: Hyper, steps):
         base = base_transform(setup, hp)
 
-        def one(state, wg):
-            wt, gt = wg
-            u, state = base.update(gt, state, wt)
+        def one(t, carry):
+            state, rows = carry
+            u, state = base.update(g[t], state, w[t])
             if setup.cautious:
-                phi = mask_phi(u, gt, setup.mask, lr=hp.lr, mu=hp.mu, tau=hp.tau)
+                phi = mask_phi(u, g[t], setup.mask, lr=hp.lr, mu=hp.mu, tau=hp.tau)
                 alpha = compensation_alpha(phi, setup.compensation)
                 c = alpha * phi * u
             else:
                 c, phi, alpha = u, jnp.ones_like(u), jnp.ones((), u.dtype)
-            decay = decay_term(setup.decay, c, wt, hp.wd)
-            return state, dict(direction=u, mask=phi, alpha=alpha, cautious=c, decay=decay,
-                               step=-hp.lr * (c + decay))
+            decay = decay_term(setup.decay, c, w[t], hp.wd)
+            rec = dict(direction=u, mask=phi, alpha=alpha, cautious=c, decay=decay, step=-hp.lr * (c + decay))
+            return state, {k: jax.lax.dynamic_update_index_in_dim(rows[k], rec[k], t, 0) for k in rows}
 
-        _, out = jax.lax.scan(one, base.init(w[0]), (w, g))
-        return out
+        rows = {k: jnp.zeros_like(w) for k in ("direction", "mask", "cautious", "decay", "step")}
+        rows["alpha"] = jnp.zeros(w.shape[:1], w.dtype)
+        return jax.lax.fori_loop(0, steps, one, (base.init(w[0]), rows))[1]
 
     return run
 
 
 @functools.lru_cache(maxsize=32)
 def compiled_anatomy(setup: Setup):
-    """The jitted ``fn(w, g, hp)`` for ``setup`` (one program per setup and length)."""
+    """The jitted ``fn(w, g, hp, T)`` for ``setup``: w and g hold a bucket of rows
+    (dynamics.horizon.step_bucket of T; rows past T are padding), T is an int32; the
+    first T rows of the result are the steps'.  One program per setup and bucket."""
     return jax.jit(_anatomy_fn(setup))
 
 
@@ -88,5 +93,7 @@ def step_anatomy(setup: Setup, hp: Hyper, traj: Trajectory, seed: int = 0) -> St
     if noise_free(setup, hp).noise != "none":
         g = g + jnp.asarray(hp.noise_sigma, dt) * step_noise(check_seed(seed), steps, g[0])
     hp = Hyper(*(jnp.asarray(x, dt) for x in hp))
-    out = compiled_anatomy(setup)(w, g, hp)
-    return StepAnatomy(w=np.asarray(w), grad=np.asarray(g), **{k: np.asarray(v) for k, v in out.items()})
+    pad = ((0, step_bucket(steps) - steps), (0, 0))     # in NumPy: an eager jnp.pad would compile per T
+    w_rows, g_rows = (jnp.asarray(np.pad(np.asarray(x), pad)) for x in (w, g))
+    out = compiled_anatomy(setup)(w_rows, g_rows, hp, jnp.asarray(steps, jnp.int32))
+    return StepAnatomy(w=np.asarray(w), grad=np.asarray(g), **{k: np.asarray(v)[:steps] for k, v in out.items()})

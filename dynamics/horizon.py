@@ -1,11 +1,14 @@
 """Step-count buckets: the compiled programs whose loop runs over the optimizer steps
 (dynamics.rollout's roll-out, dynamics.sweep_program's sweep chunk, dynamics.basins'
-basin chunk) are built once per *bucket* of the step count T and take T itself as a
+basin chunk, dynamics.ode's integrator over T units of time, dynamics.anatomy's replay
+of a roll-out) are built once per *bucket* of the step count T and take T itself as a
 traced argument, so a new T within its bucket costs no more than a new lr: no compile.
 
 The bucket of T is the smallest power of two >= max(T, MIN_BUCKET).  The loop runs
-exactly T steps (``lax.fori_loop`` with a traced trip count): no step is computed and
-masked away, so every number is the one a program built for T alone computes.  The
+exactly T steps (``lax.fori_loop`` with a traced trip count; the adaptive ODE solver
+integrates to a traced end time t1 = T): no step is computed and masked away, so every
+number is the one a program built for T alone computes (only the ODE's read-outs L, H,
+dH/dt are evaluated on every row of the bucket, one gradient per row).  The
 bucket sizes only buffers: a roll-out's records have bucket + 1 rows, of which the host
 keeps the first T + 1; a sweep's block sums have one row per block start up to the
 bucket (dynamics.rates.block_starts; O(log T) rows, those past T never read).  A noisy

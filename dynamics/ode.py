@@ -4,9 +4,10 @@ docs/theory.md, Section 4), the iterate w(t), L, H = L + K, dL/dt = g.w', dH/dt 
 fraction masked 1 - mean(phi).  Rates are the formulas evaluated at the state (not
 finite differences of the series).
 
-The jitted integrator is built once per (setup, toy, T, solver, substeps, ...) and
-takes every number (start, hyperparameters, toy parameters, tolerances) as an array
-argument: a second call with new numbers reuses the compiled program.
+The jitted integrator is built once per (setup, toy, bucket of T, solver, substeps, ...)
+and takes every number (start, hyperparameters, toy parameters, tolerances) and T itself
+as array arguments: a second call with new numbers, or a new T in the same bucket
+(dynamics.horizon.step_bucket), reuses the compiled program.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from dynamics.config import Hyper, Setup
 from dynamics.flows import INITS, diagnostics, initial_state, is_smooth, semi_implicit_step, vector_field
+from dynamics.horizon import step_bucket
 from dynamics.rollout import cast_inputs
 from dynamics.solvers import (ADAPTIVE_METHODS, FIXED_SOLVERS, SOLVERS, SolverStatus, adaptive_report,
                               adaptive_solve, euler_step, fixed_step_solve, rk4_step)
@@ -52,17 +54,17 @@ def _fixed_step(setup: Setup, value, solver: str):
     return euler_step(f) if solver == "euler" else rk4_step(f)
 
 
-def _integrator_fn(setup: Setup, value, units: int, solver: str, substeps, method, max_steps, init: str):
+def _integrator_fn(setup: Setup, value, bucket: int, solver: str, substeps, method, max_steps, init: str):
     diag = diagnostics(setup, value)
 
-    def run(w0, hp: Hyper, p, tol):
+    def run(w0, hp: Hyper, p, tol, units):
         args = (hp, p)
         y0 = initial_state(setup, value, w0, p, hp, init)
         if solver == "adaptive":
-            ys, stats = adaptive_solve(vector_field(setup, value), y0, args, units, tol,
+            ys, stats = adaptive_solve(vector_field(setup, value), y0, args, units, tol, rows=bucket,
                                        method=method, max_steps=max_steps)
         else:
-            ys, stats = fixed_step_solve(_fixed_step(setup, value, solver), y0, args, units, substeps), {}
+            ys, stats = fixed_step_solve(_fixed_step(setup, value, solver), y0, args, units, substeps, bucket), {}
         out = jax.vmap(lambda y: diag(y, args))(ys)
         return dict(w=ys.w, m=ys.m, v=ys.v, **out), stats
 
@@ -70,15 +72,17 @@ def _integrator_fn(setup: Setup, value, units: int, solver: str, substeps, metho
 
 
 @functools.lru_cache(maxsize=64)
-def compiled_integrator(setup: Setup, toy: Toy, units: int, solver: str, substeps: int | None = None,
+def compiled_integrator(setup: Setup, toy: Toy, bucket: int, solver: str, substeps: int | None = None,
                         method: str | None = None, max_steps: int | None = None, init: str = "auto",
                         batched: bool = False):
-    """The jitted ``fn(w0, hp, toy_params, tol) -> (arrays, stats)``, built once per
-    process; ``tol = (rtol, atol, dtmin, dt0)`` (read by the adaptive solver only).
-    batched: vmapped over (w0, hp) (leading axis), toy parameters and tol shared."""
-    fn = _integrator_fn(setup, toy.value, units, solver, substeps, method, max_steps, init)
+    """The jitted ``fn(w0, hp, toy_params, tol, T) -> (arrays, stats)`` for a bucket of
+    T (dynamics.horizon.step_bucket), built once per process; ``tol = (rtol, atol,
+    dtmin, dt0)`` (read by the adaptive solver only); T an int32 <= bucket.  The arrays
+    have bucket + 1 rows, of which the first T + 1 are the grid t = 0..T.
+    batched: vmapped over (w0, hp) (leading axis), toy parameters, tol and T shared."""
+    fn = _integrator_fn(setup, toy.value, bucket, solver, substeps, method, max_steps, init)
     if batched:
-        fn = jax.vmap(fn, in_axes=(0, 0, None, None))
+        fn = jax.vmap(fn, in_axes=(0, 0, None, None, None))
     return jax.jit(fn)
 
 
@@ -115,10 +119,10 @@ def integrate(setup: Setup, toy: Toy, hp: Hyper, T: int, solver: str = "rk4", su
     _check_args(solver, T, substeps, init, method, max_steps)
     w0, hp, p = cast_inputs(setup, toy, toy.start if start is None else start, hp, toy_params)
     sub, meth, steps = _key(solver, substeps, method, max_steps)
-    fn = compiled_integrator(setup, toy, int(T), solver, sub, meth, steps, init)
+    fn = compiled_integrator(setup, toy, step_bucket(T), solver, sub, meth, steps, init)
     tol = tuple(jnp.asarray(x, jnp.float64) for x in (rtol, atol, dtmin, 1.0 / substeps))
-    out, stats = fn(w0, hp, p, tol)
-    arrays = {k: np.array(v) for k, v in out.items()}
+    out, stats = fn(w0, hp, p, tol, jnp.asarray(int(T), jnp.int32))
+    arrays = {k: np.array(np.asarray(v)[:int(T) + 1]) for k, v in out.items()}
     if solver == "adaptive":
         finite = np.all(np.isfinite(arrays["w"]), axis=-1)
         if int(stats["result"]) != 0:  # rows the solver never reached: NaN, not diffrax's inf
@@ -144,6 +148,6 @@ def integrate_batch(setup: Setup, toy: Toy, hps: Hyper, T: int, starts, solver: 
     _check_args(solver, T, substeps, init, "tsit5", 1)
     w0, hps, p = cast_inputs(setup, toy, starts, hps, toy_params)
     hps = Hyper(*(jnp.broadcast_to(x, w0.shape[:1]) for x in hps))
-    fn = compiled_integrator(setup, toy, int(T), solver, int(substeps), None, None, init, batched=True)
-    out, _ = fn(w0, hps, p, tuple(jnp.zeros((), jnp.float64) for _ in range(4)))
-    return dict(time=np.arange(T + 1, dtype=float), **{k: np.asarray(v) for k, v in out.items()})
+    fn = compiled_integrator(setup, toy, step_bucket(T), solver, int(substeps), None, None, init, batched=True)
+    out, _ = fn(w0, hps, p, tuple(jnp.zeros((), jnp.float64) for _ in range(4)), jnp.asarray(int(T), jnp.int32))
+    return dict(time=np.arange(T + 1, dtype=float), **{k: np.asarray(v)[:, :int(T) + 1] for k, v in out.items()})

@@ -1,8 +1,9 @@
 """ODE solvers for the flows of dynamics.flows, all returning the state on the grid
 t = 0, 1, ..., T (time unit = one optimizer step; docs/theory.md, Section 4).
 
-Fixed step, h = 1/substeps, one ``lax.scan`` over the T units with an inner scan over
-the substeps (jit- and vmap-friendly):
+Fixed step, h = 1/substeps, one ``lax.fori_loop`` over the T units (T traced, so one
+program serves a bucket of T: dynamics.horizon) with an inner loop over the substeps
+(jit- and vmap-friendly):
 
   ``euler``          y_{n+1} = y_n + h f(t_n, y_n)                          (order 1)
   ``semi-implicit``  state first, then w with the new state (flows.semi_implicit_step;
@@ -55,24 +56,28 @@ def rk4_step(f: Callable) -> Callable:
     return step
 
 
-def fixed_step_solve(step: Callable, y0, args, units: int, substeps: int):
-    """Apply ``step`` ``substeps`` times per unit of time for ``units`` units; return
-    the states at t = 0..units stacked along a leading axis (units + 1 rows)."""
+def fixed_step_solve(step: Callable, y0, args, units, substeps: int, rows: int):
+    """Apply ``step`` ``substeps`` times per unit of time for ``units`` units (a traced
+    integer <= ``rows``, dynamics.horizon); return the states at t = 0..rows stacked
+    along a leading axis (rows + 1 rows), of which the first units + 1 are the solve's
+    (the rest are zeros).  Only ``units`` units are integrated."""
     h = 1.0 / substeps
+    grid = jax.tree.map(lambda a: jnp.zeros((rows + 1,) + a.shape, a.dtype).at[0].set(a), y0)
 
-    def unit(y, k):
-        def sub(y, j):
-            return step(k + j * h, y, h, args), None
+    def unit(k, carry):
+        y, grid = carry
+        t = k.astype(jnp.result_type(float))
+        y = jax.lax.fori_loop(0, substeps, lambda j, y: step(t + j * h, y, h, args), y)
+        return y, jax.tree.map(lambda g, a: jax.lax.dynamic_update_index_in_dim(g, a, k + 1, 0), grid, y)
 
-        y, _ = jax.lax.scan(sub, y, jnp.arange(substeps))
-        return y, y
-
-    _, ys = jax.lax.scan(unit, y0, jnp.arange(units, dtype=jnp.result_type(float)))
-    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), y0, ys)
+    return jax.lax.fori_loop(0, units, unit, (y0, grid))[1]
 
 
-def adaptive_solve(f: Callable, y0, args, units: int, tol, *, method: str = "tsit5", max_steps: int = 100_000):
-    """diffrax.diffeqsolve of y' = f(t, y, args) on [0, units], saved at t = 0..units.
+def adaptive_solve(f: Callable, y0, args, units, tol, *, rows: int, method: str = "tsit5",
+                   max_steps: int = 100_000):
+    """diffrax.diffeqsolve of y' = f(t, y, args) on [0, units], saved at t = 0..units:
+    ``units`` is a traced integer <= ``rows`` (dynamics.horizon) and the result has
+    rows + 1 rows, those past ``units`` repeating the state at t = units.
 
     tol = (rtol, atol, dtmin, dt0) as arrays (new values do not recompile).  Steps
     below dtmin are forced through (PIDController force_dtmin), at most ``max_steps``
@@ -82,9 +87,10 @@ def adaptive_solve(f: Callable, y0, args, units: int, tol, *, method: str = "tsi
     """
     rtol, atol, dtmin, dt0 = tol
     controller = diffrax.PIDController(rtol=rtol, atol=atol, dtmin=dtmin, force_dtmin=True)
-    ts = jnp.arange(units + 1, dtype=jnp.result_type(float))
+    t1 = jnp.asarray(units, jnp.result_type(float))
+    ts = jnp.minimum(jnp.arange(rows + 1, dtype=t1.dtype), t1)
     sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(f), ADAPTIVE_METHODS[method](), t0=0.0, t1=float(units), dt0=dt0, y0=y0, args=args,
+        diffrax.ODETerm(f), ADAPTIVE_METHODS[method](), t0=0.0, t1=t1, dt0=dt0, y0=y0, args=args,
         saveat=diffrax.SaveAt(ts=ts, t1=False), stepsize_controller=controller, max_steps=max_steps,
         throw=False)
     stats = dict(num_steps=sol.stats["num_steps"], num_accepted_steps=sol.stats["num_accepted_steps"],

@@ -1,6 +1,6 @@
 """Step counts and grid sizes as runtime values (dynamics.horizon, dynamics.batch.cells_bucket):
 a new T within its bucket, or a grid of nearby size, compiles nothing for roll-outs,
-sweeps and basin maps, and the results are those of T itself (closed forms of gradient
+sweeps, basin maps, ODE solves and step anatomies, and the results are those of T itself (closed forms of gradient
 descent on a quadratic, and the NumPy rate fit dynamics.rates.fit_rate)."""
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from dynamics import Setup, make_hyper, rollout
+from dynamics.anatomy import step_anatomy
 from dynamics.basins import basin_map
 from dynamics.batch import cells_bucket, chunk_size, host_workers
 from dynamics.horizon import step_bucket
+from dynamics.ode import integrate
 from dynamics.rates import fit_rate
 from dynamics.sweep import sweep
 from toys import get_toy
@@ -124,3 +126,37 @@ def test_a_new_step_count_compiles_no_basin_map():
         ref = rollout(setup, toy, hp, steps, start=(m.x[2], m.y[5]))
         np.testing.assert_allclose(m.final[5, 2], ref.w[-1], rtol=1e-9, atol=1e-12)
 
+
+
+@pytest.mark.parametrize("solver", ["euler", "adaptive"])
+def test_a_new_step_count_in_the_bucket_compiles_no_ode(solver):
+    """The gradient flow w' = -lr grad L on QUAD is w(t) = exp(-lr lambda_i t) w_0: Euler
+    with h = 1 is gradient descent itself, the adaptive solve meets the exponential."""
+    setup, hp, lr = Setup("gd"), make_hyper(lr=0.1), 0.1
+    exact = lambda T: np.exp(-lr * EIG * np.arange(T + 1)[:, None]) * np.asarray(QUAD.start)
+    integrate(setup, QUAD, hp, 40, solver=solver, substeps=1, rtol=1e-10, atol=1e-12)
+    with Compiles() as seen:
+        for T in (3, 17, 64):
+            tr = integrate(setup, QUAD, hp, T, solver=solver, substeps=1, rtol=1e-10, atol=1e-12)
+            assert tr.w.shape == (T + 1, 2) and tr.loss.shape == (T + 1,)
+            if solver == "euler":
+                np.testing.assert_allclose(tr.w, gd_iterates(lr, T), rtol=1e-13, atol=1e-300)
+            else:
+                np.testing.assert_allclose(tr.w, exact(T), rtol=1e-8, atol=1e-10)
+                assert not tr.status.stopped_early and not tr.status.warnings
+    assert seen.count == 0, seen.events
+
+
+def test_a_new_step_count_in_the_bucket_compiles_no_step_anatomy():
+    """Gradient descent's step is -lr g_t, g_t = (2, 8) * w_t: the anatomy of every step."""
+    setup, hp = Setup("gd"), make_hyper(lr=0.1)
+    step_anatomy(setup, hp, rollout(setup, QUAD, hp, 40))
+    with Compiles() as seen:
+        for T in (1, 23, 64):
+            tr = rollout(setup, QUAD, hp, T)
+            an = step_anatomy(setup, hp, tr)
+            w = gd_iterates(0.1, T)
+            assert an.step.shape == (T, 2)
+            np.testing.assert_allclose(an.step, -0.1 * EIG * w[:-1], rtol=1e-13, atol=1e-300)
+            np.testing.assert_allclose(an.step, np.diff(w, axis=0), rtol=1e-12, atol=1e-15)
+    assert seen.count == 0, seen.events

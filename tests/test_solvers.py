@@ -70,7 +70,7 @@ def test_fixed_step_gd_flow_matches_its_stability_polynomial(solver):
 def test_fixed_step_integrator_compiles_once_for_new_numbers():
     setup = Setup("adam", cautious=True)
     first = integrate(setup, QUAD, make_hyper(lr=0.01), 30, solver="rk4", substeps=3)
-    fn = compiled_integrator(setup, QUAD, 30, "rk4", 3, None, None, "auto")
+    fn = compiled_integrator(setup, QUAD, 64, "rk4", 3, None, None, "auto")
     assert fn._cache_size() == 1
     second = integrate(setup, QUAD, make_hyper(lr=0.02, beta=0.8, beta2=0.99, tau=0.1), 30, solver="rk4",
                        substeps=3, start=(1.0, -1.0), toy_params=dict(h1=1.0, angle=0.3))
@@ -83,7 +83,7 @@ def test_adaptive_solver_on_a_smooth_flow_matches_dop853_and_compiles_once():
     ref = gdm_reference(lr, beta, T)
     hp = make_hyper(lr=lr, beta=beta)
     tight = integrate(Setup("gdm"), QUAD, hp, T, solver="adaptive", rtol=1e-10, atol=1e-12)
-    fn = compiled_integrator(Setup("gdm"), QUAD, T, "adaptive", None, "tsit5", 100_000, "auto")
+    fn = compiled_integrator(Setup("gdm"), QUAD, 64, "adaptive", None, "tsit5", 100_000, "auto")
     loose = integrate(Setup("gdm"), QUAD, hp, T, solver="adaptive", rtol=1e-5, atol=1e-7)
     assert fn._cache_size() == 1  # tolerances are array arguments
     np.testing.assert_allclose(np.concatenate([tight.w, tight.m], 1), ref, atol=1e-8)
