@@ -3,7 +3,9 @@
 
     python3 dev.py app     # create .venv, install pinned requirements, streamlit run app.py
                            # (and open its first page once on the server: ui/warmup.py)
-    python3 dev.py test    # the same set-up, then the whole test suite (pytest)
+    python3 dev.py test    # the same set-up, then the whole test suite (pytest): the tests
+                           # without a browser on up to 4 workers (pytest-xdist), then the
+                           # browser tests alone; with arguments, pytest with those arguments
 
 The virtual environment is rebuilt only when requirements*.txt change.  Figure export
 (PDF / SVG / PNG files) runs in Debian's Chromium, and the tests also need poppler-utils:
@@ -105,7 +107,22 @@ def main(argv: list[str]) -> int:
         return run_app(argv[1:], env)
     if not ensure_debian_packages(list(DEBIAN_PACKAGES), "the browser and export tests"):
         return 1
-    return subprocess.call([str(PY), "-m", "pytest", *argv[1:]], env=env)
+    return run_tests(argv[1:], env)
+
+
+def run_tests(args: list[str], env: dict) -> int:
+    """pytest ``args``; without any, the whole suite in two runs: the tests that drive no
+    browser on one worker per core (at most 4, pytest-xdist), then those marked
+    ``browser`` on their own, because they bound how fast the app's server answers
+    while browsers draw on the same cores.  The exit status is the first failing run's."""
+    pytest = [str(PY), "-m", "pytest"]
+    if args:
+        return subprocess.call([*pytest, *args], env=env)
+    say("tests without a browser, one worker per core (at most 4)")
+    first = subprocess.call([*pytest, "-m", "not browser", "-n", "auto", "--maxprocesses=4"], env=env)
+    say("browser tests, alone on the machine")
+    second = subprocess.call([*pytest, "-m", "browser"], env=env)
+    return first or second
 
 
 if __name__ == "__main__":

@@ -144,6 +144,8 @@ def test_the_server_thread_comes_first():
                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr[-2000:]
     seen = json.loads(out.stdout)
-    assert seen["main"] == 0 and seen["drawing"] == seen["worker"] == guard.DRAWING_NICE == 10
+    inherited = os.getpriority(os.PRIO_PROCESS, 0)         # 0 unless the tests themselves run under nice
+    assert seen["main"] == inherited and seen["drawing"] == seen["worker"] == max(guard.DRAWING_NICE, inherited)
+    assert guard.DRAWING_NICE == 10
     assert seen["switch"] == guard.SWITCH_INTERVAL_S == 0.001
     assert seen["frozen_before"] == 0 and seen["frozen"] > 10_000

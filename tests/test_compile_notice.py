@@ -9,8 +9,11 @@ import asyncio
 import contextlib
 import time
 
+import pytest
+
 from tests import test_browser as browser
 
+pytestmark = pytest.mark.browser
 server = browser.server          # the app in a subprocess, started for this module
 
 NOTICE = "[data-testid=stAlertContentInfo]"
