@@ -3,7 +3,7 @@ app.py`` on a free port, driven by Playwright with Debian's Chromium, each step 
 from the action to the moment the page has drawn what it asked for (a plot, a changed
 trace, a map) and no run is in progress.  Figures in BENCHMARKS.md.
 
-    python bench/bench_app.py                 # four server starts, about 4 minutes on 2 cores
+    python bench/bench_app.py                 # four server starts and the floor, about 5 minutes on 2 cores
     python bench/bench_app.py --starts warm   # one start with the cache folder the last run filled
 
 A server start is ``off`` (the compilation cache switched off: the old behaviour),
@@ -17,6 +17,12 @@ on the T slider, a different T in every start, so the cache cannot hold it), the
 Rate maps tab (the default 64 x 64 maps), the preset "Rosenbrock valley" (a new toy
 and T = 2000) and a next visitor's first page (a new page of the same browser, the
 server warm: what the browser itself takes to load and draw the page).  The cache folder is a fresh temporary one (--cache to keep it).
+
+The floor (``--floor``, on by default): the same browser's first page of two minimal
+Streamlit apps on their own servers, one heading ("frontend") and one heading with
+one Plotly scatter of 1001 points ("one plot": the frontend plus loading plotly.js and
+drawing a plot), and the app's warm Trajectories page beside them, each opened in
+FLOOR_PAGES new pages after one unrecorded page; what no change to the app can lower.
 """
 from __future__ import annotations
 
@@ -48,6 +54,14 @@ GDM_X = """() => { for (const g of document.querySelectorAll('.js-plotly-plot'))
 HEATMAPS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
                     .filter(g => (g._fullData || []).some(t => t.type === 'heatmap')).length"""
 PRESET = "Rosenbrock valley"
+FLOOR_APPS = {
+    "frontend": "import streamlit as st\nst.title('frontend')\n",
+    "one plot": ("import plotly.graph_objects as go\nimport streamlit as st\nst.title('one plot')\n"
+                 "st.plotly_chart(go.Figure(go.Scatter(x=list(range(1001)), y=[i * i for i in range(1001)])))\n"),
+}
+FLOOR_PAGES = 3
+PLOTTED = "() => document.querySelectorAll('.js-plotly-plot .main-svg').length > 0"
+HEADING = "() => !!document.querySelector('h1')"
 QUIET_S = 1.0           # a step has ended when the page stays done this long (the time recorded is its start)
 
 
@@ -57,12 +71,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(cache: str) -> tuple[subprocess.Popen, str, float]:
-    """(process, url, seconds until its port answered) of a new server using ``cache``."""
+def start_server(cache: str, script: str = "app.py") -> tuple[subprocess.Popen, str, float]:
+    """(process, url, seconds until its port answered) of a new server of ``script``
+    using ``cache``."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DYNAMICS_COMPILE_CACHE": cache}
     t0 = time.monotonic()
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("streamlit")), "run", "app.py",
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("streamlit")), "run", script,
                              "--server.headless=true", f"--server.port={port}"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while time.monotonic() - t0 < 60:
@@ -175,6 +190,45 @@ def one_start(kind: str, cache: Path, index: int) -> dict[str, tuple[float, floa
         proc.wait(20)
 
 
+async def first_pages(url: str, pid: int, done: str) -> list[tuple[float, float]]:
+    """(seconds, server CPU seconds) of FLOOR_PAGES first pages of ``url`` in new pages
+    of one browser, after one unrecorded page."""
+    out = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM)
+        for _ in range(FLOOR_PAGES + 1):
+            page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+            cpu, t0 = cpu_s(pid), time.monotonic()
+            await page.goto(url)
+            out.append((await drawn(page, t0, done), cpu_s(pid) - cpu))
+            await page.close()
+        await browser.close()
+    return out[1:]
+
+
+def floor(cache: Path) -> dict[str, list[tuple[float, float]]]:
+    """The first pages of the FLOOR_APPS and of the app warmed (module docstring)."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-app-floor-"))
+    rows = {}
+    for name, text in [*FLOOR_APPS.items(), ("the app, warmed", None)]:
+        script = "app.py"
+        if text is not None:
+            script = str(folder / f"{name.replace(' ', '_')}.py")
+            Path(script).write_text(text)
+        proc, url, _ = start_server(str(cache), script)
+        try:
+            if text is None:
+                asyncio.run(visit(url))
+            done = f"() => ({GDM_X})() !== null" if text is None else PLOTTED if "plot" in name else HEADING
+            rows[name] = asyncio.run(first_pages(url, proc.pid, done))
+            print(f"  {name}: " + ", ".join(f"{w:.2f} s ({c:.2f})" for w, c in rows[name]), flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    shutil.rmtree(folder)
+    return rows
+
+
 def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                  platform.processor())
@@ -187,16 +241,23 @@ def main() -> None:
     parser.add_argument("--starts", default="off,cold,warm,warmed",
                         help="comma-separated server starts (off, cold, warm, warmed)")
     parser.add_argument("--cache", default=None, help="the cache base folder (default: a fresh temporary one)")
+    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the first pages of minimal Streamlit apps (the floor) and of the warmed app")
     args = parser.parse_args()
     cache = Path(args.cache or tempfile.mkdtemp(prefix="bench-app-cache-"))
     print(machine())
-    rows = {kind: one_start(kind, cache, i) for i, kind in enumerate(args.starts.split(","))}
+    rows = {kind: one_start(kind, cache, i) for i, kind in enumerate(filter(None, args.starts.split(",")))}
     steps = list(dict.fromkeys(step for row in rows.values() for step in row))
     print("| server start | " + " | ".join(f"{s} s (CPU s)" for s in steps) + " |")
     print("|---" * (len(steps) + 1) + "|")
     for kind, row in rows.items():
         print(f"| {kind} | " + " | ".join(f"{row[s][0]:.2f} ({row[s][1]:.2f})" if s in row else "-" for s in steps)
               + " |")
+    if args.floor:
+        print("floor:", flush=True)
+        print("| page | first pages s (server CPU s) |\n|---|---|")
+        for name, pages in floor(cache).items():
+            print(f"| {name} | " + ", ".join(f"{w:.2f} ({c:.2f})" for w, c in pages) + " |")
 
 
 if __name__ == "__main__":
