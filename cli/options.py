@@ -18,7 +18,7 @@ import numpy as np
 
 from dynamics.budget import CLI_WORK_LIMIT, ENV, MEMORY_LIMIT, Cost, problem, work_limit
 from dynamics.config import Setup, make_hyper
-from dynamics.settings import GROUPS, RUN_OPTIONS, SETTINGS, of_config
+from dynamics.settings import GROUPS, OPTIONAL_OPTIONS, RUN_OPTIONS, SETTINGS, of_config
 from toys import TOYS, get_toy
 
 PROG = "python -m dynamics"
@@ -52,7 +52,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                         "angle in radians, cx, cy; rosenbrock: a, b; ...)")
     g.add_argument("--start", metavar="X,Y", help="start point w_0 (default: the toy's)")
     groups: dict[str, Any] = {}
-    for name in RUN_OPTIONS:
+    for name in RUN_OPTIONS + OPTIONAL_OPTIONS:
         s = SETTINGS[name]
         if s.group not in groups:
             groups[s.group] = p.add_argument_group(GROUPS[s.group])
@@ -150,6 +150,9 @@ def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
         problem = s.problem(values[s.dest])
         check(problem is None, s.flag, problem)
     values["weight_decay_mode"] = Setup(args.optimizer, decay=args.weight_decay_mode).decay   # adamw: decoupled
+    check_setting("rho", args.rho)
+    if args.sam:                      # SAM's settings enter the config only when it is on
+        values.update(sam=True, rho=args.rho)
     return dict(toy=toy.name, toy_params=toy_params, start=list(start), **values)
 
 

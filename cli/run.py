@@ -23,6 +23,7 @@ from dynamics.metrics import first_step, non_finite_steps
 from dynamics.optimizers import FLOW_OPTIMIZERS, display_name
 from dynamics.ode import ADAPTIVE_DEFAULTS, integrate
 from dynamics.rollout import loss_rises, min_loss, rollout
+from dynamics.sam import NO_FLOW
 from dynamics.settings import SETTINGS
 from dynamics.solvers import ADAPTIVE_METHODS, SOLVERS
 from toys import get_toy
@@ -100,6 +101,7 @@ def _resolve(args) -> dict:
         check(args.lion_sign == "hard", "--lion-sign",
               "smooth is a flow option (use --mode ode); allowed in discrete mode: hard")
         return config
+    check(not config.get("sam", False), "--sam", NO_FLOW)
     check(config["optimizer"] in FLOW_OPTIMIZERS, "--optimizer",
           f"ODE mode has flows for {', '.join(FLOW_OPTIMIZERS)}; got {config['optimizer']}")
     check(args.noise_sigma == 0, "--noise-sigma", "noisy gradients are a discrete-mode option (--mode discrete)")
@@ -140,7 +142,7 @@ def _run(config):
 def cost(config: dict):
     """The size of the resolved run (dynamics.budget): steps, or the ODE solve's evaluations."""
     if config["mode"] == "discrete":
-        return runs_cost("the run", config["steps"], noisy="noise_sigma" in config)
+        return runs_cost("the run", config["steps"], noisy="noise_sigma" in config, sam=config.get("sam", False))
     return flow_cost("the ODE solve", config["steps"], config["solver"], config["substeps"],
                      config.get("method", ADAPTIVE_DEFAULTS["method"]),
                      config.get("max_steps", ADAPTIVE_DEFAULTS["max_steps"]))
@@ -173,7 +175,8 @@ def handle(args) -> int:
     name = display_name(config["optimizer"], config["cautious"])
     what = (f"flow, {config['solver']} solver, t = 0..{config['steps']}" if ode
             else f"{config['steps']} steps")
-    print(f"{name} on {config['toy']}, {what} (lr={config['lr']:g}, beta={config['beta']:g})")
+    sam = f", SAM rho={config['rho']:g}" if config.get("sam") else ""
+    print(f"{name} on {config['toy']}, {what} (lr={config['lr']:g}, beta={config['beta']:g}{sam})")
     last = int(np.nonzero(reached)[0][-1])
     print(f"  start {traj.w[0].tolist()}  ->  end {traj.w[last].tolist()}")
     print(f"  loss {traj.loss[0]:.6g} -> {traj.loss[last]:.6g};  H {traj.hamiltonian[0]:.6g} -> "

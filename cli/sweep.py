@@ -211,7 +211,7 @@ def handle(args) -> int:
     config = resolve_sweep(args)
     several = check_process_options(args)
     check_budget(args, grid_cost("the sweep", (config["beta_range"]["n"], config["lr_range"]["n"]), config["steps"],
-                                 config.get("seeds", 1), noisy="noise_sigma" in config))
+                                 config.get("seeds", 1), noisy="noise_sigma" in config, sam=config.get("sam", False)))
     toy = get_toy(config["toy"])
     lr_r, beta_r = config["lr_range"], config["beta_range"]
     lr = grid_axis(lr_r["lo"], lr_r["hi"], lr_r["n"], lr_r["scale"])
@@ -245,6 +245,8 @@ def handle(args) -> int:
     print(f"{name} on {toy.name}: {beta.size} x {lr.size} (beta x lr) cells, {config['steps']} steps, "
           f"tol {config['tol']:g}, {config['dtype']}: {seconds:.2f} s")
     print(f"  lr {lr[0]:g} .. {lr[-1]:g} ({lr_r['scale']}), beta {beta[0]:g} .. {beta[-1]:g} ({beta_r['scale']})")
+    if config.get("sam"):
+        print(f"  SAM: gradients at w + rho g/|g|, rho {config['rho']:g} (two per step)")
     if "noise_sigma" in config:
         print(f"  noisy gradients: sigma {config['noise_sigma']:g}, seeds 0..{config['seeds'] - 1}; maps are means "
               f"over the seeds")

@@ -85,7 +85,7 @@ def _basin_fn(setup: Setup, toy: Toy):
 
     def run(x, y, steps, hp: Hyper, p, minima, radius2):
         grad = jax.grad(lambda w: value(w, p))
-        opt = make_optimizer(setup, hp)
+        opt = make_optimizer(setup, hp, grad)
 
         def cell(x0, y0):
             w0 = jnp.stack([x0, y0])

@@ -69,13 +69,15 @@ def _factors(*pairs) -> str:
     return " x ".join(f"{n} {unit}" for n, unit in pairs if n != 1 or unit in ("steps", "cells"))
 
 
-def runs_cost(what: str, steps: int, runs: int = 1, noisy: bool = False) -> Cost:
+def runs_cost(what: str, steps: int, runs: int = 1, noisy: bool = False, sam: bool = False) -> Cost:
     """Discrete roll-outs: ``runs`` runs of ``steps`` steps, each one evaluation
-    (NOISE_WEIGHT with gradient noise), TRAJECTORY_FLOATS per step held."""
+    (NOISE_WEIGHT with gradient noise; twice that with SAM, two gradients per step),
+    TRAJECTORY_FLOATS per step held."""
     steps, runs = int(steps), int(runs)
-    work = steps * runs * (NOISE_WEIGHT if noisy else 1)
+    work = steps * runs * (NOISE_WEIGHT if noisy else 1) * (2 if sam else 1)
     held = (steps + 1) * runs * TRAJECTORY_FLOATS * 8 * COPIES
-    return Cost(what, work, held, _factors((steps, "steps"), (runs, "runs")) + (" with noise" if noisy else ""))
+    formula = _factors((steps, "steps"), (runs, "runs"), (2 if sam else 1, "gradients per step (SAM)"))
+    return Cost(what, work, held, formula + (" with noise" if noisy else ""))
 
 
 def flow_cost(what: str, steps: int, solver: str, substeps: int, method: str, max_steps: int, runs: int = 1) -> Cost:
@@ -94,14 +96,16 @@ def flow_cost(what: str, steps: int, solver: str, substeps: int, method: str, ma
 
 
 def grid_cost(what: str, per_axis: tuple[int, int], steps: int, seeds: int = 1, runs: int = 1,
-              noisy: bool = False) -> Cost:
+              noisy: bool = False, sam: bool = False) -> Cost:
     """A grid of cells (rate maps, basin maps): rows x columns cells x steps x seeds x
-    runs, NOISE_WEIGHT per noisy step; MAP_FLOATS per cell and seed held."""
+    runs, NOISE_WEIGHT per noisy step, twice the work with SAM (two gradients per step);
+    MAP_FLOATS per cell and seed held."""
     rows, cols = (int(n) for n in per_axis)
     steps, seeds, runs = int(steps), int(seeds), int(runs)
-    work = rows * cols * steps * seeds * runs * (NOISE_WEIGHT if noisy else 1)
+    work = rows * cols * steps * seeds * runs * (NOISE_WEIGHT if noisy else 1) * (2 if sam else 1)
     held = rows * cols * seeds * runs * MAP_FLOATS * 8 * COPIES
-    formula = _factors((f"{rows} x {cols}", "cells"), (steps, "steps"), (seeds, "seeds"), (runs, "runs"))
+    formula = _factors((f"{rows} x {cols}", "cells"), (steps, "steps"), (seeds, "seeds"), (runs, "runs"),
+                       (2 if sam else 1, "gradients per step (SAM)"))
     return Cost(what, work, held, formula + (" with noise" if noisy else ""))
 
 

@@ -34,9 +34,11 @@ Checks (keys of CHECKS) and their claims:
                       quadratics, states and directions; two observations
 ``decay``             Cautious weight decay: unbiased, Pareto front, decoupled SGD = l2,
                       decoupled Lion = box; CWD's smaller norm (observation)
+``sam``               SAM (arXiv 2010.01412) on the two-wells toy: fewer starts end at the
+                      sharp minimiser, more at the flat one (observations)
 
-The module docstrings of dynamics.claims_toy, claims_theory, claims_rates, claims_steps
-and claims_decay give the settings and the reading of each statement.
+The module docstrings of dynamics.claims_toy, claims_theory, claims_rates, claims_steps,
+claims_decay and claims_sam give the settings and the reading of each statement.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ from dynamics.claims_base import (CONDITIONAL, FAILS, HOLDS, KINDS, OBSERVATION,
                                   RISE_REL, VERDICTS, Claim, ClaimSettings)
 from dynamics.claims_decay import checks_decay
 from dynamics.claims_rates import checks_rates
+from dynamics.claims_sam import checks_sam
 from dynamics.claims_steps import checks_one_step
 from dynamics.claims_theory import adam_hamiltonian, checks_flow_order, checks_theory
 from dynamics.claims_toy import (ablation, cgdm_hamiltonian, cgdm_hamiltonian_faster, cgdm_monotone, gdm_fluctuates,
@@ -64,6 +67,7 @@ CHECKS: dict[str, Callable[[ClaimSettings], list[Claim]]] = {
     "adam": adam_hamiltonian,
     "one-step": checks_one_step,
     "decay": checks_decay,
+    "sam": checks_sam,
 }
 
 

@@ -91,6 +91,13 @@ class ClaimSettings:
     decay_steps: int = 3000
     decay_refine: int = 4                     # the small-step run: eps / decay_refine, decay_refine x the steps
     lion_box_wd: float = 2.0                  # lambda of the Lion box test (box |x|_inf <= 1/lambda binds)
+    sam_toy: str = "two-wells"                # SAM's basins (dynamics.claims_sam)
+    sam_optimizers: tuple[str, ...] = ("gd", "adam")
+    sam_lrs: tuple[float, ...] = (0.05, 0.01)   # one per optimizer
+    sam_rhos: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5, 0.8)
+    sam_grid: int = 48
+    sam_steps: int = 2000
+    sam_radius: float = 0.25
 
     @property
     def params(self) -> dict[str, float]:

@@ -42,6 +42,9 @@ class Setup:
     solvers, dynamics.flows), not a discrete optimizer.
     noise: ``gaussian`` steps with the noisy gradient g + sigma z_t, z_t ~ N(0, I)
     (sigma = Hyper.noise_sigma, dynamics.noise); ``none`` is the exact gradient.
+    sam: sharpness-aware minimization (arXiv 2010.01412, dynamics.sam): the base optimizer
+    is fed grad L(w + rho g/|g|) instead of g = grad L(w) (rho = Hyper.rho), two gradient
+    evaluations per step; with ``cautious`` the mask still compares u with g at w.
     An optimizer whose spec names a decay mode (adamw: ``decoupled``) gets it when decay
     is ``none`` (adamw without decay is adam); ``cautious`` then gives AdamW with
     cautious weight decay (arXiv 2510.12402).
@@ -57,6 +60,7 @@ class Setup:
     bias_correction: bool = True
     lion_sign: str = "hard"
     noise: str = "none"
+    sam: bool = False
 
     def __post_init__(self):
         for field, allowed in (("optimizer", OPTIMIZERS), ("mask", MASKS),
@@ -81,6 +85,8 @@ class Hyper(NamedTuple):
     default so that Hyper(...) written with the first seven fields still works.
     noise_sigma: standard deviation sigma of the gradient noise (Setup.noise); 0 by
     default, and read only when Setup.noise is not ``none``.
+    rho: SAM's radius, the length of the ascent step w + rho g/|g| (read only when
+    Setup.sam; a default so that older Hyper(...) calls still work).
     """
 
     lr: jnp.ndarray
@@ -92,10 +98,11 @@ class Hyper(NamedTuple):
     mu: jnp.ndarray
     sign_tau: jnp.ndarray = 1e-3
     noise_sigma: jnp.ndarray = 0.0
+    rho: jnp.ndarray = 0.05
 
 
 HYPER_DEFAULTS = dict(lr=0.01, beta=0.9, beta2=0.999, adam_eps=1e-8, wd=0.0, tau=1e-3, mu=1.0, sign_tau=1e-3,
-                      noise_sigma=0.0)
+                      noise_sigma=0.0, rho=0.05)
 
 
 def make_hyper(dtype: str = "float64", **values: float) -> Hyper:

@@ -21,8 +21,9 @@ template) reports unknown keys as warnings and drops them.  The ranges of the va
 are those of dynamics.settings and figures.presets.validate.
 
 A *run* inside a figure configuration is one optimizer's settings: every field of
-dynamics.config.Setup and of Hyper (``run_template``), plus a ``label``; its defaults
-and valid values are those of dynamics.settings.
+dynamics.config.Setup and of Hyper (``run_template``) but the optional ones (SAM's,
+absent: off), plus a ``label``; its defaults and valid values are those of
+dynamics.settings.
 """
 from __future__ import annotations
 
@@ -249,15 +250,17 @@ def short(value) -> str:
 
 # ----------------------------------------------------------------------------- runs
 
-RUN_SETTINGS = tuple(s for s in SETTINGS.values() if s.target in ("setup", "hyper"))
+RUN_SETTINGS = tuple(s for s in SETTINGS.values() if s.target in ("setup", "hyper") and not s.optional)
+OPTIONAL_RUN_SETTINGS = tuple(s for s in SETTINGS.values() if s.target in ("setup", "hyper") and s.optional)
 
 
 def run_template(label: str = "", **overrides) -> dict[str, Any]:
     """A run: label, every Setup field and every Hyper field (dynamics.settings, the
-    defaults of ``overrides``' optimizer), with ``overrides``."""
+    defaults of ``overrides``' optimizer) but the optional ones (SAM's), with ``overrides``
+    (which may set those)."""
     optimizer = overrides.get("optimizer", SETTINGS["optimizer"].default)
     run = {"label": label, **{s.name: s.default_for(optimizer) for s in RUN_SETTINGS}}
-    unknown = set(overrides) - set(run)
+    unknown = set(overrides) - set(run) - {s.name for s in OPTIONAL_RUN_SETTINGS}
     if unknown:
         raise ValueError(f"unknown run settings {sorted(unknown)}")
     run.update(overrides)
@@ -267,7 +270,7 @@ def run_template(label: str = "", **overrides) -> dict[str, Any]:
 def setup_hyper(run: dict[str, Any], where: str | None = None) -> tuple[Setup, Hyper]:
     """The Setup and Hyper of a run; ConfigError naming the bad value and the allowed
     ones otherwise (as ``where.name`` where given, e.g. figure.runs[0], else by the run's label)."""
-    for s in RUN_SETTINGS:
+    for s in RUN_SETTINGS + tuple(o for o in OPTIONAL_RUN_SETTINGS if o.name in run):
         problem = s.problem(run[s.name])
         if problem is not None:
             raise ConfigError(f"{where}.{s.name} {problem}" if where else f"run {run['label']!r}: {s.name} {problem}")

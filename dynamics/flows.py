@@ -45,6 +45,7 @@ from dynamics.config import Hyper, Setup
 from dynamics.decay import cautious_decay_mask
 from dynamics.optimizers import FLOW_OPTIMIZERS, kinetic_of_moments, spec_of
 from dynamics.optimizers.spec import Flow
+from dynamics.sam import NO_FLOW
 
 INITS = ("auto", "zeros")
 
@@ -59,7 +60,10 @@ class FlowState(NamedTuple):
 
 
 def flow_of(setup: Setup) -> Flow:
-    """The flow of ``setup.optimizer``; ValueError naming the optimizers that have one."""
+    """The flow of ``setup.optimizer``; ValueError naming the optimizers that have one,
+    and for SAM (dynamics.sam.NO_FLOW says why it has none here)."""
+    if setup.sam:
+        raise ValueError(NO_FLOW)
     flow = spec_of(setup.optimizer).flow
     if flow is None:
         raise ValueError(f"{setup.optimizer} has no flow; ODE mode has flows for {', '.join(FLOW_OPTIMIZERS)}")

@@ -204,17 +204,18 @@ def _closed_form(optimizer: str):
 def has_closed_form(setup, toy) -> bool:
     """Whether the rate map of ``setup`` on ``toy`` has a closed form: gd, gdm (either
     form) or nesterov, no caution, weight decay or noise, on a quadratic (any rotation
-    and centre: only the Hessian eigenvalues enter)."""
+    and centre: only the Hessian eigenvalues enter); none with SAM."""
     return (toy.eigenvalues is not None and setup.optimizer in ANALYTIC_OPTIMIZERS and not setup.cautious
-            and setup.decay == "none" and setup.noise == "none")
+            and setup.decay == "none" and setup.noise == "none" and not setup.sam)
 
 
 def is_homogeneous(setup, toy) -> bool:
     """Whether the step of ``setup`` on ``toy`` is positively homogeneous about the
     minimiser (module docstring): gd, gdm or nesterov, optionally cautious with a hard
-    mask, on a quadratic, without noise or weight decay."""
+    mask, on a quadratic, without noise, weight decay or SAM (its fixed radius rho is a
+    length: the step is not homogeneous)."""
     return (toy.eigenvalues is not None and spec_of(setup.optimizer).homogeneous and setup.decay == "none"
-            and setup.noise == "none" and not (setup.cautious and setup.mask == "smooth"))
+            and setup.noise == "none" and not setup.sam and not (setup.cautious and setup.mask == "smooth"))
 
 
 def resolve_rate_method(method: str, setup, toy) -> str:

@@ -1,15 +1,17 @@
 """Discrete roll-outs: one jit-compiled loop over the optimizer steps, compiled once per
 bucket of step counts with the count T a traced argument (dynamics.horizon).
 
-Each step (docs/theory.md, Sections 1-3):  g_t = grad L(w_t);  u_t from the base optimizer;
-u_t <- alpha phi u_t if cautious;  u_t <- u_t + decay(u_t, w_t);  w_{t+1} = w_t - eps u_t.
+Each step (docs/theory.md, Sections 1-3):  g_t = grad L(w_t);  u_t from the base optimizer
+(fed grad L(w_t + rho g_t/|g_t|) instead of g_t with SAM, dynamics.sam, Section 7);
+u_t <- alpha phi u_t if cautious (phi compares u_t with g_t);  u_t <- u_t + decay(u_t, w_t);  w_{t+1} = w_t - eps u_t.
 The same optax chain is what ``make_optimizer`` hands to a user training a model.
 
 Output arrays have T+1 rows, row t describing w_t (row 0 is the start).  ``update[t]``
 and ``mask[t]`` describe the step that produced w_t (zeros / ones in row 0).
 
 With Setup.noise = ``gaussian`` the step uses g~_t = g_t + sigma z_t (dynamics.noise,
-seeded); ``grad`` stays the true gradient.  Three records exist only for the runs
+seeded), and with SAM the gradient at the perturbed point carries the same draw;
+``grad`` stays the true gradient.  Three records exist only for the runs
 that have them (None otherwise): ``noise_drop`` / ``noise_keep`` (noise on and
 cautious): the fraction of coordinates the cautious mask drops / keeps because of the
 noise (dynamics.noise.mask_flips, on the base direction u that the mask reads);
@@ -36,29 +38,46 @@ from dynamics.noise import check_seed, mask_flips, step_noise
 from dynamics.optimizers import base_transform, kinetic_energy
 from dynamics.optimizers.spec import get
 from dynamics.precision import run_dtype
+from dynamics.sam import base_state as sam_base_state
+from dynamics.sam import sam, with_noise
 from toys import Toy
 
 RISE_REL = 1e-12     # the default relative threshold of a counted loss rise (rise_threshold)
 
 
-def inner_transform(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
-    """u_t before weight decay: the base optimizer, optionally cautious."""
-    inner = base_transform(setup, hp)
+def masked_transform(setup: Setup, hp: Hyper, grad_fn=None) -> optax.GradientTransformation:
+    """The direction that the cautious mask reads: the base optimizer's, around which
+    SAM (dynamics.sam) when setup.sam, which needs ``grad_fn`` (w -> grad L(w))."""
+    base = base_transform(setup, hp)
+    if not setup.sam:
+        return base
+    if grad_fn is None:
+        raise ValueError("a SAM setup needs the loss's gradient: pass grad_fn (w -> grad L(w))")
+    return sam(base, grad_fn, hp.rho)
+
+
+def inner_transform(setup: Setup, hp: Hyper, grad_fn=None) -> optax.GradientTransformation:
+    """u_t before weight decay: the base optimizer (SAM around it when setup.sam),
+    optionally cautious; the mask compares u_t with the gradient at w_t (with SAM too)."""
+    inner = masked_transform(setup, hp, grad_fn)
     if setup.cautious:
         inner = cautious(inner, setup.mask, setup.compensation, lr=hp.lr, mu=hp.mu, tau=hp.tau)
     return inner
 
 
-def direction_transform(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
+def direction_transform(setup: Setup, hp: Hyper, grad_fn=None) -> optax.GradientTransformation:
     """u_t: base optimizer, optionally cautious, then weight decay (not yet scaled by -eps).
-    The state is a dict with the entries ``direction`` (the base optimizer's state, or the
-    CautiousState around it) and ``decay``, so it is read by name (``inner_state``)."""
-    return optax.named_chain(("direction", inner_transform(setup, hp)), ("decay", weight_decay(setup.decay, hp.wd)))
+    The state is a dict with the entries ``direction`` (the base optimizer's state, SAM's
+    state around it, or the CautiousState around those) and ``decay``, so it is read by
+    name (``inner_state``, ``opt_state``)."""
+    return optax.named_chain(("direction", inner_transform(setup, hp, grad_fn)),
+                             ("decay", weight_decay(setup.decay, hp.wd)))
 
 
-def make_optimizer(setup: Setup, hp: Hyper) -> optax.GradientTransformation:
-    """The full optax optimizer: w <- w - eps * u_t.  Works on any pytree of parameters."""
-    return optax.chain(direction_transform(setup, hp), optax.scale(-hp.lr))
+def make_optimizer(setup: Setup, hp: Hyper, grad_fn=None) -> optax.GradientTransformation:
+    """The full optax optimizer: w <- w - eps * u_t.  Works on any pytree of parameters.
+    ``grad_fn`` (w -> grad L(w)) is needed by SAM setups only (dynamics.sam)."""
+    return optax.chain(direction_transform(setup, hp, grad_fn), optax.scale(-hp.lr))
 
 
 def _direction_state(opt_state):
@@ -66,10 +85,16 @@ def _direction_state(opt_state):
     return get(opt_state, "direction")
 
 
-def _base_state(setup: Setup, opt_state):
-    """The base optimizer's state (inside the cautious wrapper when there is one)."""
+def _masked_state(setup: Setup, opt_state):
+    """The state of masked_transform (inside the cautious wrapper when there is one)."""
     inner = _direction_state(opt_state)
     return get(inner, "inner_state") if setup.cautious else inner
+
+
+def _base_state(setup: Setup, opt_state):
+    """The base optimizer's state (inside the cautious wrapper and SAM when there are)."""
+    inner = _masked_state(setup, opt_state)
+    return sam_base_state(inner) if setup.sam else inner
 
 
 def _mask(setup: Setup, opt_state, like):
@@ -93,20 +118,21 @@ class Trajectory(NamedTuple):
     decay_mask: np.ndarray | None = None
 
 
-def step_records(setup: Setup, hp: Hyper, opt_state, w, g, g_used) -> dict:
+def step_records(setup: Setup, hp: Hyper, opt_state, w, g, g_used, grad_fn=None) -> dict:
     """The optional records of one step taken from ``opt_state`` at ``w`` with the
     gradient g_used (true gradient g): noise_drop/noise_keep and decay_mask (see the
     module docstring); {} when the setup has none.  The directions are recomputed with
-    the same pure transforms as the step (XLA shares the work)."""
+    the same pure transforms as the step (XLA shares the work); ``grad_fn`` as the
+    step's (SAM setups)."""
     flips = setup.noise != "none" and setup.cautious
     if not flips and setup.decay != "cautious":
         return {}
     out = {}
     if flips:
-        u, _ = base_transform(setup, hp).update(g_used, _base_state(setup, opt_state), w)
+        u, _ = masked_transform(setup, hp, grad_fn).update(g_used, _masked_state(setup, opt_state), w)
         out["noise_drop"], out["noise_keep"] = mask_flips(u, g, g_used, setup.mask, lr=hp.lr, mu=hp.mu, tau=hp.tau)
     if setup.decay == "cautious":
-        u, _ = inner_transform(setup, hp).update(g_used, _direction_state(opt_state), w)
+        u, _ = inner_transform(setup, hp, grad_fn).update(g_used, _direction_state(opt_state), w)
         out["decay_mask"] = cautious_decay_mask(u, w)
     return out
 
@@ -116,7 +142,8 @@ def _rollout_fn(setup: Setup, value, bucket: int):
 
     def run(w0, hp: Hyper, toy_params, steps, seed=None):
         loss_fn = lambda w: value(w, toy_params)
-        opt = make_optimizer(setup, hp)
+        grad = jax.grad(loss_fn)
+        opt = make_optimizer(setup, hp, grad)
         state0 = opt.init(w0)
 
         def record(w, state, update):
@@ -137,9 +164,10 @@ def _rollout_fn(setup: Setup, value, bucket: int):
 
         def step(t, carry):      # t = 1..steps: the step that produces w_t, written to row t
             (w, state, g), rows = carry
-            g_used = g + hp.noise_sigma * zs[t - 1] if noisy else g
-            extra = step_records(setup, hp, state, w, g, g_used)
-            upd, state = opt.update(g_used, state, w)
+            noise = hp.noise_sigma * zs[t - 1] if noisy else None
+            g_used, grad_t = (g + noise, with_noise(grad, noise)) if noisy else (g, grad)
+            extra = step_records(setup, hp, state, w, g, g_used, grad_t)
+            upd, state = (make_optimizer(setup, hp, grad_t) if noisy else opt).update(g_used, state, w)
             w = w + upd
             rec, g = record(w, state, upd)
             rec.update(extra)

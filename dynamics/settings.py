@@ -11,7 +11,8 @@ HYPER_DEFAULTS); a setting whose default depends on the optimizer (beta2) has th
 default None, "the optimizer's own", resolved by ``optimizer_default``.
 
 ``RUN_OPTIONS`` are the options every command that runs an optimizer shares
-(cli.options.add_run_options); lion_sign, sign_tau, noise_sigma and seed are added by
+(cli.options.add_run_options), and ``OPTIONAL_OPTIONS`` (SAM's, dynamics.sam) too, which
+enter the command's config only when used; lion_sign, sign_tau, noise_sigma and seed are added by
 the run and sweep commands that use them, rise_rel (how large a loss rise must be to
 count, dynamics.rollout.loss_rises) by the run command (cli.options.add_setting, same
 schema).
@@ -38,7 +39,8 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
     for name in sorted({key for spec in REGISTRY.values() for key in spec.defaults})
 }
 GROUPS = {"optimizer": "optimizer (w_{t+1} = w_t - lr * u_t)", "caution": "caution (arXiv 2411.16085)",
-          "decay": "weight decay (arXiv 2510.12402)", "run": "run", "flow": "flow", "noise": "gradient noise"}
+          "decay": "weight decay (arXiv 2510.12402)", "run": "run", "flow": "flow", "noise": "gradient noise",
+          "sam": "sharpness-aware minimization (arXiv 2010.01412)"}
 _SETUP_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Setup)}
 _DEFAULTS = {**_SETUP_DEFAULTS, **HYPER_DEFAULTS}         # the general default of each Setup and Hyper field
 _NO_DEFAULT = object()
@@ -82,6 +84,7 @@ class Setting:
     app_hi: float | None = None
     app_default: Any = _NO_DEFAULT
     app_reason: str = ""
+    optional: bool = False
 
     @property
     def dest(self) -> str:
@@ -163,6 +166,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              help="none: alpha = 1; mean: 1/max(mean phi, 1e-3); count: d/(nnz phi + 1)"),
     _setting("decay", "--weight-decay-mode", "decay", "decay", choices=DECAY_MODES,
              help="none; decoupled: u += wd w; cautious: u += wd 1[u w >= 0] w"),
+    _setting("sam", "--sam", "sam", "sam", "SAM: the base optimizer is fed grad L(w + rho g/|g|), g = grad L(w) "
+             "(two gradients per step; a cautious mask still compares u with g)", optional=True),
+    _setting("rho", "--rho", "rho", "sam", "SAM's radius rho (read with --sam)", lo=0.0, app_lo=0.0, app_hi=10.0,
+             optional=True),
     _setting("wd", "--wd", "wd", "decay", "weight-decay strength lambda", lo=0.0, app_lo=0.0, app_hi=100.0),
     _setting("lr", "--lr", "lr", "optimizer", "step size eps", lo=0.0, lo_open=True, app_lo=1e-6, app_hi=100.0),
     _unit("beta", "--beta", "beta", "optimizer", "momentum: gdm/nesterov beta, adam/lion b1", app_default=0.99,
@@ -195,13 +202,15 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
 ]}
 RUN_OPTIONS = ("optimizer", "dampening", "cautious", "mask", "compensation", "decay", "wd", "lr", "beta", "beta2",
                "adam_eps", "tau", "mu", "steps", "dtype")     # the options of every command that runs an optimizer
+OPTIONAL_OPTIONS = ("sam", "rho")     # every such command's too, in its config only when --sam is given
 BY_URL = {s.url: s for s in SETTINGS.values() if s.url is not None}
 
 
 def of_config(config: dict[str, Any], target: str) -> dict[str, Any]:
     """The run options of the CLI's resolved ``config`` (keyed by dest) that are fields of
-    ``target`` (setup or hyper), keyed by field name."""
-    return {s.name: config[s.dest] for s in map(SETTINGS.get, RUN_OPTIONS) if s.target == target}
+    ``target`` (setup or hyper), keyed by field name (optional ones where present)."""
+    return {s.name: config[s.dest] for s in map(SETTINGS.get, RUN_OPTIONS + OPTIONAL_OPTIONS)
+            if s.target == target and s.dest in config}
 
 
 def setup_hyper_of(values: dict[str, Any]) -> tuple[Setup, Hyper]:

@@ -4,7 +4,8 @@ reductions are carried (the outputs of dynamics.sweep's docstring).
 
 One step of a cell, with the hyperparameters lr and beta of that cell:
 
-    g_t = grad L(w_t) (+ sigma z_t with noise);  (u_t, state) = opt.update(g_t, state, w_t);
+    g_t = grad L(w_t) (+ sigma z_t with noise);  (u_t, state) = opt.update(g_t, state, w_t)
+    (SAM: opt evaluates grad L(w_t + rho g_t/|g_t|) (+ the same sigma z_t), dynamics.sam);
     w_{t+1} = w_t + u_t
 
 then the observation at w_{t+1}: the distance d (dynamics.metrics), the divergence
@@ -38,6 +39,7 @@ from dynamics.noise import noise_key, noisy_gradient
 from dynamics.rates import RATE_DIVERGED, block_fit_rate, block_starts, is_homogeneous, log_floor, window_starts
 from dynamics.renormalisation import RENORM_EVERY, Scale, moments_norm2, renormalise, scale_of
 from dynamics.rollout import make_optimizer, step_records
+from dynamics.sam import with_noise
 from toys import Toy
 
 
@@ -107,8 +109,14 @@ def _consts(plan: _Plan, steps, hp, w0, p, minima, loss_min, tol2) -> _Consts:
     return _Consts(steps, steps + 1, hp, w0, p, minima, loss_min, tol2, wstar, d2_0, lim2, ln2, loss_grad)
 
 
-def _optimizer(plan: _Plan, k: _Consts, lr_c, beta_c):
-    return make_optimizer(plan.setup, k.hp._replace(lr=lr_c, beta=beta_c))
+def _grad_fn(plan: _Plan, k: _Consts):
+    """w -> grad L(w) (SAM's second gradient, dynamics.sam)."""
+    return jax.grad(lambda w: plan.value(w, k.p))
+
+
+def _optimizer(plan: _Plan, k: _Consts, lr_c, beta_c, grad_fn=None):
+    return make_optimizer(plan.setup, k.hp._replace(lr=lr_c, beta=beta_c),
+                          _grad_fn(plan, k) if grad_fn is None else grad_fn)
 
 
 def _observe(plan: _Plan, k: _Consts, x, scale: Scale | None, n2, c_status):
@@ -154,8 +162,9 @@ def _init_cell(plan: _Plan, k: _Consts, lr_c, beta_c) -> _Cell:
 def _step_cell(plan: _Plan, k: _Consts, c: _Cell, lr_c, beta_c, seed_c, t, new_block, tau) -> _Cell:
     """One step of one cell (see the module docstring): the new carry."""
     g_used = noisy_gradient(c.g, k.hp.noise_sigma, noise_key(seed_c), t) if plan.noisy else c.g
-    upd, state = _optimizer(plan, k, lr_c, beta_c).update(g_used, c.state,
-                                                          k.wstar + c.x if plan.homogeneous else c.x)
+    grad_fn = with_noise(_grad_fn(plan, k), g_used - c.g) if plan.noisy else _grad_fn(plan, k)
+    upd, state = _optimizer(plan, k, lr_c, beta_c, grad_fn).update(g_used, c.state,
+                                                                   k.wstar + c.x if plan.homogeneous else c.x)
     x, scale, n2 = c.x + upd, c.scale, None
     if plan.homogeneous:        # t is shared by every cell: a real branch, not a select
         x, state, scale, n2 = jax.lax.cond(t % RENORM_EVERY == 0, functools.partial(_renormalised, k), _kept,
@@ -171,7 +180,7 @@ def _step_cell(plan: _Plan, k: _Consts, c: _Cell, lr_c, beta_c, seed_c, t, new_b
     drops = None
     if plan.flips:
         hp_c = k.hp._replace(lr=lr_c, beta=beta_c)
-        drop = step_records(plan.setup, hp_c, c.state, c.x, c.g, g_used)["noise_drop"]
+        drop = step_records(plan.setup, hp_c, c.state, c.x, c.g, g_used, grad_fn)["noise_drop"]
         drops = (c.drops[0] + jnp.where(ok, drop, 0), c.drops[1] + ok.astype(jnp.int32))
     return _Cell(x, state, g, scale, jnp.where(ok, loss, c.loss),
                  jnp.where(ok, jnp.maximum(c.max_rise, loss - c.loss), c.max_rise), status,

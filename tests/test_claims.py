@@ -27,7 +27,8 @@ SMALL = ClaimSettings(rise_lrs=(0.01, 0.003), total_time=3.0, ablation_steps=300
                       rate_grids=(16, 24), inner_grids=(16,), rate_steps=300, rate_chunk_cells=128, draws=400,
                       rosenbrock_steps=600,
                       adam_steps=400, decay_toys=("valley-line",), decay_steps=600, decay_optimizers=("gdm", "lion"),
-                      decay_refine=2)
+                      decay_refine=2, sam_optimizers=("gd",), sam_lrs=(0.05,), sam_rhos=(0.3, 0.8), sam_grid=12,
+                      sam_steps=1000)
 A_PAPER = np.array([8.0, 2.0])          # L = 4 w1^2 + w2^2 = 1/2 (8 w1^2 + 2 w2^2), the paper's Section 3.1
 KEYS = ["id", "kind", "source", "quote", "statement", "verdict", "condition", "test", "measured", "note"]
 
@@ -149,6 +150,11 @@ REDERIVE = {
     "cwd-decoupled-lion-box": _lion_box,
     "obs-cwd-smaller-norm": lambda m: _yes(all(r["cautious_final_norm"] < r["no_decay_final_norm"]
                                                for r in m.values())),
+    "obs-sam-fewer-sharp": lambda m: _yes(all(
+        all(v["sharp"] < r["base"]["sharp"] for k, v in r.items() if k.startswith("rho="))
+        and np.all(np.diff([v["sharp"] for k, v in r.items() if k.startswith("rho=")]) <= 0) for r in m.values())),
+    "obs-sam-more-flat": lambda m: _yes(all(v["flat"] > r["base"]["flat"] for r in m.values()
+                                            for k, v in r.items() if k.startswith("rho="))),
 }
 
 
@@ -344,7 +350,7 @@ def test_claims_command_rejects_unknown_check(capsys):
 
 def test_checks_cover_every_claim_once(claims):
     assert list(CHECKS) == ["fig1-loss", "fig1-hamiltonian", "fig1-ablation", "fig2-rates", "thm2.1", "flow-order",
-                            "adam", "one-step", "decay"]
+                            "adam", "one-step", "decay", "sam"]
     assert len(claims) == len(REDERIVE)
 
 

@@ -37,8 +37,8 @@ def test_defaults_agree_between_cli_config_files_and_app(optimizer):
         s = SETTINGS[name]
         assert config[s.dest] == s.default_for(optimizer), name
     for s in SETTINGS.values():
-        if s.target in ("setup", "hyper") and s.name not in chosen:
-            assert run[s.name] == s.default_for(optimizer), s.name
+        if s.target in ("setup", "hyper") and s.name not in chosen:     # optional settings: absent means default
+            assert run.get(s.name, s.default) == s.default_for(optimizer) and (s.name in run) != s.optional, s.name
         if s.url is not None and s.name != "optimizer":
             assert FIELDS[s.url].default == s.opening, s.name
         if s.name in SPEC_SETTINGS and s.opening == s.default and s.name not in chosen:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 
 from toys.base import Toy
@@ -112,6 +113,26 @@ def _goldstein_price(w, p):
     return a * b
 
 
+def _two_wells(w, p):
+    sharp = jnp.sum((w - jnp.array([-1.0, 0.0])) ** 2, axis=-1)
+    flat = jnp.sum((w - jnp.array([1.0, 0.0])) ** 2, axis=-1)
+    return (-jnp.exp(-sharp / (2 * p["s1"] ** 2)) - jnp.exp(-flat / (2 * p["s2"] ** 2))
+            + 0.5 * p["c"] * jnp.sum(w * w, axis=-1))
+
+
+def _two_wells_minima(p):
+    """The two minimisers of _two_wells, on the axis w2 = 0 (symmetric in w2): Newton's
+    method on dL/dw1 along it from the wells' centres -1 and 1."""
+    d1 = jax.grad(lambda x: _two_wells(jnp.stack([x, jnp.zeros_like(x)]), p))
+    d2 = jax.grad(d1)
+    out = []
+    for x in (-1.0, 1.0):
+        for _ in range(30):
+            x = float(x - d1(jnp.asarray(x)) / d2(jnp.asarray(x)))
+        out.append((x, 0.0))
+    return out
+
+
 def _valley_line(w, p):
     return (w[..., 0] + w[..., 1] - p["s"]) ** 2
 
@@ -201,6 +222,18 @@ _register(Toy(
     note="the first minimum is global (L = 3)",
 ))
 _register(Toy(
+    name="two-wells", title="Sharp and flat wells (SAM's test)",
+    latex=lambda p: (f"L = -e^{{-|w - (-1, 0)|^2 / (2 \\cdot {_fmt(p['s1'])}^2)}} "
+                     f"- e^{{-|w - (1, 0)|^2 / (2 \\cdot {_fmt(p['s2'])}^2)}} + {_fmt(p['c'] / 2)}\\,|w|^2"),
+    value=_two_wells, defaults={"s1": 0.2, "s2": 0.8, "c": 0.2},
+    domain=((-2.5, 2.5), (-2.0, 2.0)), start=(-0.3, 1.2),
+    approx_minima=_two_wells_minima,
+    param_help={"s1": "width of the sharp well at (-1, 0)", "s2": "width of the flat well at (1, 0)",
+                "c": "curvature of the wide bowl c/2 |w|^2 (every start then descends somewhere)"},
+    note="two Gaussian wells of depth 1: the sharp one (Hessian about 1/s1^2) is listed first, the flat one "
+         "(about 1/s2^2) second; their minimum values are close (-0.946 and -0.911 by default)",
+))
+_register(Toy(
     name="valley-line", title="Valley of minimisers: (w₁ + w₂ − s)²",
     latex=lambda p: f"L = (w_1 + w_2 - {_fmt(p['s'])})^2", value=_valley_line,
     defaults={"s": 2.0}, domain=((-1.0, 3.5), (-1.0, 3.5)), start=(3.0, -0.5),
@@ -232,7 +265,8 @@ def get_toy(name: str) -> Toy:
 # The parameters' and the start's bounds wherever they are typed: the app (ui.state,
 # ui.sidebar) and figure configuration files (figures.presets).
 TOY_PARAM_BOUNDS = {"h1": (1e-3, 1e3), "h2": (1e-3, 1e3), "angle": (-math.pi, math.pi), "cx": (-100.0, 100.0),
-                    "cy": (-100.0, 100.0), "a": (-10.0, 10.0), "b": (0.0, 1e4), "A": (0.0, 100.0), "s": (-10.0, 10.0)}
+                    "cy": (-100.0, 100.0), "a": (-10.0, 10.0), "b": (0.0, 1e4), "A": (0.0, 100.0), "s": (-10.0, 10.0),
+                    "s1": (0.05, 2.0), "s2": (0.05, 2.0), "c": (0.0, 10.0)}
 TOY_PARAM_BOUNDS_BY_TOY = {("valley-hyperbola", "s"): (1e-2, 10.0)}
 START_BOUND = 1e3
 

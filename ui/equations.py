@@ -1,8 +1,8 @@
 r"""The equations the Learn view shows, as LaTeX, beside each optimizer's own (its update,
 flow and Hamiltonian come from the registry, ``spec_of(name).equations(setup)``): the
-cautious mask and compensation and the weight decay.  They restate dynamics.caution and
-dynamics.decay (docs/theory.md, Sections 2-3); arXiv 2411.16085 is "Cautious Optimizers",
-arXiv 2510.12402 "Cautious Weight Decay"."""
+cautious mask and compensation, the weight decay and SAM.  They restate dynamics.caution,
+dynamics.decay and dynamics.sam (docs/theory.md, Sections 2-3 and 7); arXiv 2411.16085 is
+"Cautious Optimizers", arXiv 2510.12402 "Cautious Weight Decay", arXiv 2010.01412 SAM."""
 from __future__ import annotations
 
 MASK = {
@@ -38,3 +38,12 @@ def cautious_update() -> str:
 H_CAUTIOUS = (r"\dot H_{\text{cautious}} - \dot H_{\text{base}} = -\varepsilon \sum_i \big(\alpha\, \phi(x_i)\, "
               r"x_i - x_i\big) \le 0 \quad \text{when} \quad \alpha\, \phi(x)\, x \ge \max(x, 0), "
               r"\ \text{i.e.}\ \alpha \ge 1")
+
+# SAM (arXiv 2010.01412, dynamics.sam): the base optimizer's u is computed from the gradient at the
+# ascended point; a cautious mask still compares u with g at w.
+SAM_UPDATE = (r"\begin{gathered} g_t = \nabla L(w_t),\quad \tilde g_t = \nabla L\!\left(w_t + \rho\, "
+              r"\frac{g_t}{\|g_t\|}\right) \\ u_t = u(\tilde g_t),\quad w_{t+1} = w_t - \varepsilon\, u_t "
+              r"\quad (\text{cautious: } \alpha\, \phi(u_t \odot g_t) \odot u_t) \end{gathered}")
+SAM_NOTE = ("Two gradients per step; the perturbation goes up the gradient. With SAM, H = L + K need not fall: along "
+            "w' = −ε ∇L(w + ρn), dL/dt = −ε g(w)·g(w + ρn) can be positive (docs/theory.md, Section 7), and SAM "
+            "has no flow here (its field is discontinuous where g = 0).")

@@ -76,6 +76,7 @@ def render(run_labels: list[str]) -> None:
     _optimizers(sb, run_labels)
     _hyperparameters(sb)
     _caution_decay_noise(sb)
+    _sam(sb)
     sb.caption("The URL holds every setting: copy it to share or reproduce this view.")
 
 
@@ -161,3 +162,11 @@ def _caution_decay_noise(sb) -> None:
     if ss["noise_sigma"] > 0:
         _number("seed of the noise", "seed", fmt="%d", step=1,
                 help=f"{FIELDS['seed'].help}: the same seed gives the same noise, bit for bit")
+
+
+def _sam(sb) -> None:
+    """Sharpness-aware minimization (dynamics.sam) and its radius rho (shown when on)."""
+    sb.subheader("SAM (arXiv 2010.01412)")
+    sb.checkbox("SAM: step with ∇L(w + ρ g/|g|), g = ∇L(w)", key="sam", help=FIELDS["sam"].help)
+    if st.session_state["sam"]:
+        _number("SAM radius ρ", "rho", step=0.01)

@@ -46,6 +46,7 @@ CUSTOM_PREFIX = "custom:"               # toy key of a typed objective: CUSTOM_P
 DEFAULT_EXPR = "(1-x)^2 + 5*(y-x^2)^2"       # a gentle Rosenbrock: GDM at the default lr, beta converges
 EXPR_URL_LIMIT = 65536                  # longest expr taken from a URL (the parser itself refuses more than 500)
 BASIN_SIZES = (16, 32, 48, 64, 96, 128)
+BASIN_PAIRS = ("cautious", "sam")      # the Basins tab compares the focus run with its cautious twin, or without/with SAM
 LESSON_STEPS = 7                        # the Lesson tab's steps (ui.presets.LESSON)
 NUMBER_CHARS = 40                       # longest number taken from a URL (an int of more digits is no setting)
 
@@ -150,7 +151,7 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
     Field("focus", "choice", "", choices=("",) + tuple(
         ("C-" if c else "") + NAMES[o] for o in OPTIMIZERS for c in (False, True))),
     *_run("dampening", "lr", "beta", "beta2", "adam_eps", "steps", "dtype", "mask", "comp", "tau", "mu", "decay",
-          "wd", "noise_sigma", "seed", "rise_rel"),
+          "wd", "noise_sigma", "seed", "rise_rel", "sam", "rho"),
     Field("present", "bool", False),
     _f("r_lr_lo", 1e-3, 1e-6, 100.0),
     _f("r_lr_hi", 1.0, 1e-6, 100.0),
@@ -163,6 +164,7 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
     _c("d_toy", STUDY_TOYS[0], STUDY_TOYS),
     Field("d_cmask", "bool", False),
     _c("b_n", 48, BASIN_SIZES),
+    _c("b_pair", "cautious", BASIN_PAIRS),
     _i("b_steps", 1000, 10, 5000),
     _c("o_solver", "rk4", SOLVERS),
     _i("o_substeps", 10, 1, 200),
@@ -178,8 +180,8 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
 ]}
 
 SPEC_SETTINGS = ("dampening", "mask", "compensation", "decay", "dtype", "lr", "beta", "beta2", "adam_eps", "wd",
-                 "tau", "mu", "noise_sigma")   # the run settings of a RunSpec (the flow's lion_sign, sign_tau: the
-                                               # Continuous time tab's own)
+                 "tau", "mu", "noise_sigma", "sam", "rho")   # the run settings of a RunSpec (the flow's lion_sign,
+                                                             # sign_tau: the Continuous time tab's own)
 START_KEYS = ("sx", "sy")
 PARAM_PREFIX = "p_"
 

@@ -1,6 +1,7 @@
 """Basin maps (dynamics.basins): a grid of start points w_0 coloured by the listed
-minimiser each run ends at, for the base optimizer and its cautious twin (arXiv
-2411.16085) side by side, and the cells where the two differ (``changed``).
+minimiser each run ends at, for two runs side by side (the base optimizer and its
+cautious twin, arXiv 2411.16085, or an optimizer without and with SAM), and the cells
+where the two differ (``changed``).
 
 One colour per minimiser (Okabe-Ito, the minimiser drawn as a star of the same
 colour); grey: the run ended near no listed minimiser or diverged.  Rows are w2 (y),

@@ -95,7 +95,7 @@ def render(ctx: Context) -> None:
     lion_sign = v["o_sign"] if _has_sign(spec) else "hard"
     cost = (flow_cost("the flow", spec.steps, v["o_solver"], v["o_substeps"], ADAPTIVE_DEFAULTS["method"],
                       ADAPTIVE_DEFAULTS["max_steps"])
-            + runs_cost("the steps", spec.steps, noisy=spec.hyper.noise_sigma > 0))
+            + runs_cost("the steps", spec.steps, noisy=spec.hyper.noise_sigma > 0, sam=spec.setup.sam))
     if not guard.affordable(cost, "the steps T or the substeps per unit"):
         return
     try:

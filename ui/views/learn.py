@@ -9,7 +9,8 @@ import streamlit as st
 from ui import compute, downloads
 from dynamics.optimizers import spec_of
 from dynamics.rollout import loss_rises
-from ui.equations import COMPENSATION, DECAY, H_CAUTIOUS, MASK, cautious_update
+from dynamics.sam import NO_FLOW
+from ui.equations import COMPENSATION, DECAY, H_CAUTIOUS, MASK, SAM_NOTE, SAM_UPDATE, cautious_update
 from ui.session import Context
 from ui.state import CUSTOM_PREFIX, NAMES
 from ui.text import plain
@@ -22,6 +23,8 @@ REFERENCES = """
   Hamiltonian), Figures 2-3 (the toy runs and rate maps reproduced by the presets).
 - *Cautious Weight Decay*, [arXiv 2510.12402](https://arxiv.org/abs/2510.12402): Section 3 (decay only where
   u·w ≥ 0; sliding mode along the minimiser set).
+- Foret, Kleiner, Mobahi, Neyshabur, *Sharpness-Aware Minimization for Efficiently Improving Generalization*,
+  [arXiv 2010.01412](https://arxiv.org/abs/2010.01412): SAM's step (the sidebar's SAM switch).
 - G. Goh, *Why Momentum Really Works*, [Distill 2017](https://distill.pub/2017/momentum/): the optimal heavy ball
   on a quadratic, ε* = (2/(√λ₁+√λ₂))², β* = ((√κ−1)/(√κ+1))².
 """
@@ -44,6 +47,11 @@ def _explain(ctx: Context, spec) -> str:
     elif spec.setup.decay == "decoupled":
         text.append("**Decoupled weight decay** pulls towards the minimiser of the regularised L + (λ/2)|w|², "
                     "not of L. ")
+    if spec.setup.sam:
+        text.append(f"**SAM** (ρ = {spec.hyper.rho:g}) first steps up the gradient by ρ, to w + ρ g/|g|, and gives "
+                    f"the gradient found there to {name}: a minimum whose surroundings within ρ are steep pushes the "
+                    "run out, a flat one does not (the Basins tab compares without and with SAM; try the two-wells "
+                    "toy). With caution, the mask still compares u with the gradient at w itself. ")
     if spec.hyper.noise_sigma > 0:
         text.append(f"**Noisy gradients** (σ = {spec.hyper.noise_sigma:g}, seed {spec.seed}): every step uses "
                     "g + σz with "
@@ -70,13 +78,21 @@ def _observed(ctx: Context) -> str:
     return "In the current settings:\n" + "\n".join(lines)
 
 
+def _sam_rule(spec) -> None:
+    """SAM's step (arXiv 2010.01412, dynamics.sam) when the run uses it."""
+    if spec.setup.sam:
+        st.markdown(f"**SAM** (arXiv 2010.01412; ρ = {spec.hyper.rho:g}, in use)")
+        st.latex(SAM_UPDATE)
+        st.caption(SAM_NOTE)
+
+
 def render(ctx: Context) -> None:
     """The toy, the rules in use as LaTeX, the mask's figure (in presentation mode at the
     top of the right column), and what the runs did."""
     spec = ctx.focus
     eq = spec_of(spec.setup.optimizer).equations(spec.setup)
     toy_name = ctx.toy.title if ctx.toy.name.startswith(CUSTOM_PREFIX) else ctx.toy.name
-    st.subheader(f"{spec.label} on {plain(toy_name)}")
+    st.subheader(f"{spec.label}{'-SAM' if spec.setup.sam else ''} on {plain(toy_name)}")
     st.latex(ctx.toy.latex(ctx.params))
     left, right = st.columns(2)
     chart = right.container() if ctx.presentation else None     # presentation: the figure first, beside the rules
@@ -94,14 +110,17 @@ def render(ctx: Context) -> None:
         comp, where = COMPENSATION[spec.setup.compensation]
         st.markdown(f"**Compensation**: {spec.setup.compensation}" + (f" ({where})" if where else ""))
         st.latex(comp)
+        _sam_rule(spec)
         chart = chart or st.container()
         if DECAY[spec.setup.decay] is not None:
             st.markdown(f"**Weight decay**: {spec.setup.decay}, λ = {spec.hyper.wd:g} (arXiv 2510.12402)")
             st.latex(DECAY[spec.setup.decay])
     with right:
         st.markdown("**Flow** (one unit of time = one step; the Continuous time tab solves it)")
-        if eq.flow:
+        if eq.flow and not spec.setup.sam:
             st.latex(eq.flow)
+        elif spec.setup.sam:
+            st.caption(NO_FLOW)
         else:
             st.caption(f"No flow: {NAMES[spec.setup.optimizer]} has none here, so the Continuous time tab solves none "
                        "either.")

@@ -114,7 +114,7 @@ def cost(values, spec) -> Cost:
     """The size of the sidebar's rate maps for ``spec`` and its twin (dynamics.budget)."""
     noisy = spec.hyper.noise_sigma > 0
     return grid_cost("the rate maps", (values["r_n"], values["r_n"]), values["r_steps"],
-                     values["r_seeds"] if noisy else 1, runs=2, noisy=noisy)
+                     values["r_seeds"] if noisy else 1, runs=2, noisy=noisy, sam=spec.setup.sam)
 
 
 def _report(bar, k: int, label: str, cells: int):

@@ -116,7 +116,8 @@ def affordable(*ctxs: Context) -> bool:
     """True if the runs of ``ctxs`` fit the app's work budget; else one warning (ui.guard)."""
     specs = [spec for c in ctxs for spec in c.runs]
     noisy = any(spec.hyper.noise_sigma > 0 for spec in specs)
-    return guard.affordable(runs_cost("the trajectories", max(spec.steps for spec in specs), len(specs), noisy),
+    sam = any(spec.setup.sam for spec in specs)
+    return guard.affordable(runs_cost("the trajectories", max(spec.steps for spec in specs), len(specs), noisy, sam),
                             "the steps T or the number of optimizers")
 
 
