@@ -129,8 +129,9 @@ def app_config(values: Mapping[str, Any], view: str) -> str:
 
 
 def parse_app_config(text: str, source: str = "config") -> tuple[dict[str, Any], str, list[str]]:
-    """(values, view slug, warnings: versions, unknown keys) from an ``app_config`` file;
-    ConfigError with one line naming the first problem otherwise."""
+    """(values, view slug, warnings: versions, unknown keys, settings the file lacks,
+    which take their defaults) from an ``app_config`` file; ConfigError with one line
+    naming the first problem otherwise."""
     figure, warnings = loads(text, source)
     if not {STATE_KEY, VIEW_KEY} <= set(figure):
         raise ConfigError(f"{source}: not a configuration of this app (expected 'figure' to hold "
@@ -146,6 +147,11 @@ def parse_app_config(text: str, source: str = "config") -> tuple[dict[str, Any],
         got = state.get("toy") if isinstance(state, dict) else state
         raise ConfigError(f"{source}: {STATE_KEY}.toy {short(got)} is not one of {', '.join(toys)}")
     template = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults(state["toy"]).items()}
+    missing = sorted(set(template) - set(state))           # settings newer than the file: their defaults
+    if missing:
+        warnings.append(f"{source}: {STATE_KEY}: settings {short(missing)} are not in the file (written before they "
+                        "existed?): they take their defaults")
+        state.update({k: template[k] for k in missing})
     warnings += check_like(state, template, f"{source}: {STATE_KEY}")
     query = {k: FIELDS[k].format(state[k]) for k in FIELDS}
     query["start"] = ",".join(repr(float(state[k])) for k in START_KEYS)
