@@ -25,6 +25,7 @@ DECAY_MODES = ("none", "decoupled", "cautious")
 DTYPES = ("float64", "float32")
 LION_SIGNS = ("hard", "smooth")
 NOISE_KINDS = ("none", "gaussian")
+SCHEDULES = ("constant", "warmup-cosine", "step", "one-cycle")
 
 @dataclasses.dataclass(frozen=True)
 class Setup:
@@ -42,6 +43,9 @@ class Setup:
     solvers, dynamics.flows), not a discrete optimizer.
     noise: ``gaussian`` steps with the noisy gradient g + sigma z_t, z_t ~ N(0, I)
     (sigma = Hyper.noise_sigma, dynamics.noise); ``none`` is the exact gradient.
+    schedule: the learning-rate schedule eps_t = lr f(t-1) of step t (dynamics.schedules;
+    lr is the peak); ``constant`` is f = 1, today's program.  clip: clip the gradient to
+    global norm Hyper.clip_norm before the base optimizer (and so before the cautious mask).
     An optimizer whose spec names a decay mode (adamw: ``decoupled``) gets it when decay
     is ``none`` (adamw without decay is adam); ``cautious`` then gives AdamW with
     cautious weight decay (arXiv 2510.12402).
@@ -57,11 +61,14 @@ class Setup:
     bias_correction: bool = True
     lion_sign: str = "hard"
     noise: str = "none"
+    schedule: str = "constant"
+    clip: bool = False
 
     def __post_init__(self):
         for field, allowed in (("optimizer", OPTIMIZERS), ("mask", MASKS),
                                ("compensation", COMPENSATIONS), ("decay", DECAY_MODES),
-                               ("dtype", DTYPES), ("lion_sign", LION_SIGNS), ("noise", NOISE_KINDS)):
+                               ("dtype", DTYPES), ("lion_sign", LION_SIGNS), ("noise", NOISE_KINDS),
+                               ("schedule", SCHEDULES)):
             value = getattr(self, field)
             if value not in allowed:
                 raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
@@ -81,6 +88,10 @@ class Hyper(NamedTuple):
     default so that Hyper(...) written with the first seven fields still works.
     noise_sigma: standard deviation sigma of the gradient noise (Setup.noise); 0 by
     default, and read only when Setup.noise is not ``none``.
+    warmup, lr_final, decay_every, decay_factor: the schedule's numbers (Setup.schedule,
+    dynamics.schedules), read on the host, where the factors f(t) are computed: the
+    compiled programs get f, not these, so a new value compiles nothing.  clip_norm: the
+    largest global gradient norm c (Setup.clip): g <- g min(1, c/|g|).
     """
 
     lr: jnp.ndarray
@@ -92,10 +103,16 @@ class Hyper(NamedTuple):
     mu: jnp.ndarray
     sign_tau: jnp.ndarray = 1e-3
     noise_sigma: jnp.ndarray = 0.0
+    warmup: jnp.ndarray = 100.0
+    lr_final: jnp.ndarray = 0.0
+    decay_every: jnp.ndarray = 100.0
+    decay_factor: jnp.ndarray = 0.5
+    clip_norm: jnp.ndarray = 1.0
 
 
 HYPER_DEFAULTS = dict(lr=0.01, beta=0.9, beta2=0.999, adam_eps=1e-8, wd=0.0, tau=1e-3, mu=1.0, sign_tau=1e-3,
-                      noise_sigma=0.0)
+                      noise_sigma=0.0, warmup=100.0, lr_final=0.0, decay_every=100.0, decay_factor=0.5,
+                      clip_norm=1.0)
 
 
 def make_hyper(dtype: str = "float64", **values: float) -> Hyper:

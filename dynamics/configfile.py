@@ -22,7 +22,9 @@ are those of dynamics.settings and figures.presets.validate.
 
 A *run* inside a figure configuration is one optimizer's settings: every field of
 dynamics.config.Setup and of Hyper (``run_template``), plus a ``label``; its defaults
-and valid values are those of dynamics.settings.
+and valid values are those of dynamics.settings.  The learning-rate schedule's and
+clipping's settings (OPTIONAL_RUN_SETTINGS) are optional: written only when given, read
+as their defaults when absent, so files written before they existed still load.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ import stat
 from typing import Any, NamedTuple
 
 from dynamics.config import Hyper, Setup, make_hyper
-from dynamics.settings import SETTINGS, setup_hyper_of
+from dynamics.settings import SCHEDULE_SETTINGS, SETTINGS, setup_hyper_of
 
 FORMAT_KEY = "dynamics_figure_config"
 FORMAT_VERSION = 1
@@ -216,6 +218,7 @@ def check_like(value, template, where: str = "figure") -> list[str]:
     if want == "object":
         if kind != "object":
             raise ConfigError(f"{where}: expected an object, got {kind}")
+        template = {**optional_run_keys(template, value), **template}
         missing, unknown = sorted(set(template) - set(value)), sorted(set(value) - set(template))
         if missing:
             raise ConfigError(f"{where}: missing keys {missing}")
@@ -250,14 +253,27 @@ def short(value) -> str:
 # ----------------------------------------------------------------------------- runs
 
 RUN_SETTINGS = tuple(s for s in SETTINGS.values() if s.target in ("setup", "hyper"))
+OPTIONAL_RUN_SETTINGS = SCHEDULE_SETTINGS + ("clip", "clip_norm")   # a run may leave these out: their defaults
+
+
+def optional_run_keys(template: dict, value: dict) -> dict[str, Any]:
+    """The optional settings (OPTIONAL_RUN_SETTINGS) that ``value`` holds, with their
+    defaults, when ``template`` is a run (it has a label and an optimizer); {} otherwise.
+    A run written before the learning-rate schedules and clipping existed, or one
+    that does not use them (run_template leaves them out), loads with their defaults."""
+    if not ({"label", "optimizer"} <= set(template) and isinstance(value, dict)):
+        return {}
+    return {k: SETTINGS[k].default for k in OPTIONAL_RUN_SETTINGS if k in value}
 
 
 def run_template(label: str = "", **overrides) -> dict[str, Any]:
     """A run: label, every Setup field and every Hyper field (dynamics.settings, the
-    defaults of ``overrides``' optimizer), with ``overrides``."""
+    defaults of ``overrides``' optimizer) but the optional ones (OPTIONAL_RUN_SETTINGS,
+    present only when given), with ``overrides``."""
     optimizer = overrides.get("optimizer", SETTINGS["optimizer"].default)
     run = {"label": label, **{s.name: s.default_for(optimizer) for s in RUN_SETTINGS}}
     unknown = set(overrides) - set(run)
+    run = {k: v for k, v in run.items() if k not in OPTIONAL_RUN_SETTINGS}
     if unknown:
         raise ValueError(f"unknown run settings {sorted(unknown)}")
     run.update(overrides)
@@ -267,6 +283,7 @@ def run_template(label: str = "", **overrides) -> dict[str, Any]:
 def setup_hyper(run: dict[str, Any], where: str | None = None) -> tuple[Setup, Hyper]:
     """The Setup and Hyper of a run; ConfigError naming the bad value and the allowed
     ones otherwise (as ``where.name`` where given, e.g. figure.runs[0], else by the run's label)."""
+    run = {**{k: SETTINGS[k].default for k in OPTIONAL_RUN_SETTINGS}, **run}
     for s in RUN_SETTINGS:
         problem = s.problem(run[s.name])
         if problem is not None:

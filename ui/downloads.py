@@ -30,7 +30,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from dynamics.configfile import SIZE_LIMIT, ConfigError, check_like, check_size, decode, dumps, loads, short
+from dynamics.configfile import (OPTIONAL_RUN_SETTINGS, SIZE_LIMIT, ConfigError, check_like, check_size, decode, dumps,
+                                 loads, short)
+from dynamics.settings import SETTINGS
 from ui import session
 from ui.state import FIELDS, PARAM_PREFIX, START_KEYS, defaults, parse_query
 from ui.text import LINE_LIMIT, plain
@@ -53,6 +55,8 @@ UPLOAD_KEY = "_config_upload"
 NOTICE_KEY = "_export_notice_shown"
 MESSAGE_KEY = "_config_message"
 STATE_KEY, VIEW_KEY = "app_state", "view"
+
+OPTIONAL_KEYS = tuple(SETTINGS[k].url for k in OPTIONAL_RUN_SETTINGS)   # state keys an older file may lack
 
 
 # ----------------------------------------------------------------------------- charts
@@ -146,6 +150,7 @@ def parse_app_config(text: str, source: str = "config") -> tuple[dict[str, Any],
         got = state.get("toy") if isinstance(state, dict) else state
         raise ConfigError(f"{source}: {STATE_KEY}.toy {short(got)} is not one of {', '.join(toys)}")
     template = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults(state["toy"]).items()}
+    state.update({k: template[k] for k in OPTIONAL_KEYS if k not in state})     # a file older than these settings
     warnings += check_like(state, template, f"{source}: {STATE_KEY}")
     query = {k: FIELDS[k].format(state[k]) for k in FIELDS}
     query["start"] = ",".join(repr(float(state[k])) for k in START_KEYS)
