@@ -121,6 +121,11 @@ def test_sweep_and_basin_cells_follow_the_schedule_with_lr_the_peak():
     bm = basin_map(setup, ROSEN, make_hyper(lr=LR, **NUMBERS), steps=25, n=2)
     run = rollout(setup, ROSEN, make_hyper(lr=LR, **NUMBERS), 25, start=(bm.x[1], bm.y[0]))
     np.testing.assert_allclose(bm.final[0, 1], run.w[-1], rtol=1e-12)
+    other = make_hyper(lr=LR, decay_every=3, decay_factor=0.2)
+    with Compiles() as c:                       # new schedule numbers: the same sweep and basin programs
+        sweep(setup, QUAD, lrs, [0.0], steps, hp=other)
+        basin_map(setup, ROSEN, other, steps=25, n=2)
+    assert c.count == 0
 
 
 def test_new_schedule_numbers_compile_nothing():
