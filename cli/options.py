@@ -18,7 +18,7 @@ import numpy as np
 
 from dynamics.budget import CLI_WORK_LIMIT, ENV, MEMORY_LIMIT, Cost, problem, work_limit
 from dynamics.config import Setup, make_hyper
-from dynamics.settings import GROUPS, OPTIONAL_OPTIONS, RUN_OPTIONS, SETTINGS, of_config
+from dynamics.settings import GROUPS, RUN_OPTIONS, SETTINGS, SWITCHES, of_config, quiet_defaults
 from toys import TOYS, get_toy
 
 PROG = "python -m dynamics"
@@ -52,7 +52,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                         "angle in radians, cx, cy; rosenbrock: a, b; ...)")
     g.add_argument("--start", metavar="X,Y", help="start point w_0 (default: the toy's)")
     groups: dict[str, Any] = {}
-    for name in RUN_OPTIONS + OPTIONAL_OPTIONS:
+    for name in RUN_OPTIONS:
         s = SETTINGS[name]
         if s.group not in groups:
             groups[s.group] = p.add_argument_group(GROUPS[s.group])
@@ -84,7 +84,9 @@ def add_setting(group, name: str, note: str = "") -> None:
     s = SETTINGS[name]
     kind = ({"action": "store_true"} if s.kind == "bool" else {"choices": s.choices} if s.kind == "choice"
             else {"type": int if s.kind == "int" else float})
-    group.add_argument(s.flag, default=s.default, help=s.cli_help() + note, **kind)
+    switch = f"; turns {SETTINGS[SWITCHES[name]].name} on (off when not given)" if name in SWITCHES else ""
+    group.add_argument(s.flag, default=None if name in SWITCHES else s.default, help=s.cli_help() + switch + note,
+                       **kind)
 
 
 def check_setting(name: str, value: Any) -> None:
@@ -147,13 +149,10 @@ def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
     values = {s.dest: getattr(args, s.dest) for s in map(SETTINGS.get, RUN_OPTIONS)}
     values["beta2"] = SETTINGS["beta2"].default_for(args.optimizer) if args.beta2 is None else args.beta2
     for s in map(SETTINGS.get, RUN_OPTIONS):
-        problem = s.problem(values[s.dest])
+        problem = None if s.name in SWITCHES and values[s.dest] is None else s.problem(values[s.dest])
         check(problem is None, s.flag, problem)
     values["weight_decay_mode"] = Setup(args.optimizer, decay=args.weight_decay_mode).decay   # adamw: decoupled
-    check_setting("rho", args.rho)
-    if args.sam:                      # SAM's settings enter the config only when it is on
-        values.update(sam=True, rho=args.rho)
-    return dict(toy=toy.name, toy_params=toy_params, start=list(start), **values)
+    return dict(toy=toy.name, toy_params=toy_params, start=list(start), **quiet_defaults(values))
 
 
 def setup_of(config: dict[str, Any]) -> Setup:

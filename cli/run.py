@@ -105,6 +105,7 @@ def _resolve(args) -> dict:
     check(config["optimizer"] in FLOW_OPTIMIZERS, "--optimizer",
           f"ODE mode has flows for {', '.join(FLOW_OPTIMIZERS)}; got {config['optimizer']}")
     check(args.noise_sigma == 0, "--noise-sigma", "noisy gradients are a discrete-mode option (--mode discrete)")
+    check(args.clip_norm is None, "--clip-norm", "gradient clipping is a discrete-mode option (--mode discrete)")
     check(args.substeps >= 1, "--substeps", f"must be an integer >= 1, got {args.substeps}")
     check(math.isfinite(args.rtol) and args.rtol > 0, "--rtol", f"must be a number > 0, got {args.rtol:g}")
     check(math.isfinite(args.atol) and args.atol > 0, "--atol", f"must be a number > 0, got {args.atol:g}")

@@ -247,6 +247,10 @@ def handle(args) -> int:
     print(f"  lr {lr[0]:g} .. {lr[-1]:g} ({lr_r['scale']}), beta {beta[0]:g} .. {beta[-1]:g} ({beta_r['scale']})")
     if config.get("sam"):
         print(f"  SAM: gradients at w + rho g/|g|, rho {config['rho']:g} (two per step)")
+    if setup.schedule != "constant":
+        print(f"  schedule {setup.schedule}: lr is each cell's peak lr, step t uses lr f(t-1) (the same f for every cell)")
+    if setup.clip:
+        print(f"  gradients clipped to norm {config['clip_norm']:g}")
     if "noise_sigma" in config:
         print(f"  noisy gradients: sigma {config['noise_sigma']:g}, seeds 0..{config['seeds'] - 1}; maps are means "
               f"over the seeds")

@@ -45,7 +45,8 @@ from dynamics.batch import ProgressFn, chunk_size, compile_cells, host_workers, 
 from dynamics.config import Hyper, Setup, make_hyper
 from dynamics.horizon import step_bucket
 from dynamics.metrics import distance2_fn, divergence_limit2, listed_distances2, minimiser_set
-from dynamics.rollout import cast_inputs, make_optimizer
+from dynamics.rollout import cast_inputs, make_optimizer, run_factors
+from dynamics.schedules import factor_at
 from toys import Toy
 
 DEFAULT_RADIUS = 1e-3
@@ -83,9 +84,9 @@ def _basin_fn(setup: Setup, toy: Toy):
     count T -> outputs (a loop of T steps, T traced)."""
     value, dist2 = toy.value, distance2_fn(toy)
 
-    def run(x, y, steps, hp: Hyper, p, minima, radius2):
+    def run(x, y, steps, hp: Hyper, p, minima, radius2, factors=None):
         grad = jax.grad(lambda w: value(w, p))
-        opt = make_optimizer(setup, hp, grad)
+        opt = make_optimizer(setup, hp, grad, None if factors is None else functools.partial(factor_at, factors))
 
         def cell(x0, y0):
             w0 = jnp.stack([x0, y0])
@@ -116,8 +117,10 @@ def _basin_fn(setup: Setup, toy: Toy):
 @functools.lru_cache(maxsize=32)
 def compiled_basins(setup: Setup, toy: Toy):
     """The jitted basin map of one chunk for (setup, toy), built once per process:
-    ``fn(x, y, steps, hp, toy_params, minima, radius**2)`` with x, y of shape (cells,)
-    and an int32 step count (a traced loop bound: a new one compiles nothing)."""
+    ``fn(x, y, steps, hp, toy_params, minima, radius**2[, factors])`` with x, y of shape
+    (cells,), an int32 step count (a traced loop bound: a new one compiles nothing) and,
+    under a schedule, its factors f(0..bucket) (dynamics.schedules; the program is
+    compiled once per bucket's length of them)."""
     return compile_cells(_basin_fn(setup, toy))
 
 
@@ -149,6 +152,8 @@ def basin_map(setup: Setup, toy: Toy, hp: Hyper | None = None, steps: int = 500,
     minima, _ = minimiser_set(toy, toy_params)
     dt = jnp.dtype(setup.dtype)
     consts = (hp_arr, p, jnp.asarray(minima, dt), jnp.asarray(radius * radius, dt))
+    factors = run_factors(setup, hp_arr, steps, step_bucket(steps) + 1, dt)
+    consts += () if factors is None else (factors,)
     device = (jax.local_devices()[0],)
     workers = host_workers(device)
     cells = [np.tile(x, ny).astype(dt), np.repeat(y, nx).astype(dt)]

@@ -25,6 +25,7 @@ DECAY_MODES = ("none", "decoupled", "cautious")
 DTYPES = ("float64", "float32")
 LION_SIGNS = ("hard", "smooth")
 NOISE_KINDS = ("none", "gaussian")
+SCHEDULES = ("constant", "warmup-cosine", "step", "one-cycle")
 
 @dataclasses.dataclass(frozen=True)
 class Setup:
@@ -45,6 +46,9 @@ class Setup:
     sam: sharpness-aware minimization (arXiv 2010.01412, dynamics.sam): the base optimizer
     is fed grad L(w + rho g/|g|) instead of g = grad L(w) (rho = Hyper.rho), two gradient
     evaluations per step; with ``cautious`` the mask still compares u with g at w.
+    schedule: the learning-rate schedule eps_t = lr f(t-1) of step t (dynamics.schedules;
+    lr is the peak); ``constant`` is f = 1, today's program.  clip: clip the gradient to
+    global norm Hyper.clip_norm before the base optimizer (and so before the cautious mask).
     An optimizer whose spec names a decay mode (adamw: ``decoupled``) gets it when decay
     is ``none`` (adamw without decay is adam); ``cautious`` then gives AdamW with
     cautious weight decay (arXiv 2510.12402).
@@ -61,11 +65,14 @@ class Setup:
     lion_sign: str = "hard"
     noise: str = "none"
     sam: bool = False
+    schedule: str = "constant"
+    clip: bool = False
 
     def __post_init__(self):
         for field, allowed in (("optimizer", OPTIMIZERS), ("mask", MASKS),
                                ("compensation", COMPENSATIONS), ("decay", DECAY_MODES),
-                               ("dtype", DTYPES), ("lion_sign", LION_SIGNS), ("noise", NOISE_KINDS)):
+                               ("dtype", DTYPES), ("lion_sign", LION_SIGNS), ("noise", NOISE_KINDS),
+                               ("schedule", SCHEDULES)):
             value = getattr(self, field)
             if value not in allowed:
                 raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
@@ -87,6 +94,10 @@ class Hyper(NamedTuple):
     default, and read only when Setup.noise is not ``none``.
     rho: SAM's radius, the length of the ascent step w + rho g/|g| (read only when
     Setup.sam; a default so that older Hyper(...) calls still work).
+    warmup, lr_final, decay_every, decay_factor: the schedule's numbers (Setup.schedule,
+    dynamics.schedules), read on the host, where the factors f(t) are computed: the
+    compiled programs get f, not these, so a new value compiles nothing.  clip_norm: the
+    largest global gradient norm c (Setup.clip): g <- g min(1, c/|g|).
     """
 
     lr: jnp.ndarray
@@ -99,10 +110,16 @@ class Hyper(NamedTuple):
     sign_tau: jnp.ndarray = 1e-3
     noise_sigma: jnp.ndarray = 0.0
     rho: jnp.ndarray = 0.05
+    warmup: jnp.ndarray = 100.0
+    lr_final: jnp.ndarray = 0.0
+    decay_every: jnp.ndarray = 100.0
+    decay_factor: jnp.ndarray = 0.5
+    clip_norm: jnp.ndarray = 1.0
 
 
 HYPER_DEFAULTS = dict(lr=0.01, beta=0.9, beta2=0.999, adam_eps=1e-8, wd=0.0, tau=1e-3, mu=1.0, sign_tau=1e-3,
-                      noise_sigma=0.0, rho=0.05)
+                      noise_sigma=0.0, rho=0.05, warmup=100.0, lr_final=0.0, decay_every=100.0, decay_factor=0.5,
+                      clip_norm=1.0)
 
 
 def make_hyper(dtype: str = "float64", **values: float) -> Hyper:

@@ -21,9 +21,10 @@ template) reports unknown keys as warnings and drops them.  The ranges of the va
 are those of dynamics.settings and figures.presets.validate.
 
 A *run* inside a figure configuration is one optimizer's settings: every field of
-dynamics.config.Setup and of Hyper (``run_template``) but the optional ones (SAM's,
-absent: off), plus a ``label``; its defaults and valid values are those of
-dynamics.settings.
+dynamics.config.Setup and of Hyper (``run_template``), plus a ``label``; its defaults
+and valid values are those of dynamics.settings.  The learning-rate schedule's,
+clipping's and SAM's settings (OPTIONAL_RUN_SETTINGS) are optional: written only when
+given, read as their defaults when absent, so files written before they existed still load.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ import stat
 from typing import Any, NamedTuple
 
 from dynamics.config import Hyper, Setup, make_hyper
-from dynamics.settings import SETTINGS, setup_hyper_of
+from dynamics.settings import SAM_SETTINGS, SCHEDULE_SETTINGS, SETTINGS, setup_hyper_of
 
 FORMAT_KEY = "dynamics_figure_config"
 FORMAT_VERSION = 1
@@ -217,6 +218,7 @@ def check_like(value, template, where: str = "figure") -> list[str]:
     if want == "object":
         if kind != "object":
             raise ConfigError(f"{where}: expected an object, got {kind}")
+        template = {**optional_run_keys(template, value), **template}
         missing, unknown = sorted(set(template) - set(value)), sorted(set(value) - set(template))
         if missing:
             raise ConfigError(f"{where}: missing keys {missing}")
@@ -250,17 +252,28 @@ def short(value) -> str:
 
 # ----------------------------------------------------------------------------- runs
 
-RUN_SETTINGS = tuple(s for s in SETTINGS.values() if s.target in ("setup", "hyper") and not s.optional)
-OPTIONAL_RUN_SETTINGS = tuple(s for s in SETTINGS.values() if s.target in ("setup", "hyper") and s.optional)
+RUN_SETTINGS = tuple(s for s in SETTINGS.values() if s.target in ("setup", "hyper"))
+OPTIONAL_RUN_SETTINGS = SCHEDULE_SETTINGS + ("clip", "clip_norm") + SAM_SETTINGS   # a run may leave these out
+
+
+def optional_run_keys(template: dict, value: dict) -> dict[str, Any]:
+    """The optional settings (OPTIONAL_RUN_SETTINGS) that ``value`` holds, with their
+    defaults, when ``template`` is a run (it has a label and an optimizer); {} otherwise.
+    A run written before the learning-rate schedules, clipping and SAM existed, or one
+    that does not use them (run_template leaves them out), loads with their defaults."""
+    if not ({"label", "optimizer"} <= set(template) and isinstance(value, dict)):
+        return {}
+    return {k: SETTINGS[k].default for k in OPTIONAL_RUN_SETTINGS if k in value}
 
 
 def run_template(label: str = "", **overrides) -> dict[str, Any]:
     """A run: label, every Setup field and every Hyper field (dynamics.settings, the
-    defaults of ``overrides``' optimizer) but the optional ones (SAM's), with ``overrides``
-    (which may set those)."""
+    defaults of ``overrides``' optimizer) but the optional ones (OPTIONAL_RUN_SETTINGS,
+    present only when given), with ``overrides``."""
     optimizer = overrides.get("optimizer", SETTINGS["optimizer"].default)
     run = {"label": label, **{s.name: s.default_for(optimizer) for s in RUN_SETTINGS}}
-    unknown = set(overrides) - set(run) - {s.name for s in OPTIONAL_RUN_SETTINGS}
+    unknown = set(overrides) - set(run)
+    run = {k: v for k, v in run.items() if k not in OPTIONAL_RUN_SETTINGS}
     if unknown:
         raise ValueError(f"unknown run settings {sorted(unknown)}")
     run.update(overrides)
@@ -270,7 +283,8 @@ def run_template(label: str = "", **overrides) -> dict[str, Any]:
 def setup_hyper(run: dict[str, Any], where: str | None = None) -> tuple[Setup, Hyper]:
     """The Setup and Hyper of a run; ConfigError naming the bad value and the allowed
     ones otherwise (as ``where.name`` where given, e.g. figure.runs[0], else by the run's label)."""
-    for s in RUN_SETTINGS + tuple(o for o in OPTIONAL_RUN_SETTINGS if o.name in run):
+    run = {**{k: SETTINGS[k].default for k in OPTIONAL_RUN_SETTINGS}, **run}
+    for s in RUN_SETTINGS:
         problem = s.problem(run[s.name])
         if problem is not None:
             raise ConfigError(f"{where}.{s.name} {problem}" if where else f"run {run['label']!r}: {s.name} {problem}")

@@ -99,8 +99,23 @@ def direction(setup: Setup, w, g, m, v, hp: Hyper):
     return u + decay_term(setup.decay, u, w, hp.wd), phi
 
 
-def _rates(setup: Setup, value, y: FlowState, args):
-    hp, p = args
+def hyper_at(args, t):
+    """(hp at time t, d eps/dt) for args = (hp, toy_params[, factors]): under a schedule
+    eps(t) = lr f(t) with f the factors f(0..T) interpolated linearly in t (time unit one
+    step: the discrete step from w_n uses eps(n) = lr f(n), dynamics.schedules), and
+    d eps/dt the slope of the segment [n, n+1] that t lies in (the right-hand slope at a
+    grid point).  Without factors (or t None): (hp, 0)."""
+    hp = args[0]
+    factors = args[2] if len(args) > 2 else None
+    if factors is None or t is None:
+        return hp, jnp.zeros_like(hp.lr)
+    i = jnp.clip(jnp.floor(t), 0, factors.shape[0] - 2).astype(jnp.int32)
+    slope = factors[i + 1] - factors[i]
+    return hp._replace(lr=hp.lr * (factors[i] + (t - i) * slope)), hp.lr * slope
+
+
+def _rates(setup: Setup, value, y: FlowState, args, t=None):
+    hp, p = hyper_at(args, t)[0], args[1]
     loss, g = jax.value_and_grad(value)(y.w, p)
     dm, dv = state_rate(setup, g, y.m, y.v, hp)
     u, phi = direction(setup, y.w, g, y.m, y.v, hp)
@@ -108,10 +123,11 @@ def _rates(setup: Setup, value, y: FlowState, args):
 
 
 def vector_field(setup: Setup, value: Callable) -> Callable:
-    """f(t, y, args) with args = (hp, toy_params): the flow of ``setup`` on L = value(w, p)."""
+    """f(t, y, args) with args = (hp, toy_params[, factors]): the flow of ``setup`` on
+    L = value(w, p), with eps(t) under a schedule (hyper_at)."""
 
     def f(t, y: FlowState, args) -> FlowState:
-        return _rates(setup, value, y, args)[0]
+        return _rates(setup, value, y, args, t)[0]
 
     return f
 
@@ -121,7 +137,7 @@ def semi_implicit_step(setup: Setup, value: Callable) -> Callable:
     reads_new = flow_of(setup).reads_updated_state
 
     def step(t, y: FlowState, h, args) -> FlowState:
-        hp, p = args
+        hp, p = hyper_at(args, t)[0], args[1]
         g = jax.grad(value)(y.w, p)
         dm, dv = state_rate(setup, g, y.m, y.v, hp)
         m1, v1 = y.m + h * dm, y.v + h * dv
@@ -133,16 +149,21 @@ def semi_implicit_step(setup: Setup, value: Callable) -> Callable:
 
 
 def diagnostics(setup: Setup, value: Callable) -> Callable:
-    """diag(y, args) -> dict of L, H = L + K, dL/dt = g.w', dH/dt = dL/dt + dK/dt
-    (dK/dt by forward-mode differentiation of K along (m', v'), the exact chain rule;
-    |m|_1 is differentiated with sign(0) = 0), masked_fraction = 1 - mean(phi), and
-    c_norm, the norm of the optimizer's dH/dt bound (lion's |c|_1; zero for the others)."""
+    """diag(y, args, t) -> dict of L, H = L + K, dL/dt = g.w', dH/dt = dL/dt + dK/dt
+    (dK/dt by forward-mode differentiation of K along (m', v', eps'(t)), the exact chain
+    rule; under a schedule K reads eps(t) and gains eps'(t) dK/d eps, docs/theory.md,
+    Section 4.8; |m|_1 is differentiated with sign(0) = 0), masked_fraction = 1 - mean(phi),
+    and c_norm, the norm of the optimizer's dH/dt bound (lion's |c|_1; zero for the others)."""
     bound_norm = flow_of(setup).bound_norm
 
-    def diag(y: FlowState, args):
-        hp, _ = args
-        rates, loss, g, phi = _rates(setup, value, y, args)
-        k, dk = jax.jvp(lambda m, v: kinetic_of_moments(setup, m, v, hp), (y.m, y.v), (rates.m, rates.v))
+    def diag(y: FlowState, args, t=None):
+        hp, deps = hyper_at(args, t)
+        rates, loss, g, phi = _rates(setup, value, y, args, t)
+        if len(args) > 2:      # a schedule: K also moves with eps(t)
+            k, dk = jax.jvp(lambda m, v, lr: kinetic_of_moments(setup, m, v, hp._replace(lr=lr)), (y.m, y.v, hp.lr),
+                            (rates.m, rates.v, deps))
+        else:
+            k, dk = jax.jvp(lambda m, v: kinetic_of_moments(setup, m, v, hp), (y.m, y.v), (rates.m, rates.v))
         dl = jnp.sum(g * rates.w)
         c_norm = bound_norm(g, y.m, hp) if bound_norm else jnp.zeros_like(loss)
         return dict(loss=loss, hamiltonian=loss + k, dL_dt=dl, dH_dt=dl + dk,

@@ -21,7 +21,7 @@ import numpy as np
 from dynamics.config import Hyper, Setup
 from dynamics.flows import INITS, diagnostics, initial_state, is_smooth, semi_implicit_step, vector_field
 from dynamics.horizon import step_bucket
-from dynamics.rollout import cast_inputs
+from dynamics.rollout import cast_inputs, run_factors
 from dynamics.solvers import (ADAPTIVE_METHODS, FIXED_SOLVERS, SOLVERS, SolverStatus, adaptive_report,
                               adaptive_solve, euler_step, fixed_step_solve, rk4_step)
 from toys import Toy
@@ -57,15 +57,16 @@ def _fixed_step(setup: Setup, value, solver: str):
 def _integrator_fn(setup: Setup, value, bucket: int, solver: str, substeps, method, max_steps, init: str):
     diag = diagnostics(setup, value)
 
-    def run(w0, hp: Hyper, p, tol, units):
-        args = (hp, p)
+    def run(w0, hp: Hyper, p, tol, units, factors=None):
+        args = (hp, p) if factors is None else (hp, p, factors)
         y0 = initial_state(setup, value, w0, p, hp, init)
         if solver == "adaptive":
             ys, stats = adaptive_solve(vector_field(setup, value), y0, args, units, tol, rows=bucket,
                                        method=method, max_steps=max_steps)
         else:
             ys, stats = fixed_step_solve(_fixed_step(setup, value, solver), y0, args, units, substeps, bucket), {}
-        out = jax.vmap(lambda y: diag(y, args))(ys)
+        times = jnp.arange(bucket + 1, dtype=w0.dtype)
+        out = jax.vmap(lambda y, t: diag(y, args, t))(ys, times)
         return dict(w=ys.w, m=ys.m, v=ys.v, **out), stats
 
     return run
@@ -75,18 +76,21 @@ def _integrator_fn(setup: Setup, value, bucket: int, solver: str, substeps, meth
 def compiled_integrator(setup: Setup, toy: Toy, bucket: int, solver: str, substeps: int | None = None,
                         method: str | None = None, max_steps: int | None = None, init: str = "auto",
                         batched: bool = False):
-    """The jitted ``fn(w0, hp, toy_params, tol, T) -> (arrays, stats)`` for a bucket of
-    T (dynamics.horizon.step_bucket), built once per process; ``tol = (rtol, atol,
-    dtmin, dt0)`` (read by the adaptive solver only); T an int32 <= bucket.  The arrays
-    have bucket + 1 rows, of which the first T + 1 are the grid t = 0..T.
-    batched: vmapped over (w0, hp) (leading axis), toy parameters, tol and T shared."""
+    """The jitted ``fn(w0, hp, toy_params, tol, T[, factors]) -> (arrays, stats)`` for a
+    bucket of T (dynamics.horizon.step_bucket), built once per process; ``tol = (rtol,
+    atol, dtmin, dt0)`` (read by the adaptive solver only); T an int32 <= bucket;
+    ``factors``: the schedule's f(0..bucket) (dynamics.schedules) under a schedule.  The
+    arrays have bucket + 1 rows, of which the first T + 1 are the grid t = 0..T.
+    batched: vmapped over (w0, hp[, factors]) (leading axis), toy parameters, tol and T shared."""
     fn = _integrator_fn(setup, toy.value, bucket, solver, substeps, method, max_steps, init)
     if batched:
-        fn = jax.vmap(fn, in_axes=(0, 0, None, None, None))
+        fn = jax.vmap(fn, in_axes=(0, 0, None, None, None, 0))
     return jax.jit(fn)
 
 
-def _check_args(solver: str, units: int, substeps: int, init: str, method: str, max_steps: int) -> None:
+def _check_args(setup: Setup, solver: str, units: int, substeps: int, init: str, method: str, max_steps: int) -> None:
+    if setup.clip:
+        raise ValueError("gradient clipping is a discrete-mode option: the flows have no clipped form")
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}")
     if init not in INITS:
@@ -116,12 +120,13 @@ def integrate(setup: Setup, toy: Toy, hp: Hyper, T: int, solver: str = "rk4", su
     through, at most max_steps steps).  init: ``auto`` (adam m0 = g0, v0 = g0^2, all
     other moments 0) or ``zeros``.
     """
-    _check_args(solver, T, substeps, init, method, max_steps)
+    _check_args(setup, solver, T, substeps, init, method, max_steps)
     w0, hp, p = cast_inputs(setup, toy, toy.start if start is None else start, hp, toy_params)
+    factors = run_factors(setup, hp, int(T), step_bucket(T) + 1, w0.dtype)
     sub, meth, steps = _key(solver, substeps, method, max_steps)
     fn = compiled_integrator(setup, toy, step_bucket(T), solver, sub, meth, steps, init)
     tol = tuple(jnp.asarray(x, jnp.float64) for x in (rtol, atol, dtmin, 1.0 / substeps))
-    out, stats = fn(w0, hp, p, tol, jnp.asarray(int(T), jnp.int32))
+    out, stats = fn(w0, hp, p, tol, jnp.asarray(int(T), jnp.int32), *(() if factors is None else (factors,)))
     arrays = {k: np.array(np.asarray(v)[:int(T) + 1]) for k, v in out.items()}
     if solver == "adaptive":
         finite = np.all(np.isfinite(arrays["w"]), axis=-1)
@@ -145,9 +150,13 @@ def integrate_batch(setup: Setup, toy: Toy, hps: Hyper, T: int, starts, solver: 
     of ODETrajectory (time, w, m, v, loss, ...) with a leading batch axis (time: T+1)."""
     if solver not in FIXED_SOLVERS:
         raise ValueError(f"batched solves use a fixed-step solver: one of {', '.join(FIXED_SOLVERS)}; got {solver!r}")
-    _check_args(solver, T, substeps, init, "tsit5", 1)
+    _check_args(setup, solver, T, substeps, init, "tsit5", 1)
     w0, hps, p = cast_inputs(setup, toy, starts, hps, toy_params)
     hps = Hyper(*(jnp.broadcast_to(x, w0.shape[:1]) for x in hps))
-    fn = compiled_integrator(setup, toy, step_bucket(T), solver, int(substeps), None, None, init, batched=True)
-    out, _ = fn(w0, hps, p, tuple(jnp.zeros((), jnp.float64) for _ in range(4)), jnp.asarray(int(T), jnp.int32))
+    bucket = step_bucket(T)
+    rows = [run_factors(setup, Hyper(*(x[i] for x in hps)), int(T), bucket + 1, w0.dtype) for i in range(len(w0))]
+    fn = compiled_integrator(setup, toy, bucket, solver, int(substeps), None, None, init, batched=True)
+    factors = None if rows[0] is None else jnp.stack(rows)
+    out, _ = fn(w0, hps, p, tuple(jnp.zeros((), jnp.float64) for _ in range(4)), jnp.asarray(int(T), jnp.int32),
+                factors)
     return dict(time=np.arange(T + 1, dtype=float), **{k: np.asarray(v)[:, :int(T) + 1] for k, v in out.items()})

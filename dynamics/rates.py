@@ -203,19 +203,22 @@ def _closed_form(optimizer: str):
 
 def has_closed_form(setup, toy) -> bool:
     """Whether the rate map of ``setup`` on ``toy`` has a closed form: gd, gdm (either
-    form) or nesterov, no caution, weight decay or noise, on a quadratic (any rotation
-    and centre: only the Hessian eigenvalues enter); none with SAM."""
+    form) or nesterov, no caution, weight decay, noise, schedule, clipping or SAM, on a
+    quadratic (any rotation and centre: only the Hessian eigenvalues enter)."""
     return (toy.eigenvalues is not None and setup.optimizer in ANALYTIC_OPTIMIZERS and not setup.cautious
-            and setup.decay == "none" and setup.noise == "none" and not setup.sam)
+            and setup.decay == "none" and setup.noise == "none" and setup.schedule == "constant" and not setup.clip
+            and not setup.sam)
 
 
 def is_homogeneous(setup, toy) -> bool:
     """Whether the step of ``setup`` on ``toy`` is positively homogeneous about the
     minimiser (module docstring): gd, gdm or nesterov, optionally cautious with a hard
-    mask, on a quadratic, without noise, weight decay or SAM (its fixed radius rho is a
-    length: the step is not homogeneous)."""
+    mask, on a quadratic, without noise, weight decay, clipping or SAM (its fixed radius rho
+    is a length: the step is not homogeneous; a schedule keeps it: each step is still
+    homogeneous, with its own eps_t)."""
     return (toy.eigenvalues is not None and spec_of(setup.optimizer).homogeneous and setup.decay == "none"
-            and setup.noise == "none" and not setup.sam and not (setup.cautious and setup.mask == "smooth"))
+            and setup.noise == "none" and not setup.clip and not setup.sam
+            and not (setup.cautious and setup.mask == "smooth"))
 
 
 def resolve_rate_method(method: str, setup, toy) -> str:
@@ -226,7 +229,7 @@ def resolve_rate_method(method: str, setup, toy) -> str:
     exact = has_closed_form(setup, toy)
     if method == "exact" and not exact:
         raise ValueError(f"no closed-form rate for this setup: it exists for {', '.join(ANALYTIC_OPTIMIZERS)} without "
-                         "caution, weight decay or noise on a quadratic toy (use the estimate)")
+                         "caution, weight decay, noise, schedule or clipping on a quadratic toy (use the estimate)")
     return "exact" if method == "exact" or (method == "auto" and exact) else "estimate"
 
 

@@ -1,10 +1,20 @@
 """Discrete roll-outs: one jit-compiled loop over the optimizer steps, compiled once per
 bucket of step counts with the count T a traced argument (dynamics.horizon).
 
-Each step (docs/theory.md, Sections 1-3):  g_t = grad L(w_t);  u_t from the base optimizer
-(fed grad L(w_t + rho g_t/|g_t|) instead of g_t with SAM, dynamics.sam, Section 7);
-u_t <- alpha phi u_t if cautious (phi compares u_t with g_t);  u_t <- u_t + decay(u_t, w_t);  w_{t+1} = w_t - eps u_t.
-The same optax chain is what ``make_optimizer`` hands to a user training a model.
+Each step (docs/theory.md, Sections 1-3 and 7), in this order:  g_t = grad L(w_t);
+g_t <- g_t min(1, c/|g_t|) if clipping (Setup.clip, c = clip_norm);  u_t from the base
+optimizer, fed grad L(w_t + rho g_t/|g_t|) instead of g_t with SAM (dynamics.sam; that
+gradient clipped too when clipping);  u_t <- alpha phi(u_t, g_t) u_t if cautious (the mask
+reads the clipped g_t at w_t, also with SAM);  u_t <- u_t + decay(u_t, w_t);
+w_{t+1} = w_t - eps_t u_t, with eps_t = lr f(t-1) under a schedule (Setup.schedule,
+dynamics.schedules; lr is the peak) and eps_t = lr without.  Everything that reads eps
+at a step reads eps_t: the step itself and the threshold mask's bound
+-(mu eps_t/2)|u|^2 (it bounds the step actually taken).  The same optax chain is what
+``make_optimizer`` hands to a user training a model.
+
+H = L + K in row t reads K with eps = lr f(t), the step size of the step about to be
+taken from w_t (row 0: f(0)); it is the Hamiltonian of the flow with eps(t) at time t
+(docs/theory.md, Section 4.8).
 
 Output arrays have T+1 rows, row t describing w_t (row 0 is the start).  ``update[t]``
 and ``mask[t]`` describe the step that produced w_t (zeros / ones in row 0).
@@ -40,6 +50,7 @@ from dynamics.optimizers.spec import get
 from dynamics.precision import run_dtype
 from dynamics.sam import base_state as sam_base_state
 from dynamics.sam import sam, with_noise
+from dynamics.schedules import clip_gradient, factor_at, schedule_factors, scheduled
 from toys import Toy
 
 RISE_REL = 1e-12     # the default relative threshold of a counted loss rise (rise_threshold)
@@ -47,13 +58,14 @@ RISE_REL = 1e-12     # the default relative threshold of a counted loss rise (ri
 
 def masked_transform(setup: Setup, hp: Hyper, grad_fn=None) -> optax.GradientTransformation:
     """The direction that the cautious mask reads: the base optimizer's, around which
-    SAM (dynamics.sam) when setup.sam, which needs ``grad_fn`` (w -> grad L(w))."""
+    SAM (dynamics.sam) when setup.sam, which needs ``grad_fn`` (w -> grad L(w); the
+    gradient at SAM's perturbed point is clipped like g when setup.clip)."""
     base = base_transform(setup, hp)
     if not setup.sam:
         return base
     if grad_fn is None:
         raise ValueError("a SAM setup needs the loss's gradient: pass grad_fn (w -> grad L(w))")
-    return sam(base, grad_fn, hp.rho)
+    return sam(base, lambda w: clip_gradient(setup, hp, grad_fn(w)), hp.rho)
 
 
 def inner_transform(setup: Setup, hp: Hyper, grad_fn=None) -> optax.GradientTransformation:
@@ -74,10 +86,21 @@ def direction_transform(setup: Setup, hp: Hyper, grad_fn=None) -> optax.Gradient
                              ("decay", weight_decay(setup.decay, hp.wd)))
 
 
-def make_optimizer(setup: Setup, hp: Hyper, grad_fn=None) -> optax.GradientTransformation:
-    """The full optax optimizer: w <- w - eps * u_t.  Works on any pytree of parameters.
-    ``grad_fn`` (w -> grad L(w)) is needed by SAM setups only (dynamics.sam)."""
-    return optax.chain(direction_transform(setup, hp, grad_fn), optax.scale(-hp.lr))
+def _step_chain(setup: Setup, hp: Hyper, grad_fn=None) -> optax.GradientTransformation:
+    """clip (when setup.clip) -> direction -> scale(-lr): one step with step size hp.lr."""
+    clip = (optax.clip_by_global_norm(hp.clip_norm),) if setup.clip else ()
+    return optax.chain(*clip, direction_transform(setup, hp, grad_fn), optax.scale(-hp.lr))
+
+
+def make_optimizer(setup: Setup, hp: Hyper, grad_fn=None, factor=None) -> optax.GradientTransformation:
+    """The full optax optimizer: w <- w - eps_t * u_t (the module docstring's step).  Works
+    on any pytree of parameters.  ``grad_fn`` (w -> grad L(w)) is needed by SAM setups
+    only (dynamics.sam).  ``factor``: count -> f (traceable; count = 0 at the first
+    update), e.g. an optax schedule with peak 1 (dynamics.schedules.optax_schedule), so
+    that eps_t = hp.lr f(t-1) in the step and in the threshold mask; None: eps_t = hp.lr."""
+    if factor is None:
+        return _step_chain(setup, hp, grad_fn)
+    return scheduled(lambda f: _step_chain(setup, hp._replace(lr=hp.lr * f), grad_fn), factor)
 
 
 def _direction_state(opt_state):
@@ -120,14 +143,15 @@ class Trajectory(NamedTuple):
 
 def step_records(setup: Setup, hp: Hyper, opt_state, w, g, g_used, grad_fn=None) -> dict:
     """The optional records of one step taken from ``opt_state`` at ``w`` with the
-    gradient g_used (true gradient g): noise_drop/noise_keep and decay_mask (see the
-    module docstring); {} when the setup has none.  The directions are recomputed with
-    the same pure transforms as the step (XLA shares the work); ``grad_fn`` as the
-    step's (SAM setups)."""
+    gradient g_used (true gradient g) and hp.lr the step's eps_t: noise_drop/noise_keep
+    and decay_mask (see the module docstring); {} when the setup has none.  The
+    directions are recomputed with the same pure transforms as the step, on the clipped
+    gradients when clipping (XLA shares the work); ``grad_fn`` as the step's (SAM setups)."""
     flips = setup.noise != "none" and setup.cautious
     if not flips and setup.decay != "cautious":
         return {}
     out = {}
+    g, g_used = clip_gradient(setup, hp, g), clip_gradient(setup, hp, g_used)
     if flips:
         u, _ = masked_transform(setup, hp, grad_fn).update(g_used, _masked_state(setup, opt_state), w)
         out["noise_drop"], out["noise_keep"] = mask_flips(u, g, g_used, setup.mask, lr=hp.lr, mu=hp.mu, tau=hp.tau)
@@ -137,26 +161,31 @@ def step_records(setup: Setup, hp: Hyper, opt_state, w, g, g_used, grad_fn=None)
     return out
 
 
+def _at(hp: Hyper, factors, count) -> Hyper:
+    """hp with lr = lr f(count) (hp itself without a schedule)."""
+    return hp if factors is None else hp._replace(lr=hp.lr * factor_at(factors, count))
+
+
 def _rollout_fn(setup: Setup, value, bucket: int):
     noisy = setup.noise != "none"
 
-    def run(w0, hp: Hyper, toy_params, steps, seed=None):
+    def run(w0, hp: Hyper, toy_params, steps, seed=None, factors=None):
         loss_fn = lambda w: value(w, toy_params)
         grad = jax.grad(loss_fn)
-        opt = make_optimizer(setup, hp, grad)
+        opt = make_optimizer(setup, hp, grad, None if factors is None else functools.partial(factor_at, factors))
         state0 = opt.init(w0)
 
-        def record(w, state, update):
+        def record(w, state, update, t):     # K reads eps = lr f(t), the next step's
             loss, g = jax.value_and_grad(loss_fn)(w)
             mask = _mask(setup, state, w)
-            ham = loss + kinetic_energy(setup, _base_state(setup, state), hp)
+            ham = loss + kinetic_energy(setup, _base_state(setup, state), _at(hp, factors, t))
             rec = dict(w=w, loss=loss, hamiltonian=ham, masked_fraction=masked_fraction(mask),
                        grad=g, update=update, mask=mask)
             return rec, g
 
-        first, g0 = record(w0, state0, jnp.zeros_like(w0))
+        first, g0 = record(w0, state0, jnp.zeros_like(w0), 0)
         first["masked_fraction"] = jnp.zeros((), w0.dtype)
-        first.update({k: jnp.zeros_like(v) for k, v in step_records(setup, hp, state0, w0, g0, g0).items()})
+        first.update({k: jnp.zeros_like(v) for k, v in step_records(setup, hp, state0, w0, g0, g0, grad).items()})
         rows = {k: jnp.zeros((bucket + 1,) + v.shape, v.dtype).at[0].set(v) for k, v in first.items()}
         # the noise of every step of the bucket, drawn before the loop (the same z_t for
         # every T): z_t = normal(fold_in(key, t)), t = 1..bucket
@@ -166,10 +195,11 @@ def _rollout_fn(setup: Setup, value, bucket: int):
             (w, state, g), rows = carry
             noise = hp.noise_sigma * zs[t - 1] if noisy else None
             g_used, grad_t = (g + noise, with_noise(grad, noise)) if noisy else (g, grad)
-            extra = step_records(setup, hp, state, w, g, g_used, grad_t)
-            upd, state = (make_optimizer(setup, hp, grad_t) if noisy else opt).update(g_used, state, w)
+            extra = step_records(setup, _at(hp, factors, t - 1), state, w, g, g_used, grad_t)
+            factor = None if factors is None else functools.partial(factor_at, factors)
+            upd, state = (make_optimizer(setup, hp, grad_t, factor) if noisy else opt).update(g_used, state, w)
             w = w + upd
-            rec, g = record(w, state, upd)
+            rec, g = record(w, state, upd, t)
             rec.update(extra)
             return (w, state, g), {k: jax.lax.dynamic_update_index_in_dim(rows[k], rec[k], t, 0) for k in rows}
 
@@ -184,11 +214,13 @@ def compiled_rollout(setup: Setup, toy: Toy, bucket: int):
     """The jitted roll-out for (setup, toy) and a bucket of step counts
     (dynamics.horizon.step_bucket), built once per process.
 
-    Call it as ``fn(w0, hp, toy_params, steps)``, or ``fn(w0, hp, toy_params, steps,
-    seed)`` (a uint32 array) when setup.noise is on, with an int32 ``steps`` <= bucket:
-    it runs ``steps`` steps and returns records of bucket + 1 rows, of which the first
-    steps + 1 are the run's (the rest are zeros).  New numbers, and a new step count
-    within the bucket, reuse the compiled program.
+    Call it as ``fn(w0, hp, toy_params, steps, seed, factors)`` with an int32 ``steps``
+    <= bucket, ``seed`` a uint32 array when setup.noise is on (else None) and
+    ``factors`` the schedule's f(0..bucket) (dynamics.schedules.schedule_factors) when
+    setup.schedule is not ``constant`` (else None): it runs ``steps`` steps and returns
+    records of bucket + 1 rows, of which the first steps + 1 are the run's (the rest are
+    zeros).  New numbers, new factors, and a new step count within the bucket, reuse
+    the compiled program.
     """
     return jax.jit(_rollout_fn(setup, toy.value, bucket))
 
@@ -215,13 +247,21 @@ def rollout(setup: Setup, toy: Toy, hp: Hyper, steps: int, start=None, toy_param
     w0, hp, p = cast_inputs(setup, toy, toy.start if start is None else start, hp, toy_params)
     seed = check_seed(seed)
     run_setup = noise_free(setup, hp)
-    noise = (jnp.asarray(seed, jnp.uint32),) if run_setup.noise != "none" else ()
-    steps = int(steps)
-    fn = compiled_rollout(run_setup, toy, step_bucket(steps))
-    out = {k: np.asarray(v)[:steps + 1] for k, v in fn(w0, hp, p, jnp.asarray(steps), *noise).items()}
+    noise = jnp.asarray(seed, jnp.uint32) if run_setup.noise != "none" else None
+    steps, bucket = int(steps), step_bucket(steps)
+    factors = run_factors(setup, hp, steps, bucket + 1, w0.dtype)
+    fn = compiled_rollout(run_setup, toy, bucket)
+    out = {k: np.asarray(v)[:steps + 1] for k, v in fn(w0, hp, p, jnp.asarray(steps), noise, factors).items()}
     if run_setup is not setup and setup.cautious:
         out["noise_drop"] = out["noise_keep"] = np.zeros_like(out["loss"])
     return Trajectory(**out)
+
+
+def run_factors(setup: Setup, hp: Hyper, steps: int, length: int, dtype):
+    """The schedule's factors f(0..length-1) of a run of ``steps`` steps as an array of
+    ``dtype`` (the compiled programs' argument), or None for ``constant``."""
+    f = schedule_factors(setup, hp, steps, length)
+    return None if f is None else jnp.asarray(f, dtype=dtype)
 
 
 def noise_free(setup: Setup, hp: Hyper) -> Setup:

@@ -11,8 +11,10 @@ HYPER_DEFAULTS); a setting whose default depends on the optimizer (beta2) has th
 default None, "the optimizer's own", resolved by ``optimizer_default``.
 
 ``RUN_OPTIONS`` are the options every command that runs an optimizer shares
-(cli.options.add_run_options), and ``OPTIONAL_OPTIONS`` (SAM's, dynamics.sam) too, which
-enter the command's config only when used; lion_sign, sign_tau, noise_sigma and seed are added by
+(cli.options.add_run_options; ``SWITCHES``: --clip-norm C both sets clip_norm and turns
+clipping on; the settings of a feature that is off (a constant schedule, no clipping,
+no SAM) are left out of the command line's config, ``quiet_defaults``); lion_sign,
+sign_tau, noise_sigma and seed are added by
 the run and sweep commands that use them, rise_rel (how large a loss rise must be to
 count, dynamics.rollout.loss_rises) by the run command (cli.options.add_setting, same
 schema).
@@ -27,7 +29,7 @@ import math
 from typing import Any
 
 from dynamics.config import (COMPENSATIONS, DECAY_MODES, DTYPES, HYPER_DEFAULTS, LION_SIGNS, MASKS, NOISE_KINDS,
-                             OPTIMIZERS, Hyper, Setup)
+                             OPTIMIZERS, SCHEDULES, Hyper, Setup)
 from dynamics.noise import SEED_LIMIT
 from dynamics.optimizers import REGISTRY, optimizer_summaries
 from dynamics.rollout import RISE_REL
@@ -40,7 +42,9 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
 }
 GROUPS = {"optimizer": "optimizer (w_{t+1} = w_t - lr * u_t)", "caution": "caution (arXiv 2411.16085)",
           "decay": "weight decay (arXiv 2510.12402)", "run": "run", "flow": "flow", "noise": "gradient noise",
-          "sam": "sharpness-aware minimization (arXiv 2010.01412)"}
+          "sam": "sharpness-aware minimization (arXiv 2010.01412)",
+          "schedule": "learning-rate schedule (step t uses lr f(t-1); lr is the peak)",
+          "clip": "gradient clipping (before the optimizer and the cautious mask)"}
 _SETUP_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Setup)}
 _DEFAULTS = {**_SETUP_DEFAULTS, **HYPER_DEFAULTS}         # the general default of each Setup and Hyper field
 _NO_DEFAULT = object()
@@ -84,7 +88,6 @@ class Setting:
     app_hi: float | None = None
     app_default: Any = _NO_DEFAULT
     app_reason: str = ""
-    optional: bool = False
 
     @property
     def dest(self) -> str:
@@ -167,9 +170,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     _setting("decay", "--weight-decay-mode", "decay", "decay", choices=DECAY_MODES,
              help="none; decoupled: u += wd w; cautious: u += wd 1[u w >= 0] w"),
     _setting("sam", "--sam", "sam", "sam", "SAM: the base optimizer is fed grad L(w + rho g/|g|), g = grad L(w) "
-             "(two gradients per step; a cautious mask still compares u with g)", optional=True),
-    _setting("rho", "--rho", "rho", "sam", "SAM's radius rho (read with --sam)", lo=0.0, app_lo=0.0, app_hi=10.0,
-             optional=True),
+             "(two gradients per step; a cautious mask still compares u with g)"),
+    _setting("rho", "--rho", "rho", "sam", "SAM's radius rho (read with --sam)", lo=0.0, app_lo=0.0, app_hi=10.0),
     _setting("wd", "--wd", "wd", "decay", "weight-decay strength lambda", lo=0.0, app_lo=0.0, app_hi=100.0),
     _setting("lr", "--lr", "lr", "optimizer", "step size eps", lo=0.0, lo_open=True, app_lo=1e-6, app_hi=100.0),
     _unit("beta", "--beta", "beta", "optimizer", "momentum: gdm/nesterov beta, adam/lion b1", app_default=0.99,
@@ -199,18 +201,49 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
              lo=0.0, app_lo=0.0, app_hi=100.0),
     _setting("seed", "--seed", "seed", "noise", "seed of the gradient noise", kind="int", default=0, lo=0,
              hi=SEED_LIMIT, hi_open=True, app_lo=0, app_hi=SEED_LIMIT - 1),
+    _setting("schedule", "--schedule", "schedule", "schedule", choices=SCHEDULES, help=(
+        "constant: f = 1; warmup-cosine: linear 0 -> 1 over --warmup steps, then cosine to --lr-final at T; "
+        "step: f = --decay-factor ^ floor(t / --decay-every); one-cycle: cosine 1/25 -> 1 over --warmup steps, "
+        "then cosine down to 4e-6 at T (optax's schedules)")),
+    _setting("warmup", "--warmup", "warmup", "schedule", "warmup steps W of warmup-cosine and one-cycle (at most T)",
+             kind="int", default=100, lo=0, app_lo=0, app_hi=5000),
+    _setting("lr_final", "--lr-final", "lr_final", "schedule", "warmup-cosine's final factor F (lr_T = F lr)",
+             lo=0.0, hi=1.0, app_lo=0.0, app_hi=1.0),
+    _setting("decay_every", "--decay-every", "decay_every", "schedule", "step schedule: steps K between decays",
+             kind="int", default=100, lo=1, app_lo=1, app_hi=5000),
+    _setting("decay_factor", "--decay-factor", "decay_factor", "schedule", "step schedule: factor gamma per decay",
+             lo=0.0, lo_open=True, hi=1.0, app_lo=1e-4, app_hi=1.0),
+    _setting("clip", None, "clip", "clip", "clip the gradient to global norm clip_norm (on when --clip-norm is given)"),
+    _setting("clip_norm", "--clip-norm", "clip_norm", "clip", "clip the gradient: g <- g min(1, c/|g|) with this c",
+             lo=0.0, lo_open=True, app_lo=1e-6, app_hi=1e6),
 ]}
 RUN_OPTIONS = ("optimizer", "dampening", "cautious", "mask", "compensation", "decay", "wd", "lr", "beta", "beta2",
-               "adam_eps", "tau", "mu", "steps", "dtype")     # the options of every command that runs an optimizer
-OPTIONAL_OPTIONS = ("sam", "rho")     # every such command's too, in its config only when --sam is given
+               "adam_eps", "tau", "mu", "steps", "dtype", "schedule", "warmup", "lr_final", "decay_every",
+               "decay_factor", "clip_norm", "sam", "rho")     # the options of every command that runs an optimizer
+SWITCHES = {"clip_norm": "clip"}     # a number whose option, when given, turns on a Setup switch (no flag of its own)
+SCHEDULE_SETTINGS = ("schedule", "warmup", "lr_final", "decay_every", "decay_factor")
+SAM_SETTINGS = ("sam", "rho")
 BY_URL = {s.url: s for s in SETTINGS.values() if s.url is not None}
 
 
 def of_config(config: dict[str, Any], target: str) -> dict[str, Any]:
     """The run options of the CLI's resolved ``config`` (keyed by dest) that are fields of
-    ``target`` (setup or hyper), keyed by field name (optional ones where present)."""
-    return {s.name: config[s.dest] for s in map(SETTINGS.get, RUN_OPTIONS + OPTIONAL_OPTIONS)
-            if s.target == target and s.dest in config}
+    ``target`` (setup or hyper), keyed by field name."""
+    out = {s.name: config.get(s.dest, s.default) for s in map(SETTINGS.get, RUN_OPTIONS) if s.target == target}
+    if target == "setup":
+        out.update({switch: config.get(SETTINGS[name].dest) is not None for name, switch in SWITCHES.items()})
+    return out
+
+
+def quiet_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """The CLI's config without the settings of features that are off (as the noise
+    settings enter it only for a noisy run): the schedule's settings when the schedule
+    is constant, clip_norm when clipping is off, sam and rho without SAM.  ``of_config`` reads them back as
+    their defaults."""
+    drop = set(SCHEDULE_SETTINGS) if config.get("schedule", "constant") == "constant" else set()
+    drop |= set(SAM_SETTINGS) if not config.get("sam") else set()
+    drop |= {name for name in SWITCHES if config.get(SETTINGS[name].dest) is None}
+    return {k: v for k, v in config.items() if k not in {SETTINGS[n].dest for n in drop}}
 
 
 def setup_hyper_of(values: dict[str, Any]) -> tuple[Setup, Hyper]:

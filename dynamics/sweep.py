@@ -84,7 +84,7 @@ from dynamics.horizon import step_bucket
 from dynamics.metrics import minimiser_set
 from dynamics.noise import check_seed
 from dynamics.rates import best_cell, exact_rate_map, resolve_rate_method
-from dynamics.rollout import cast_inputs, noise_free
+from dynamics.rollout import cast_inputs, noise_free, run_factors
 from dynamics.sweep_program import compiled_sweep
 from toys import Toy
 
@@ -206,13 +206,15 @@ def sweep_maps(setup, toy, lr, beta, steps, hp, tol, start, toy_params, chunk_ce
     minima, loss_min = minimiser_set(toy, toy_params)
     dt = jnp.dtype(setup.dtype)
     consts = (hp_arr, w0, p, jnp.asarray(minima, dt), jnp.asarray(loss_min, dt), jnp.asarray(tol * tol, dt))
+    bucket = step_bucket(steps)
+    factors = run_factors(setup, hp_arr, steps, bucket + 1, dt)      # every cell: the same f, lr its peak
+    consts += () if factors is None else (factors,)
 
     k = seeds.size if setup.noise != "none" else 1
     per_seed = lr_axis.size * beta_axis.size
     cells = [np.tile(lr_axis, beta_axis.size * k).astype(dt), np.tile(np.repeat(beta_axis, lr_axis.size), k).astype(dt)]
     if setup.noise != "none":
         cells.append(np.repeat(seeds, per_seed))
-    bucket = step_bucket(steps)
     fn = compiled_sweep(setup, toy, bucket, devices) if len(devices) > 1 else compiled_sweep(setup, toy, bucket)
     chunk = chunk_size(k * per_seed, bucket, len(devices), workers, chunk_cells)
     flat = run_cells(fn, cells, (jnp.asarray(steps, jnp.int32),) + consts, chunk, devices, workers, setup.dtype,

@@ -40,6 +40,7 @@ from dynamics.rates import RATE_DIVERGED, block_fit_rate, block_starts, is_homog
 from dynamics.renormalisation import RENORM_EVERY, Scale, moments_norm2, renormalise, scale_of
 from dynamics.rollout import make_optimizer, step_records
 from dynamics.sam import with_noise
+from dynamics.schedules import factor_at
 from toys import Toy
 
 
@@ -82,7 +83,8 @@ class _Consts(NamedTuple):
     """The traced values every cell of a call shares: the step count T, ``running`` =
     T + 1 (the status of a cell that has not yet reached tol), hyperparameters, start
     w0, toy parameters, listed minima, min L, tol^2, the first minimiser w*, d_0^2, the
-    divergence limit on d^2, log 2 in the run's dtype, and w -> (L(w), grad L(w))."""
+    divergence limit on d^2, log 2 in the run's dtype, w -> (L(w), grad L(w)), and the
+    schedule's factors f(0..bucket) (None without a schedule; dynamics.schedules)."""
 
     steps: jax.Array
     running: jax.Array
@@ -97,16 +99,17 @@ class _Consts(NamedTuple):
     lim2: jax.Array
     ln2: jax.Array
     loss_grad: Callable
+    factors: jax.Array | None
 
 
-def _consts(plan: _Plan, steps, hp, w0, p, minima, loss_min, tol2) -> _Consts:
+def _consts(plan: _Plan, steps, hp, w0, p, minima, loss_min, tol2, factors) -> _Consts:
     dt = w0.dtype
     loss_grad = jax.value_and_grad(lambda w: plan.value(w, p))
     wstar = minima[0]
     d2_0 = plan.dist2(w0, p, minima)
     lim2 = divergence_limit2(d2_0, tol2)
     ln2 = jnp.asarray(math.log(2), dt)
-    return _Consts(steps, steps + 1, hp, w0, p, minima, loss_min, tol2, wstar, d2_0, lim2, ln2, loss_grad)
+    return _Consts(steps, steps + 1, hp, w0, p, minima, loss_min, tol2, wstar, d2_0, lim2, ln2, loss_grad, factors)
 
 
 def _grad_fn(plan: _Plan, k: _Consts):
@@ -115,8 +118,11 @@ def _grad_fn(plan: _Plan, k: _Consts):
 
 
 def _optimizer(plan: _Plan, k: _Consts, lr_c, beta_c, grad_fn=None):
+    """The cell's optimizer (lr_c its peak lr under a schedule; ``grad_fn`` SAM's gradient,
+    by default the loss's)."""
+    factor = None if k.factors is None else functools.partial(factor_at, k.factors)
     return make_optimizer(plan.setup, k.hp._replace(lr=lr_c, beta=beta_c),
-                          _grad_fn(plan, k) if grad_fn is None else grad_fn)
+                          _grad_fn(plan, k) if grad_fn is None else grad_fn, factor)
 
 
 def _observe(plan: _Plan, k: _Consts, x, scale: Scale | None, n2, c_status):
@@ -179,7 +185,8 @@ def _step_cell(plan: _Plan, k: _Consts, c: _Cell, lr_c, beta_c, seed_c, t, new_b
     sum_ty = jnp.where(add, jnp.where(new_block, 0, c.sum_ty + tau * y), c.sum_ty)
     drops = None
     if plan.flips:
-        hp_c = k.hp._replace(lr=lr_c, beta=beta_c)
+        eps = lr_c if k.factors is None else lr_c * factor_at(k.factors, t - 1)       # the step's eps_t
+        hp_c = k.hp._replace(lr=eps, beta=beta_c)
         drop = step_records(plan.setup, hp_c, c.state, c.x, c.g, g_used, grad_fn)["noise_drop"]
         drops = (c.drops[0] + jnp.where(ok, drop, 0), c.drops[1] + ok.astype(jnp.int32))
     return _Cell(x, state, g, scale, jnp.where(ok, loss, c.loss),
@@ -200,16 +207,17 @@ def _step_inputs(bucket: int) -> tuple:
 
 def sweep_program(setup: Setup, toy: Toy, bucket: int, mesh: Mesh | None = None):
     """The traced sweep of one chunk for step counts T <= ``bucket``: ``fn(lr, beta[,
-    seed], T, hp, w0, toy_params, minima, loss_min, tol^2)`` with (cells,) arrays lr,
-    beta (and seed, only when setup.noise is on) and an int32 T -> dict of per-cell
-    outputs.  ``mesh``: keep the block sums sharded over it."""
+    seed], T, hp, w0, toy_params, minima, loss_min, tol^2[, factors])`` with (cells,)
+    arrays lr, beta (and seed, only when setup.noise is on), an int32 T and, under a
+    schedule, its factors f(0..bucket) -> dict of per-cell outputs; lr is each cell's
+    peak lr.  ``mesh``: keep the block sums sharded over it."""
     noisy = setup.noise != "none"
     plan = _Plan(setup, toy.value, distance2_fn(toy), noisy, noisy and setup.cautious, is_homogeneous(setup, toy))
     starts = block_starts(bucket)
     xs = _step_inputs(bucket)
 
-    def run(lr, beta, seed, steps, hp: Hyper, w0, p, minima, loss_min, tol2):
-        k = _consts(plan, steps, hp, w0, p, minima, loss_min, tol2)
+    def run(lr, beta, seed, steps, hp: Hyper, w0, p, minima, loss_min, tol2, factors=None):
+        k = _consts(plan, steps, hp, w0, p, minima, loss_min, tol2, factors)
         c = _loop_cells(functools.partial(_init_cell, plan, k), functools.partial(_step_cell, plan, k), lr, beta,
                         seed, steps, xs, len(starts), w0.dtype, mesh)
         return _outputs(c, plan.homogeneous, k, starts, window_starts(bucket), plan.flips)
@@ -273,8 +281,10 @@ def compiled_sweep(setup: Setup, toy: Toy, bucket: int, devices: tuple = ()):
     Call as ``fn(lr, beta, steps, hp, w0, toy_params, minima, loss_min, tol**2)`` with lr
     and beta of shape (cells,) and an int32 ``steps`` <= bucket (a new one compiles
     nothing); it returns a dict of (cells,) arrays.  With setup.noise on, ``fn(lr,
-    beta, seed, steps, hp, ...)`` with a (cells,) uint32 seed array.
+    beta, seed, steps, hp, ...)`` with a (cells,) uint32 seed array.  Under a schedule,
+    the schedule's factors f(0..bucket) follow tol**2 (new factors compile nothing).
     """
     mesh = cell_mesh(devices) if len(devices) > 1 else None
     n_cell_args = 3 if setup.noise != "none" else 2
-    return compile_cells(sweep_program(setup, toy, bucket, mesh), devices, n_cell_args, 7)
+    n_consts = 7 if setup.schedule == "constant" else 8
+    return compile_cells(sweep_program(setup, toy, bucket, mesh), devices, n_cell_args, n_consts)

@@ -25,6 +25,12 @@ Presets (arXiv 2411.16085 "Cautious Optimizers"; arXiv 2510.12402 "Cautious Weig
   claims report too: the closed form, or the estimate re-measured on a 4x longer run of
   that cell with its uncertainty (the table's quoted_rate, quoted_uncertainty).  The
   heatmaps are embedded as images in PDF/SVG (viz.export).
+- ``adam-warmup``: Adam at lr 0.3 from (-1.5, 2.5) on Rosenbrock, with a constant lr and
+  with a linear warmup over 50 steps, then the same lr (dynamics.schedules): the
+  constant lr's first steps (full size in every coordinate: Adam's first update is
+  lr sign(g)) overshoot the valley and L rises from 12.5 to over 100 within 30 steps;
+  the warmup's small first steps, taken while Adam's moments settle, never rise above
+  the start, and the run ends 30 times lower after 300 steps.
 - ``wd-line`` / ``wd-hyperbola``: 2510.12402 on a valley of minimisers: GDM with no
   decay, decoupled decay (u += lambda w) and cautious decay (u += lambda 1[u w >= 0] w):
   paths, L(w_t) and |w_t|.  Cautious decay reaches the valley and slides along it towards
@@ -131,6 +137,17 @@ def _decay(toy: str) -> dict:
     return dict(**_toy_fields(toy), steps=3000, runs=runs, layout=_layout(2.3))
 
 
+def _adam_warmup() -> dict:
+    """Adam at a large lr from a point high on Rosenbrock's wall, with a constant lr and
+    with a linear warmup over 50 steps (warmup-cosine with final factor 1: then constant;
+    dynamics.schedules)."""
+    hp = dict(optimizer="adam", lr=0.3, beta=0.9)
+    runs = [run_template("Adam, constant lr", **hp),
+            run_template("Adam, 50 warmup steps", schedule="warmup-cosine", warmup=50, lr_final=1.0, **hp)]
+    return dict(toy="rosenbrock", toy_params=get_toy("rosenbrock").params(), start=[-1.5, 2.5], steps=300, runs=runs,
+                layout=_layout(2.3))
+
+
 PRESETS: dict[str, Preset] = {
     "fig2-paper": Preset("arXiv 2411.16085 Fig. 2 (left) as in the paper: 0.5 w1^2 + 0.1 w2^2 from (1, 1), GDM and "
                          "C-GDM at eps 0.01, beta 0.99, GD at eps 0.1: paths, L, H", _fig2_paper(),
@@ -146,6 +163,9 @@ PRESETS: dict[str, Preset] = {
                       "(w1 + w2 - 2)^2", _decay("valley-line"), compute_decay, build_decay),
     "wd-hyperbola": Preset("the same on the valley (w1 w2 - 1)^2", _decay("valley-hyperbola"),
                            compute_decay, build_decay),
+    "adam-warmup": Preset("Adam at lr 0.3 with and without 50 warmup steps from (-1.5, 2.5) on Rosenbrock: the "
+                          "constant lr's first steps overshoot (L rises ninefold), the warmup's do not", _adam_warmup(),
+                          compute_trajectories, build_trajectories),
 }
 
 

@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli.main import main
-from dynamics.configfile import DEPTH_LIMIT, SIZE_LIMIT, ConfigError, RUN_SETTINGS, dumps, loads, nesting
+from dynamics.configfile import (DEPTH_LIMIT, OPTIONAL_RUN_SETTINGS, RUN_SETTINGS, SIZE_LIMIT, ConfigError, dumps, loads,
+                                 nesting)
 from figures import presets
 from toys.catalog import START_BOUND, param_bounds
 from ui import downloads
@@ -258,8 +259,8 @@ def assert_fits_schema(config: dict) -> None:
     template = presets.default_config(config["preset"])
     assert set(config) == set(template)
     for run in config["runs"]:
-        assert set(run) == set(template["runs"][0])
-        assert all(s.problem(run[s.name]) is None for s in RUN_SETTINGS)
+        assert set(template["runs"][0]) <= set(run) <= set(template["runs"][0]) | set(OPTIONAL_RUN_SETTINGS)
+        assert all(s.problem(run.get(s.name, s.default)) is None for s in RUN_SETTINGS)
     for key, value in config["toy_params"].items():
         lo, hi = param_bounds(config["toy"], key)
         assert isinstance(value, (int, float)) and lo <= value <= hi

@@ -14,6 +14,7 @@ import optax
 import pytest
 
 from cli.main import main
+from dynamics.anatomy import step_anatomy
 from dynamics.basins import basin_map
 from dynamics.claims_base import FAILS, HOLDS, ClaimSettings
 from dynamics.claims_sam import checks_sam, fewer_sharp, more_flat
@@ -214,3 +215,31 @@ def test_sam_counts_two_gradients_per_step_in_the_work_budget():
     assert grid_cost("g", (4, 5), 10, sam=True).work == 2 * grid_cost("g", (4, 5), 10).work == 400
     assert "2 gradients per step (SAM)" in runs_cost("r", 100, sam=True).formula
     assert "SAM" not in runs_cost("r", 100).formula
+
+
+def test_clipping_clips_both_of_sams_gradients():
+    """GD-SAM with clipping (c = 1, Rosenbrock's gradients are far larger): by hand,
+    w <- w - lr clip(grad L(w + rho n)), n = clip(g)/|clip(g)| = g/|g|, clip(x) = x min(1, c/|x|)."""
+    lr, rho, c = 1e-2, 0.1, 1.0
+    clip = lambda x: x * min(1.0, c / np.linalg.norm(x))
+    w, ref = np.asarray(ROSEN.start, float), [np.asarray(ROSEN.start, float)]
+    for _ in range(STEPS):
+        w = w - lr * clip(sam_grad(w, rho))
+        ref.append(w)
+    run = rollout(Setup("gd", sam=True, clip=True), ROSEN, make_hyper(lr=lr, rho=rho, clip_norm=c), STEPS)
+    np.testing.assert_allclose(run.w, np.array(ref), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("setup", [Setup("gdm", sam=True, cautious=True),
+                                   Setup("adam", sam=True, cautious=True, clip=True, noise="gaussian",
+                                         schedule="warmup-cosine")], ids=["c-gdm", "c-adam-clip-noise-schedule"])
+def test_the_step_anatomy_of_a_sam_run_is_its_steps(setup):
+    """The Step inspector's anatomy recomputes SAM's gradient at the perturbed point: its
+    steps are the roll-out's w_{t+1} - w_t and its masks the roll-out's."""
+    hp = make_hyper(lr=1e-3, beta=0.9, rho=0.05, clip_norm=5.0, noise_sigma=0.5, warmup=5.0)
+    run = rollout(setup, ROSEN, hp, STEPS, seed=3)
+    an = step_anatomy(setup, hp, run, seed=3, toy=ROSEN)
+    np.testing.assert_allclose(an.step, np.diff(run.w, axis=0), rtol=1e-9, atol=1e-15)
+    np.testing.assert_array_equal(an.mask, run.mask[1:])
+    with pytest.raises(ValueError, match="needs its toy"):
+        step_anatomy(setup, hp, run, seed=3)

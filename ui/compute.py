@@ -205,7 +205,8 @@ def flow(spec: RunSpec, solver: str, substeps: int, init: str, lion_sign: str, s
 def anatomy(spec: RunSpec) -> dict[str, np.ndarray]:
     """The anatomy of every step of spec's roll-out (dynamics.anatomy.step_anatomy; with
     gradient noise, the noisy gradients the steps used)."""
-    return step_anatomy(spec.setup, spec.hyper_arrays(), Trajectory(**trajectory(spec)), seed=spec.seed)._asdict()
+    return step_anatomy(spec.setup, spec.hyper_arrays(), Trajectory(**trajectory(spec)), seed=spec.seed,
+                        toy=toy_of(spec.toy), toy_params=spec.params)._asdict()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

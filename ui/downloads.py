@@ -55,6 +55,7 @@ MESSAGE_KEY = "_config_message"
 STATE_KEY, VIEW_KEY = "app_state", "view"
 
 
+
 # ----------------------------------------------------------------------------- charts
 
 def modebar_config(filename: str) -> dict[str, Any]:

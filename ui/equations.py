@@ -47,3 +47,18 @@ SAM_UPDATE = (r"\begin{gathered} g_t = \nabla L(w_t),\quad \tilde g_t = \nabla L
 SAM_NOTE = ("Two gradients per step; the perturbation goes up the gradient. With SAM, H = L + K need not fall: along "
             "w' = −ε ∇L(w + ρn), dL/dt = −ε g(w)·g(w + ρn) can be positive (docs/theory.md, Section 7), and SAM "
             "has no flow here (its field is discontinuous where g = 0).")
+# Learning-rate schedules (dynamics.schedules): step t uses eps_t = lr f(t-1), lr the peak.
+SCHEDULE = {
+    "constant": (r"\varepsilon_t = \mathrm{lr}", "no schedule"),
+    "warmup-cosine": (r"f(k) = \begin{cases} k/W & k < W \\ F + (1-F)\,\tfrac12\big(1 + \cos\tfrac{\pi (k-W)}{T-W}"
+                      r"\big) & k \ge W \end{cases}", "optax.warmup_cosine_decay_schedule"),
+    "step": (r"f(k) = \gamma^{\lfloor k/K \rfloor}", "optax.exponential_decay(staircase=True)"),
+    "one-cycle": (r"f(k) = \begin{cases} a + (1-a)\,\tfrac12\big(1 - \cos\tfrac{\pi k}{W}\big) & k < W \\ "
+                  r"b + (1-b)\,\tfrac12\big(1 + \cos\tfrac{\pi (k-W)}{T-W}\big) & k \ge W \end{cases},\ "
+                  r"a = \tfrac1{25},\ b = \tfrac{1}{25 \cdot 10^4}", "optax.cosine_onecycle_schedule"),
+}
+SCHEDULED_STEP = r"w_{t+1} = w_t - \varepsilon_t\, u_t,\qquad \varepsilon_t = \mathrm{lr}\cdot f(t)\ \ (t = 0, 1, \dots)"
+# docs/theory.md, Section 4.8: K is linear in eps, so along the flow with eps(t) H gains eps'/eps K.
+H_SCHEDULE = (r"\dot H = \dot H\big|_{\varepsilon\ \text{fixed}} + \dot\varepsilon\, \frac{\partial K}{\partial "
+              r"\varepsilon} = \dot H\big|_{\varepsilon\ \text{fixed}} + \frac{\dot\varepsilon}{\varepsilon}\, K")
+CLIP = r"g_t \leftarrow g_t \min\!\big(1,\ c / \|g_t\|\big)"

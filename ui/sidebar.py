@@ -25,6 +25,8 @@ MASK_TEXT = {"elementwise": "elementwise φᵢ = 1[uᵢgᵢ > 0] (Alg. 1)",
 COMP_TEXT = {"none": "none: α = 1", "mean": "mean: α = 1/mean φ (Alg. 1, 2)", "count": "count: α = d/(nnz φ + 1) (Alg. 3)"}
 DECAY_TEXT = {"none": "none", "decoupled": "decoupled: u += λw", "cautious": "cautious: u += λ·1[u·w ≥ 0]·w"}
 VARIANT_TEXT = {"both": "base + cautious", "base": "base only", "cautious": "cautious only"}
+SCHEDULE_TEXT = {"constant": "constant: ε_t = lr", "warmup-cosine": "warmup, then cosine decay",
+                 "step": "step decay: × γ every K steps", "one-cycle": "one-cycle (cosine up, then down)"}
 
 
 def _number(label: str, key: str, fmt: str = "%.6g", step: float | None = None, help: str | None = None,
@@ -75,6 +77,7 @@ def render(run_labels: list[str]) -> None:
     _objective(sb)
     _optimizers(sb, run_labels)
     _hyperparameters(sb)
+    _schedule_clip(sb)
     _caution_decay_noise(sb)
     _sam(sb)
     sb.caption("The URL holds every setting: copy it to share or reproduce this view.")
@@ -138,6 +141,25 @@ def _hyperparameters(sb) -> None:
     sb.slider("steps T", FIELDS["steps"].lo, FIELDS["steps"].hi, key="steps", step=1, help=FIELDS["steps"].help)
     sb.radio("precision", FIELDS["dtype"].choices, key="dtype", horizontal=True, help=FIELDS["dtype"].help)
     _number("a loss rise counts above this × L(w₀)", "rise_rel", fmt="%.1e", step=1e-12)
+
+
+def _schedule_clip(sb) -> None:
+    """The learning-rate schedule (its numbers only where the schedule reads them) and
+    gradient clipping with its max norm (dynamics.schedules)."""
+    ss = st.session_state
+    sb.subheader("Schedule and clipping")
+    _choice("lr schedule: step t uses ε_t = lr·f(t−1), lr the peak", "schedule", SCHEDULE_TEXT)
+    if ss["schedule"] in ("warmup-cosine", "one-cycle"):
+        _number("warmup steps W", "warmup", fmt="%d", step=1)
+    if ss["schedule"] == "warmup-cosine":
+        _number("final factor F (ε_T = F·lr)", "lr_final", fmt="%.3g", step=0.05)
+    if ss["schedule"] == "step":
+        _number("decay every K steps", "decay_every", fmt="%d", step=1)
+        _number("decay factor γ", "decay_factor", fmt="%.3g", step=0.05)
+    sb.checkbox("clip the gradient to norm c (before the optimizer and the mask)", key="clip",
+                help=FIELDS["clip"].help)
+    if ss["clip"]:
+        _number("max gradient norm c", "clip_norm", step=0.1)
 
 
 def _caution_decay_noise(sb) -> None:

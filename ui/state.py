@@ -151,7 +151,8 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
     Field("focus", "choice", "", choices=("",) + tuple(
         ("C-" if c else "") + NAMES[o] for o in OPTIMIZERS for c in (False, True))),
     *_run("dampening", "lr", "beta", "beta2", "adam_eps", "steps", "dtype", "mask", "comp", "tau", "mu", "decay",
-          "wd", "noise_sigma", "seed", "rise_rel", "sam", "rho"),
+          "wd", "noise_sigma", "seed", "rise_rel", "sam", "rho", "schedule", "warmup", "lr_final", "decay_every",
+          "decay_factor", "clip", "clip_norm"),
     Field("present", "bool", False),
     _f("r_lr_lo", 1e-3, 1e-6, 100.0),
     _f("r_lr_hi", 1.0, 1e-6, 100.0),
@@ -180,8 +181,9 @@ FIELDS: dict[str, Field] = {f.key: f for f in [
 ]}
 
 SPEC_SETTINGS = ("dampening", "mask", "compensation", "decay", "dtype", "lr", "beta", "beta2", "adam_eps", "wd",
-                 "tau", "mu", "noise_sigma", "sam", "rho")   # the run settings of a RunSpec (the flow's lion_sign,
-                                                             # sign_tau: the Continuous time tab's own)
+                 "tau", "mu", "noise_sigma", "sam", "rho", "schedule", "warmup", "lr_final", "decay_every",
+                 "decay_factor", "clip", "clip_norm")   # the run settings of a RunSpec (the flow's lion_sign,
+                                                        # sign_tau: the Continuous time tab's own)
 START_KEYS = ("sx", "sy")
 PARAM_PREFIX = "p_"
 

@@ -175,17 +175,21 @@ def _rise_strip(fig: go.Figure, series: Sequence[Series], rise_rel: float, row: 
 
 
 def step_curves(series: Sequence[Series], l_star: float | None, presentation: bool = False,
-                xlabel: str = "step t", height: int = 560, rise_rel: float = RISE_REL) -> go.Figure:
+                xlabel: str = "step t", height: int = 560, rise_rel: float = RISE_REL,
+                step_size: tuple | None = None) -> go.Figure:
     """Rows: L - L* (log), the steps where L rose by more than ``rise_rel`` times the
     scale of dynamics.rollout.loss_rises (if any series marks them), H - L* (log),
-    fraction masked (if any series has a mask).  Each curve goes through add_curve."""
+    fraction masked (if any series has a mask), and the step size eps_t of a
+    learning-rate schedule (``step_size`` = (steps t, eps_t); None: no row).  Each curve
+    goes through add_curve."""
     masked_row = any(s.masked is not None for s in series)
     rise_row = any(s.rises is not None for s in series)
     suffix = "" if l_star is None else " − L*"
     strip = 0.08 * max(1, sum(s.rises is not None for s in series))       # a line of ticks per run: labels apart
     panels = [("loss", f"loss L{suffix}", 0.42), ("rises", "", strip), ("H", f"Hamiltonian H = L + K{suffix}", 0.34),
-              ("masked", "fraction masked 1 − mean φ", 0.16)]
-    panels = [p for p in panels if (p[0] != "rises" or rise_row) and (p[0] != "masked" or masked_row)]
+              ("masked", "fraction masked 1 − mean φ", 0.16), ("lr", "step size ε_t = lr·f(t−1) (schedule)", 0.16)]
+    panels = [p for p in panels if (p[0] != "rises" or rise_row) and (p[0] != "masked" or masked_row)
+              and (p[0] != "lr" or step_size is not None)]
     at = {key: i + 1 for i, (key, _, _) in enumerate(panels)}
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=[p[1] for p in panels], row_heights=[p[2] for p in panels])
@@ -216,6 +220,11 @@ def step_curves(series: Sequence[Series], l_star: float | None, presentation: bo
         fig.update_yaxes(type=axis_type, exponentformat="power", row=at[key], col=1)
     if masked_row:
         fig.update_yaxes(range=[-0.05, 1.05], row=at["masked"], col=1)
+    if step_size is not None:
+        fig.add_trace(go.Scatter(x=step_size[0], y=step_size[1], mode="lines", showlegend=False, name="ε_t",
+                                 line=dict(color="grey", width=width), hovertemplate="step %{x}: ε = %{y:.4g}"
+                                 "<extra></extra>"), row=at["lr"], col=1)
+        fig.update_yaxes(nticks=3, rangemode="tozero", row=at["lr"], col=1)
     fig.update_xaxes(title_text=xlabel, row=len(panels), col=1)
     style(fig, presentation, height)
     fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.08 if presentation else 1.04, xanchor="left",

@@ -91,7 +91,11 @@ def _finish(fig: go.Figure, config: dict) -> go.Figure:
 
 
 def _run_colour(run: dict) -> str:
-    return optimizer_colour(run["optimizer"], run["cautious"])
+    """The optimizer's colour pair: the dark one for the base run, the light one for the
+    cautious run; a learning-rate schedule swaps them, so that runs with and without a
+    schedule (figures' adam-warmup) differ."""
+    scheduled = run.get("schedule", "constant") != "constant"
+    return optimizer_colour(run["optimizer"], run["cautious"] != scheduled)
 
 
 def build_trajectories(config: dict, data: FigureData) -> go.Figure:

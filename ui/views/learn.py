@@ -10,7 +10,8 @@ from ui import compute, downloads
 from dynamics.optimizers import spec_of
 from dynamics.rollout import loss_rises
 from dynamics.sam import NO_FLOW
-from ui.equations import COMPENSATION, DECAY, H_CAUTIOUS, MASK, SAM_NOTE, SAM_UPDATE, cautious_update
+from ui.equations import (CLIP, COMPENSATION, DECAY, H_CAUTIOUS, H_SCHEDULE, MASK, SAM_NOTE, SAM_UPDATE, SCHEDULE,
+                          SCHEDULED_STEP, cautious_update)
 from ui.session import Context
 from ui.state import CUSTOM_PREFIX, NAMES
 from ui.text import plain
@@ -86,6 +87,27 @@ def _sam_rule(spec) -> None:
         st.caption(SAM_NOTE)
 
 
+def _schedule_clip(spec) -> None:
+    """The learning-rate schedule (with what it does to H) and the gradient clipping, when on."""
+    setup, hp = spec.setup, spec.hyper
+    if setup.schedule != "constant":
+        factor, source = SCHEDULE[setup.schedule]
+        numbers = {"warmup-cosine": f"W = {hp.warmup:g}, F = {hp.lr_final:g}",
+                   "step": f"K = {hp.decay_every:g}, γ = {hp.decay_factor:g}",
+                   "one-cycle": f"W = {hp.warmup:g}"}[setup.schedule]
+        st.markdown(f"**Learning-rate schedule**: {setup.schedule} ({source}; peak lr = {hp.lr:g}, {numbers}, "
+                    f"T = {spec.steps})")
+        st.latex(SCHEDULED_STEP)
+        st.latex(factor)
+        st.caption("K reads ε at the step about to be taken, and the flow's ε(t) makes H move with it: H may rise "
+                   "while ε grows (the warmup), and falls faster while ε shrinks (docs/theory.md, Section 4.8).")
+        st.latex(H_SCHEDULE)
+    if setup.clip:
+        st.markdown(f"**Gradient clipping**, c = {hp.clip_norm:g}: first, before the optimizer and the cautious "
+                    "mask (both read the clipped g)")
+        st.latex(CLIP)
+
+
 def render(ctx: Context) -> None:
     """The toy, the rules in use as LaTeX, the mask's figure (in presentation mode at the
     top of the right column), and what the runs did."""
@@ -115,6 +137,7 @@ def render(ctx: Context) -> None:
         if DECAY[spec.setup.decay] is not None:
             st.markdown(f"**Weight decay**: {spec.setup.decay}, λ = {spec.hyper.wd:g} (arXiv 2510.12402)")
             st.latex(DECAY[spec.setup.decay])
+        _schedule_clip(spec)
     with right:
         st.markdown("**Flow** (one unit of time = one step; the Continuous time tab solves it)")
         if eq.flow and not spec.setup.sam:

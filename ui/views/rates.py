@@ -107,7 +107,20 @@ def _intro(ctx: Context, specs) -> str:
             "step size ε (columns) and momentum β (rows); other settings come from the sidebar. **Simulation**: "
             "exp of the slope of a least-squares line through yₜ over the late half of each cell's run, yₜ = "
             f"{fitted}. **Closed form** (gd, gdm, nesterov on a quadratic): the spectral radius of the linear step, "
-            "shown beside the simulation.")
+            "shown beside the simulation." + _schedule_text(base.setup))
+
+
+def _schedule_text(setup) -> str:
+    """What a learning-rate schedule or clipping changes in the maps ('' with neither)."""
+    text = ""
+    if setup.schedule != "constant":
+        text += (f" **Schedule {setup.schedule}**: the ε axis is the *peak* lr; every cell steps with "
+                 "εₜ = ε·f(t−1), the same f for all cells, over the grid's T steps.")
+    if setup.clip:
+        text += " **Clipping** on: every cell clips its gradient to the sidebar's norm c."
+    if text:
+        text += " No closed form is drawn (it holds for a constant ε without clipping)."
+    return text
 
 
 def cost(values, spec) -> Cost:

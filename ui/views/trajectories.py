@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dynamics.budget import runs_cost
+from dynamics.schedules import step_sizes
 from ui import compute, downloads, guard, movie
 from ui.session import Context, on_start_click
 from ui.text import plain
@@ -74,8 +75,11 @@ def figures(ctx: Context, trajs: dict, summaries: dict, points, l_star, grid, cl
                          height=height - (playback_px(len(paths), True) if ctx.presentation else 0), dark=ctx.dark)
     add_playback(fig, paths, {label: Readout(t["loss"], t["hamiltonian"]) for label, t in trajs.items()},
                  ctx.styles, ctx.values["a_speed"], ctx.values["a_loop"], ctx.presentation, ctx.dark)
+    spec = ctx.focus          # the schedule is a shared setting: every run has the same eps_t
+    eps = step_sizes(spec.setup, spec.hyper, spec.steps)
     return fig, step_curves(curve_series(ctx, trajs, summaries), l_star, ctx.presentation,
-                            rise_rel=ctx.values["rise_rel"], height=height)
+                            rise_rel=ctx.values["rise_rel"], height=height,
+                            step_size=None if eps is None else (np.arange(1, spec.steps + 1), eps))
 
 
 def playback_controls(ctx: Context) -> None:
