@@ -19,12 +19,13 @@ from dynamics.basins import basin_map
 from dynamics.claims_base import FAILS, HOLDS, ClaimSettings
 from dynamics.claims_sam import checks_sam, fewer_sharp, more_flat
 from dynamics.config import OPTIMIZERS, Setup, make_hyper
-from dynamics.configfile import run_template, setup_hyper
+from dynamics.configfile import dumps, loads, run_template, setup_hyper
 from dynamics.noise import step_noise
 from dynamics.ode import integrate
 from dynamics.optimizers import base_transform
 from dynamics.rollout import rollout
 from dynamics.sam import NO_FLOW, unit_direction
+from figures import presets
 from tests.test_horizon import Compiles
 from tests.test_settings import cli_config
 from toys import get_toy
@@ -243,3 +244,15 @@ def test_the_step_anatomy_of_a_sam_run_is_its_steps(setup):
     np.testing.assert_array_equal(an.mask, run.mask[1:])
     with pytest.raises(ValueError, match="needs its toy"):
         step_anatomy(setup, hp, run, seed=3)
+
+
+def test_figure_configuration_files_carry_sam():
+    """A figure file's run may say sam and rho (optional keys, like the schedule's); a run
+    without them is a run without SAM."""
+    config = presets.default_config("fig2")
+    config["runs"][0].update(sam=True, rho=0.2)
+    back, _ = loads(dumps(config))
+    assert presets.validate(back) == []
+    setup, hp = setup_hyper(back["runs"][0])
+    assert setup.sam and float(hp.rho) == 0.2
+    assert not setup_hyper(back["runs"][1])[0].sam and "sam" not in back["runs"][1]
