@@ -203,6 +203,11 @@ def test_the_app_compares_basins_without_and_with_sam_and_shows_the_rule():
     assert_clean(at)
     titles = [a["text"] for a in charts(at)["basin_maps"]["layout"]["annotations"]]
     assert titles[:2] == ["GD: basins", "GD-SAM (ρ = 0.5): basins"]
+    at = show(at, "trajectories")
+    assert_clean(at)
+    assert any("Every run uses SAM (ρ = 0.5)" in m.value for m in at.info)
+    at = show(at, "inspector")                  # the step anatomy replays SAM's second gradient
+    assert_clean(at)
     at = show(at, "learn")
     assert_clean(at)
     assert any("\\tilde g_t" in el.body for el in at.get("latex")) and any("SAM has no ODE mode" in c.value

@@ -137,6 +137,9 @@ def render(ctx: Context) -> None:
                        "try a smaller step size ε or momentum β.")
     if l_star is None:
         st.info(f"{plain(ctx.toy.title)}: {ctx.toy.note or 'no minimiser'}. L and H are drawn as they are (linear axis).")
+    if ctx.focus.setup.sam:          # a shared setting: the legend's names are the base optimizers'
+        st.info(f"Every run uses SAM (ρ = {ctx.focus.hyper.rho:g}): each step feeds its optimizer ∇L(w + ρ g/‖g‖) "
+                "instead of g = ∇L(w); a cautious mask still compares with g (Learn tab).")
 
     grid = window_grid(ctx, trajs)
     fig, curves = figures(ctx, trajs, summaries, points, l_star, grid, click_grid=True)
