@@ -40,6 +40,7 @@ TEXT_FORMS = {
                         "*(30 + (2*x - 3*y)^2*(18 - 32*x + 12*x^2 + 48*y - 36*x*y + 27*y^2))"),
     "valley-line": "(w1 + w2 - 2)^2",
     "valley-hyperbola": "(w1*w2 - 1)^2",
+    "two-wells": "-exp(-((x + 1)^2 + y^2)/0.08) - exp(-((x - 1)^2 + y^2)/1.28) + 0.1*(x^2 + y^2)",
 }
 
 HOSTILE = [
