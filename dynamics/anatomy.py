@@ -32,12 +32,11 @@ from dynamics.caution import compensation_alpha, mask_phi
 from dynamics.config import Hyper, Setup
 from dynamics.flows import decay_term
 from dynamics.horizon import step_bucket
-from dynamics.optimizers import base_transform
 from dynamics.noise import check_seed, step_noise
 from dynamics.precision import run_dtype
-from dynamics.rollout import Trajectory, noise_free
-from dynamics.sam import unit_direction
-from dynamics.schedules import clip_gradient, schedule_factors
+from dynamics.rollout import Trajectory, masked_transform, noise_free
+from dynamics.sam import with_noise
+from dynamics.schedules import clip_gradient, step_sizes
 from toys import Toy
 
 
@@ -57,16 +56,13 @@ class StepAnatomy(NamedTuple):
 
 def _anatomy_fn(setup: Setup, value):
     def run(w, g, hp: Hyper, steps, eps, p, noise):
-        base = base_transform(setup, hp)
         grad = jax.grad(lambda x: value(x, p)) if setup.sam else None
+        direction = lambda t: masked_transform(setup, hp, None if grad is None else with_noise(grad, noise[t]))
 
         def one(t, carry):
             state, rows = carry
             gt = clip_gradient(setup, hp, g[t])
-            fed = gt
-            if setup.sam:            # the gradient at w + rho g/|g|, as the step's (dynamics.sam)
-                fed = clip_gradient(setup, hp, grad(w[t] + hp.rho * unit_direction(gt)) + noise[t])
-            u, state = base.update(fed, state, w[t])
+            u, state = direction(t).update(gt, state, w[t])
             if setup.cautious:
                 phi = mask_phi(u, gt, setup.mask, lr=eps[t], mu=hp.mu, tau=hp.tau)
                 alpha = compensation_alpha(phi, setup.compensation)
@@ -79,7 +75,7 @@ def _anatomy_fn(setup: Setup, value):
 
         rows = {k: jnp.zeros_like(w) for k in ("grad", "direction", "mask", "cautious", "decay", "step")}
         rows["alpha"] = jnp.zeros(w.shape[:1], w.dtype)
-        return jax.lax.fori_loop(0, steps, one, (base.init(w[0]), rows))[1]
+        return jax.lax.fori_loop(0, steps, one, (direction(0).init(w[0]), rows))[1]
 
     return run
 
@@ -115,8 +111,8 @@ def step_anatomy(setup: Setup, hp: Hyper, traj: Trajectory, seed: int = 0, toy: 
     if noise_free(setup, hp).noise != "none":
         noise = np.asarray(jnp.asarray(hp.noise_sigma, dt) * step_noise(check_seed(seed), steps, jnp.asarray(g[0])))
         g = g + noise
-    f = schedule_factors(setup, hp, steps, steps)
-    eps = float(hp.lr) * (np.ones(steps) if f is None else f)
+    eps = step_sizes(setup, hp, steps)
+    eps = np.full(steps, float(hp.lr)) if eps is None else eps
     hp = Hyper(*(jnp.asarray(x, dt) for x in hp))
     p = {k: jnp.asarray(v, dt) for k, v in toy.params(toy_params).items()} if setup.sam else {}
     pad = step_bucket(steps) - steps

@@ -46,7 +46,7 @@ from dynamics.config import Hyper, Setup, make_hyper
 from dynamics.horizon import step_bucket
 from dynamics.metrics import distance2_fn, divergence_limit2, listed_distances2, minimiser_set
 from dynamics.rollout import cast_inputs, make_optimizer, run_factors
-from dynamics.schedules import factor_at
+from dynamics.schedules import factor_fn
 from toys import Toy
 
 DEFAULT_RADIUS = 1e-3
@@ -86,7 +86,7 @@ def _basin_fn(setup: Setup, toy: Toy):
 
     def run(x, y, steps, hp: Hyper, p, minima, radius2, factors=None):
         grad = jax.grad(lambda w: value(w, p))
-        opt = make_optimizer(setup, hp, grad, None if factors is None else functools.partial(factor_at, factors))
+        opt = make_optimizer(setup, hp, grad, factor_fn(factors))
 
         def cell(x0, y0):
             w0 = jnp.stack([x0, y0])

@@ -50,7 +50,7 @@ from dynamics.optimizers.spec import get
 from dynamics.precision import run_dtype
 from dynamics.sam import base_state as sam_base_state
 from dynamics.sam import sam, with_noise
-from dynamics.schedules import clip_gradient, factor_at, schedule_factors, scheduled
+from dynamics.schedules import clip_gradient, factor_at, factor_fn, schedule_factors, scheduled
 from toys import Toy
 
 RISE_REL = 1e-12     # the default relative threshold of a counted loss rise (rise_threshold)
@@ -172,7 +172,8 @@ def _rollout_fn(setup: Setup, value, bucket: int):
     def run(w0, hp: Hyper, toy_params, steps, seed=None, factors=None):
         loss_fn = lambda w: value(w, toy_params)
         grad = jax.grad(loss_fn)
-        opt = make_optimizer(setup, hp, grad, None if factors is None else functools.partial(factor_at, factors))
+        factor = factor_fn(factors)
+        opt = make_optimizer(setup, hp, grad, factor)
         state0 = opt.init(w0)
 
         def record(w, state, update, t):     # K reads eps = lr f(t), the next step's
@@ -196,7 +197,6 @@ def _rollout_fn(setup: Setup, value, bucket: int):
             noise = hp.noise_sigma * zs[t - 1] if noisy else None
             g_used, grad_t = (g + noise, with_noise(grad, noise)) if noisy else (g, grad)
             extra = step_records(setup, _at(hp, factors, t - 1), state, w, g, g_used, grad_t)
-            factor = None if factors is None else functools.partial(factor_at, factors)
             upd, state = (make_optimizer(setup, hp, grad_t, factor) if noisy else opt).update(g_used, state, w)
             w = w + upd
             rec, g = record(w, state, upd, t)

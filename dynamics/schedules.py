@@ -26,6 +26,7 @@ reads it, hence before the cautious mask: the mask compares u with the clipped g
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -95,6 +96,12 @@ def step_sizes(setup: Setup, hp: Hyper, steps: int) -> np.ndarray | None:
 def factor_at(factors, count):
     """f(count) from a factor array (traced), the count clamped to its last entry."""
     return factors[jnp.minimum(count, factors.shape[0] - 1)]
+
+
+def factor_fn(factors):
+    """count -> f(count) read from the factor array ``factors`` (``factor_at``), the
+    ``factor`` of dynamics.rollout.make_optimizer; None without factors."""
+    return None if factors is None else functools.partial(factor_at, factors)
 
 
 class ScheduledState(NamedTuple):

@@ -40,7 +40,7 @@ from dynamics.rates import RATE_DIVERGED, block_fit_rate, block_starts, is_homog
 from dynamics.renormalisation import RENORM_EVERY, Scale, moments_norm2, renormalise, scale_of
 from dynamics.rollout import make_optimizer, step_records
 from dynamics.sam import with_noise
-from dynamics.schedules import factor_at
+from dynamics.schedules import factor_at, factor_fn
 from toys import Toy
 
 
@@ -120,9 +120,8 @@ def _grad_fn(plan: _Plan, k: _Consts):
 def _optimizer(plan: _Plan, k: _Consts, lr_c, beta_c, grad_fn=None):
     """The cell's optimizer (lr_c its peak lr under a schedule; ``grad_fn`` SAM's gradient,
     by default the loss's)."""
-    factor = None if k.factors is None else functools.partial(factor_at, k.factors)
     return make_optimizer(plan.setup, k.hp._replace(lr=lr_c, beta=beta_c),
-                          _grad_fn(plan, k) if grad_fn is None else grad_fn, factor)
+                          _grad_fn(plan, k) if grad_fn is None else grad_fn, factor_fn(k.factors))
 
 
 def _observe(plan: _Plan, k: _Consts, x, scale: Scale | None, n2, c_status):
