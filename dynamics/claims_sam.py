@@ -40,14 +40,15 @@ SHARP, FLAT = 0, 1         # the two-wells toy's listed minimisers
 
 
 def _row(setup: Setup, lr: float, rho: float, s: ClaimSettings) -> dict[str, float]:
-    """Fractions of the grid's starts ending at the sharp / flat minimiser / neither, and
-    the median distance of the ``neither`` cells' last iterates from the sharp one."""
+    """Fractions of the grid's starts ending at the sharp / flat minimiser / neither (of
+    which ``diverged`` diverged), and the median distance of the last iterates of the
+    ``neither`` cells that did not diverge from the sharp minimiser."""
     toy = get_toy(s.sam_toy)
     m = basin_map(setup, toy, hyper(lr=lr, rho=rho), s.sam_steps, n=s.sam_grid, radius=s.sam_radius)
     fr = m.fractions()
     stalled = m.final[(m.index == -1) & ~m.diverged]
     dist = np.linalg.norm(stalled - m.minima[SHARP], axis=-1)
-    return dict(sharp=fr[SHARP], flat=fr[FLAT], neither=fr[-1],
+    return dict(sharp=fr[SHARP], flat=fr[FLAT], neither=fr[-1], diverged=float(np.mean(m.diverged)),
                 neither_median_distance_to_sharp=float(np.median(dist)) if dist.size else None)
 
 
@@ -88,8 +89,9 @@ def checks_sam(s: ClaimSettings) -> list[Claim]:
              f"{', '.join(f'{o} (lr {fmt(lr)})' for o, lr in zip(s.sam_optimizers, s.sam_lrs))}, "
              f"rho in {{{', '.join(fmt(r) for r in s.sam_rhos)}}}, radius {fmt(s.sam_radius)}")
     source = "project observation (SAM: arXiv 2010.01412)"
-    note = ("'neither': the fraction of starts that end within the radius of no minimiser (none diverged), with the "
-            "median distance of their last iterates from the sharp minimiser; a point w at distance rho from a "
+    note = ("'neither': the fraction of starts that end within the radius of no minimiser or diverge ('diverged': "
+            "those that diverged), with the median distance from the sharp minimiser of the last iterates of those "
+            "that did not diverge; a point w at distance rho from a "
             "stationary point w' of L with w' = w + rho g(w)/|g(w)| is a fixed point of GD-SAM.")
     return [
         Claim("obs-sam-fewer-sharp", OBSERVATION, source, None,

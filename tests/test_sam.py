@@ -189,6 +189,7 @@ def test_the_sam_claims_are_measured_live():
     m = sharp.measured["gd"]
     assert list(m) == ["lr", "base", "rho=0.3", "rho=0.8"]
     assert all(abs(r["sharp"] + r["flat"] + r["neither"] - 1) < 1e-12 for k, r in m.items() if k != "lr")
+    assert all(0 <= r["diverged"] <= r["neither"] for k, r in m.items() if k != "lr")
     assert sharp.verdict == (HOLDS if fewer_sharp(sharp.measured) else FAILS)
     assert flat.verdict == (HOLDS if more_flat(flat.measured) else FAILS)
     assert sharp.kind == flat.kind == "project observation" and sharp.quote is None
